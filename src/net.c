@@ -1,0 +1,363 @@
+/* Ports, addresses, connect, listen and accept. */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net.h"
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+enum status
+parse_port(const char *s, bool allow_zero, uint16_t *port, struct error *e)
+{
+	struct servent *se;
+	const char *p;
+	unsigned long v;
+	char *end;
+
+	if (s == NULL || *s == '\0')
+		return err_set(e, ST_USAGE, "empty port");
+	for (p = s; *p != '\0' && isdigit((unsigned char)*p); p++)
+		;
+	if (*p == '\0') {
+		errno = 0;
+		v = strtoul(s, &end, 10);
+		if (errno != 0 || v > 65535 || (v == 0 && !allow_zero))
+			return err_set(e, ST_USAGE, "invalid port '%s': "
+			    "must be %d to 65535", s, allow_zero ? 0 : 1);
+		*port = (uint16_t)v;
+		return ST_OK;
+	}
+	if ((se = getservbyname(s, "tcp")) == NULL)
+		return err_set(e, ST_USAGE, "invalid port '%s': not a number "
+		    "or a known service name", s);
+	*port = ntohs((uint16_t)se->s_port);
+	return ST_OK;
+}
+
+enum status
+parse_seconds(const char *opt, const char *s, int64_t *ms, struct error *e)
+{
+	double v;
+	char *end;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(v) ||
+	    v < 0 || v > 86400.0 * 365)
+		return err_set(e, ST_USAGE, "%s: invalid number of seconds "
+		    "'%s'", opt, s);
+	*ms = (int64_t)(v * 1000.0 + 0.5);
+	return ST_OK;
+}
+
+void
+addr_format(const struct sockaddr *sa, char *out, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(out, len, "%s:%u", host, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		/* A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d. */
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host,
+			    sizeof(host));
+			snprintf(out, len, "%s:%u", host,
+			    ntohs(in6->sin6_port));
+			return;
+		}
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(out, len, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		snprintf(out, len, "(family %d)", sa->sa_family);
+	}
+}
+
+bool
+addr_is_literal(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 ||
+	    inet_pton(AF_INET6, s, buf) == 1;
+}
+
+static enum status
+resolve(const char *host, uint16_t port, const struct net_opts *o,
+    bool passive, struct addrinfo **res, struct error *e)
+{
+	struct addrinfo hints;
+	char serv[8];
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = o->family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0) |
+	    (o->numeric ? AI_NUMERICHOST : 0);
+	snprintf(serv, sizeof(serv), "%u", port);
+	rc = getaddrinfo(host, serv, &hints, res);
+	if (rc == 0)
+		return ST_OK;
+	if (rc == EAI_NONAME && o->numeric && host != NULL &&
+	    !addr_is_literal(host))
+		return err_set(e, ST_USAGE, "-n given, but '%s' is not a "
+		    "numeric address", host);
+	if (rc == EAI_SYSTEM)
+		return err_errno(e, ST_RUNTIME, errno, "cannot resolve '%s'",
+		    host != NULL ? host : "*");
+	return err_set(e, ST_RUNTIME, "cannot resolve '%s': %s",
+	    host != NULL ? host : "*", gai_strerror(rc));
+}
+
+static int
+set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl == -1 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Bind a client socket to -s / -p. */
+static enum status
+bind_source(int fd, const struct addrinfo *to, const struct net_opts *o,
+    struct error *e)
+{
+	struct addrinfo *res = NULL, *ai;
+	struct net_opts so = *o;
+	uint16_t port = 0;
+	enum status st;
+	int one = 1;
+
+	if (o->src_addr == NULL && o->src_port == NULL)
+		return ST_OK;
+	if (o->src_port != NULL &&
+	    (st = parse_port(o->src_port, true, &port, e)) != ST_OK)
+		return st;
+	so.family = to->ai_family;
+	if ((st = resolve(o->src_addr, port, &so, true, &res, e)) != ST_OK)
+		return st;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	for (ai = res; ai != NULL; ai = ai->ai_next)
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+	if (ai == NULL) {
+		st = err_errno(e, ST_RUNTIME, errno, "cannot bind source "
+		    "address %s port %s", o->src_addr ? o->src_addr : "*",
+		    o->src_port ? o->src_port : "*");
+		freeaddrinfo(res);
+		return st;
+	}
+	freeaddrinfo(res);
+	return ST_OK;
+}
+
+/* Wait for a non-blocking connect; returns 0, an errno, or ETIMEDOUT. */
+static int
+wait_connect(int fd, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int64_t left;
+	int rc, soerr = 0;
+
+	for (;;) {
+		left = deadline < 0 ? -1 : deadline - now_ms();
+		if (deadline >= 0 && left <= 0)
+			return ETIMEDOUT;
+		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (rc == -1 && errno == EINTR)
+			continue;
+		if (rc == -1)
+			return errno;
+		if (rc == 1)
+			break;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
+		return errno;
+	return soerr;
+}
+
+enum status
+net_connect(const char *host, uint16_t port, const struct net_opts *o,
+    int64_t deadline, int *fdp, char peer[ADDR_STR_MAX], struct error *e)
+{
+	struct addrinfo *res, *ai;
+	enum status st;
+	int fd = -1, last = ECONNREFUSED;
+	bool timed_out = false;
+
+	*fdp = -1;
+	if ((st = resolve(host, port, o, false, &res, e)) != ST_OK)
+		return st;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (fd == -1) {
+			last = errno;
+			continue;
+		}
+		if ((st = bind_source(fd, ai, o, e)) != ST_OK) {
+			close(fd);
+			freeaddrinfo(res);
+			return st;
+		}
+		if (set_nonblock(fd) == -1) {
+			last = errno;
+			close(fd);
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			last = 0;
+		else if (errno == EINPROGRESS)
+			last = wait_connect(fd, deadline);
+		else
+			last = errno;
+		if (last == 0) {
+			addr_format(ai->ai_addr, peer, ADDR_STR_MAX);
+			*fdp = fd;
+			freeaddrinfo(res);
+			return ST_OK;
+		}
+		close(fd);
+		if (last == ETIMEDOUT && deadline >= 0 && now_ms() >= deadline) {
+			timed_out = true;
+			break;
+		}
+	}
+	freeaddrinfo(res);
+	if (timed_out)
+		return err_set(e, ST_TIMEOUT, "connect to %s port %u: timed "
+		    "out", host, port);
+	return err_errno(e, ST_RUNTIME, last, "connect to %s port %u", host,
+	    port);
+}
+
+static int
+listen_on(const struct sockaddr *sa, socklen_t salen, int v6only,
+    struct error *e, const char *what)
+{
+	int fd, one = 1;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd == -1) {
+		err_errno(e, ST_RUNTIME, errno, "cannot listen on %s", what);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (sa->sa_family == AF_INET6 && v6only >= 0)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+		    sizeof(v6only));
+	if (bind(fd, sa, salen) == -1 || listen(fd, 64) == -1) {
+		err_errno(e, ST_RUNTIME, errno, "cannot listen on %s", what);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+enum status
+net_listen(const char *host, uint16_t port, const struct net_opts *o,
+    int *fdp, char bound[ADDR_STR_MAX], struct error *e)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	struct addrinfo *res, *ai;
+	char what[ADDR_STR_MAX + 16];
+	enum status st;
+	int fd = -1;
+
+	*fdp = -1;
+	snprintf(what, sizeof(what), "%s port %u", host ? host : "*", port);
+	if (host == NULL && o->family != AF_INET) {
+		/* One dual-stack socket: both families share the port. */
+		struct sockaddr_in6 in6;
+
+		memset(&in6, 0, sizeof(in6));
+		in6.sin6_family = AF_INET6;
+		in6.sin6_addr = in6addr_any;
+		in6.sin6_port = htons(port);
+		fd = listen_on((struct sockaddr *)&in6, sizeof(in6),
+		    o->family == AF_INET6 ? 1 : 0, e, what);
+		if (fd == -1 && o->family == AF_INET6)
+			return e->status;
+	}
+	if (fd == -1 && host == NULL) {
+		struct sockaddr_in in;
+
+		memset(&in, 0, sizeof(in));
+		in.sin_family = AF_INET;
+		in.sin_addr.s_addr = htonl(INADDR_ANY);
+		in.sin_port = htons(port);
+		if ((fd = listen_on((struct sockaddr *)&in, sizeof(in), -1, e,
+		    what)) == -1)
+			return e->status;
+	}
+	if (fd == -1) {
+		if ((st = resolve(host, port, o, true, &res, e)) != ST_OK)
+			return st;
+		for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
+			fd = listen_on(ai->ai_addr, ai->ai_addrlen, 1, e, what);
+		freeaddrinfo(res);
+		if (fd == -1)
+			return e->status;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1) {
+		close(fd);
+		return err_errno(e, ST_RUNTIME, errno, "getsockname");
+	}
+	addr_format((struct sockaddr *)&ss, bound, ADDR_STR_MAX);
+	*fdp = fd;
+	return ST_OK;
+}
+
+enum status
+net_accept(int lfd, int *fdp, char peer[ADDR_STR_MAX], struct error *e)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	for (;;) {
+		len = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+		if (fd >= 0)
+			break;
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		return err_errno(e, ST_RUNTIME, errno, "accept");
+	}
+	addr_format((struct sockaddr *)&ss, peer, ADDR_STR_MAX);
+	*fdp = fd;
+	return ST_OK;
+}

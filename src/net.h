@@ -1,0 +1,61 @@
+/*
+ * Addresses and sockets: parse ports, resolve, connect with a deadline,
+ * listen and accept.  Functions return a status and fill a struct error;
+ * they never print.
+ */
+#ifndef TLSNC_NET_H
+#define TLSNC_NET_H
+
+#include <sys/socket.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "status.h"
+
+#define ADDR_STR_MAX	64	/* "[v6%scope]:port" */
+
+struct net_opts {
+	int		 family;	/* AF_UNSPEC, AF_INET (-4), AF_INET6 (-6) */
+	bool		 numeric;	/* -n: no name resolution */
+	const char	*src_addr;	/* -s */
+	const char	*src_port;	/* -p, for a client */
+};
+
+/* Milliseconds on the monotonic clock. */
+int64_t		now_ms(void);
+
+/*
+ * Parse a port: a decimal number, or a service name from /etc/services.
+ * Zero is accepted only when allow_zero (a listener asking for any port).
+ */
+enum status	parse_port(const char *, bool allow_zero, uint16_t *,
+		    struct error *);
+/* Parse a count of seconds (may be fractional) into milliseconds. */
+enum status	parse_seconds(const char *opt, const char *, int64_t *ms,
+		    struct error *);
+/* "1.2.3.4:80" or "[::1]:80". */
+void		addr_format(const struct sockaddr *, char *, size_t);
+/* True for a literal IPv4 or IPv6 address. */
+bool		addr_is_literal(const char *);
+
+/*
+ * Connect to host:port, trying each address in turn until one answers or
+ * deadline (now_ms() time, or -1 for none) passes.  The socket is returned
+ * non-blocking; peer gets its address as text.
+ */
+enum status	net_connect(const char *host, uint16_t port,
+		    const struct net_opts *, int64_t deadline, int *fd,
+		    char peer[ADDR_STR_MAX], struct error *);
+/*
+ * Listen on host (NULL: every address, IPv4 and IPv6 both) and port (0:
+ * any).  bound gets the address actually bound, with the real port.
+ */
+enum status	net_listen(const char *host, uint16_t port,
+		    const struct net_opts *, int *fd, char bound[ADDR_STR_MAX],
+		    struct error *);
+/* Accept one connection. */
+enum status	net_accept(int lfd, int *fd, char peer[ADDR_STR_MAX],
+		    struct error *);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * The command line.  One table (options.c) drives getopt_long, --help and,
+ * through the docs test, the man page and the shell completion.
+ */
+#ifndef TLSNC_OPTIONS_H
+#define TLSNC_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "status.h"
+#include "tls.h"
+
+enum opt_group {
+	GROUP_GENERAL,
+	GROUP_TLS,
+};
+
+struct optdef {
+	const char	*name;		/* long name, or NULL */
+	int		 letter;	/* short letter, or 0 */
+	const char	*arg;		/* argument's name, or NULL for a flag */
+	enum opt_group	 group;
+	const char	*help;
+	int		 id;
+};
+
+extern const struct optdef	option_table[];
+extern const size_t		option_count;
+
+struct options {
+	int		 family;	/* AF_UNSPEC, AF_INET, AF_INET6 */
+	bool		 listen;
+	const char	*host;		/* client target, or listen address */
+	const char	*port_arg;
+	uint16_t	 port;
+	const char	*src_addr;
+	const char	*src_port;
+	bool		 numeric;
+	int64_t		 wait_ms;	/* -w, or -1 */
+	int64_t		 idle_ms;	/* -i, or 0 */
+	int64_t		 quit_ms;	/* -q, or -1 */
+	bool		 recv_only;
+	bool		 no_shutdown;
+	int		 verbose;
+	bool		 help;
+	bool		 version;
+	bool		 ssl;
+	bool		 ssl_verify;	/* accepted, no effect: on by default */
+	struct tls_opts	 tls;
+};
+
+/*
+ * Parse argv into o.  Returns ST_OK, or ST_USAGE with a one-line message
+ * in e.  --help and --version only set their flags.
+ */
+enum status	options_parse(int argc, char **argv, struct options *o,
+		    struct error *e);
+/* Print the option summary, generated from the table. */
+void		options_usage(FILE *);
+
+#endif

@@ -1,0 +1,41 @@
+/*
+ * Exit statuses and the error record that modules fill in.
+ *
+ * Modules never print and never exit: they return one of the statuses below
+ * and, on failure, leave a one-line message in a struct error.  Only main()
+ * and the mode drivers decide what reaches stderr.
+ */
+#ifndef TLSNC_STATUS_H
+#define TLSNC_STATUS_H
+
+#include <stddef.h>
+
+enum status {
+	ST_OK = 0,		/* success */
+	ST_RUNTIME = 1,		/* refused, reset, resolution, I/O, listen */
+	ST_USAGE = 2,		/* bad option, value, combination, cert/key file */
+	ST_TIMEOUT = 3,		/* connect, handshake or idle timeout */
+	ST_HANDSHAKE = 4,	/* TLS alert, version, cipher, protocol mismatch */
+	ST_VERIFY = 5,		/* chain, name, expiry, pin, client certificate */
+	ST_TRUNCATED = 6,	/* TLS peer closed without close_notify */
+};
+
+#define ERROR_MSG_MAX 512
+
+struct error {
+	enum status	status;
+	char		msg[ERROR_MSG_MAX];
+};
+
+/* Record status and a printf-style message; returns status. */
+enum status	err_set(struct error *, enum status, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+/* Like err_set, with ": strerror(errnum)" appended. */
+enum status	err_errno(struct error *, enum status, int errnum,
+		    const char *, ...) __attribute__((format(printf, 4, 5)));
+/* Append the most useful OpenSSL error-queue entry (and clear the queue). */
+enum status	err_ssl(struct error *, enum status, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+void		err_clear(struct error *);
+
+#endif

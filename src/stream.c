@@ -1,0 +1,184 @@
+/* The fd stream, and the parts every stream shares. */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "stream.h"
+
+enum io
+stream_fail(struct stream *s, enum status st, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	s->err.status = st;
+	vsnprintf(s->err.msg, sizeof(s->err.msg), fmt, ap);
+	va_end(ap);
+	s->sys_errno = errnum;
+	if (errnum != 0) {
+		n = strlen(s->err.msg);
+		snprintf(s->err.msg + n, sizeof(s->err.msg) - n, ": %s",
+		    strerror(errnum));
+	}
+	return IO_ERROR;
+}
+
+/* Plain descriptors wait on their own read or write side. */
+int
+stream_default_want_fd(const struct stream *s, enum io want, short *events)
+{
+	if (s->lower != NULL)
+		return stream_want_fd(s->lower, want, events);
+	if (want == IO_WANT_WRITE) {
+		*events = POLLOUT;
+		return s->wfd;
+	}
+	*events = POLLIN;
+	return s->rfd;
+}
+
+void
+stream_close(struct stream *s)
+{
+	if (s != NULL)
+		s->ops->close(s);
+}
+
+static enum io
+fd_read(struct stream *s, void *buf, size_t len, size_t *n)
+{
+	ssize_t r;
+
+	*n = 0;
+	for (;;) {
+		r = read(s->rfd, buf, len);
+		if (r > 0) {
+			*n = (size_t)r;
+			return IO_DONE;
+		}
+		if (r == 0)
+			return IO_EOF;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return IO_WANT_READ;
+		return stream_fail(s, ST_RUNTIME, errno, "read");
+	}
+}
+
+static enum io
+fd_write(struct stream *s, const void *buf, size_t len, size_t *n)
+{
+	ssize_t r;
+
+	*n = 0;
+	for (;;) {
+		if (s->is_socket)
+			r = send(s->wfd, buf, len, MSG_NOSIGNAL);
+		else
+			r = write(s->wfd, buf, len);
+		if (r >= 0) {
+			*n = (size_t)r;
+			return r > 0 ? IO_DONE : IO_WANT_WRITE;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return IO_WANT_WRITE;
+		return stream_fail(s, ST_RUNTIME, errno, "write");
+	}
+}
+
+static enum io
+fd_shutdown_write(struct stream *s)
+{
+	int null;
+
+	if (s->is_socket) {
+		if (shutdown(s->wfd, SHUT_WR) == -1 && errno != ENOTCONN)
+			return stream_fail(s, ST_RUNTIME, errno, "shutdown");
+		return IO_DONE;
+	}
+	if (s->wfd == s->rfd)
+		return IO_DONE;
+	/*
+	 * A pipe or file: the reader downstream sees EOF once our end is
+	 * closed.  Keep the descriptor number valid by putting /dev/null
+	 * there, so that stdout never gets reused by a later open().
+	 */
+	null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (null == -1)
+		return stream_fail(s, ST_RUNTIME, errno, "/dev/null");
+	if (dup2(null, s->wfd) == -1) {
+		int e = errno;
+
+		close(null);
+		return stream_fail(s, ST_RUNTIME, e, "dup2");
+	}
+	close(null);
+	return IO_DONE;
+}
+
+static void
+fd_close(struct stream *s)
+{
+	if (s->own_fds) {
+		if (s->rfd >= 0)
+			close(s->rfd);
+		if (s->wfd >= 0 && s->wfd != s->rfd)
+			close(s->wfd);
+	}
+	free(s);
+}
+
+static const struct stream_ops fd_ops = {
+	.name = "fd",
+	.handshake = NULL,
+	.read = fd_read,
+	.write = fd_write,
+	.shutdown_write = fd_shutdown_write,
+	.pending = NULL,
+	.want_fd = stream_default_want_fd,
+	.close = fd_close,
+};
+
+static bool
+fd_is_socket(int fd)
+{
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+struct stream *
+stream_fd_new(int rfd, int wfd, bool own_fds)
+{
+	struct stream *s;
+	int fl;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->ops = &fd_ops;
+	s->rfd = rfd;
+	s->wfd = wfd;
+	s->own_fds = own_fds;
+	s->is_socket = fd_is_socket(wfd);
+	/* Only a socket of our own is made non-blocking; see stream.h. */
+	if (s->is_socket && rfd == wfd) {
+		if ((fl = fcntl(rfd, F_GETFL)) != -1 &&
+		    fcntl(rfd, F_SETFL, fl | O_NONBLOCK) != -1)
+			s->nonblocking = true;
+	}
+	return s;
+}

@@ -1,0 +1,736 @@
+/*
+ * The TLS stream and its contexts.
+ *
+ * The stream gives OpenSSL the socket itself when the lower stream is a
+ * socket (the fast path, and the one kernel TLS can take over); OpenSSL's
+ * results are mapped onto the stream vocabulary in one place, tls_result().
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "tls.h"
+
+/* Large enough for many records per read(2) with read-ahead on. */
+#define TLS_READ_BUFFER	(256 * 1024)
+
+struct tls {
+	SSL		*ssl;
+	bool		 server;
+	bool		 no_verify;
+	bool		 have_pin;
+	bool		 pin_ok;
+	bool		 pin_mismatch;
+	bool		 verify_failed;	/* the handshake failed on the peer cert */
+	bool		 shut_sent;	/* close_notify is out */
+	unsigned char	 pin[TLS_PIN_LEN];
+	int		 verify_err;	/* first X509_V_ERR_* seen, or 0 */
+	X509		*leaf;		/* the peer's certificate, even if refused */
+	char		 name[256];	/* the name being verified */
+};
+
+static int tls_ex_index = -1;
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int
+tls_parse_pin(const char *s, unsigned char out[TLS_PIN_LEN])
+{
+	size_t i = 0;
+	int hi, lo;
+
+	if (strncasecmp(s, "SHA256:", 7) == 0)
+		s += 7;
+	while (*s != '\0') {
+		if (*s == ':' && i > 0 && i < TLS_PIN_LEN) {
+			s++;
+			continue;
+		}
+		if (i == TLS_PIN_LEN)
+			return -1;
+		if ((hi = hexval((unsigned char)s[0])) < 0 ||
+		    (lo = hexval((unsigned char)s[1])) < 0)
+			return -1;
+		out[i++] = (unsigned char)(hi << 4 | lo);
+		s += 2;
+	}
+	return i == TLS_PIN_LEN ? 0 : -1;
+}
+
+static int
+cert_digest(X509 *x, unsigned char md[TLS_PIN_LEN])
+{
+	unsigned int len = 0;
+
+	if (!X509_digest(x, EVP_sha256(), md, &len) || len != TLS_PIN_LEN)
+		return -1;
+	return 0;
+}
+
+int
+tls_fingerprint(X509 *x, char out[TLS_FP_MAX])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[TLS_PIN_LEN];
+	char *p = out;
+	int i;
+
+	if (cert_digest(x, md) == -1) {
+		out[0] = '\0';
+		return -1;
+	}
+	memcpy(p, "SHA256:", 7);
+	p += 7;
+	for (i = 0; i < TLS_PIN_LEN; i++) {
+		*p++ = hex[md[i] >> 4];
+		*p++ = hex[md[i] & 0xf];
+	}
+	*p = '\0';
+	return 0;
+}
+
+static bool
+is_ip_literal(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 ||
+	    inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* A name safe to put in an X509V3 configuration string. */
+static bool
+is_plain_name(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 253)
+		return false;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.' &&
+		    *s != ':' && *s != '_')
+			return false;
+	return true;
+}
+
+static int
+add_ext(X509 *x, int nid, const char *value)
+{
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	int ok;
+
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	if ((ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value)) == NULL)
+		return -1;
+	ok = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok ? 0 : -1;
+}
+
+int
+tls_make_ephemeral(const char *name, EVP_PKEY **pkeyp, X509 **certp,
+    struct error *e)
+{
+	EVP_PKEY *pkey = NULL;
+	X509 *x = NULL;
+	X509_NAME *subj;
+	BIGNUM *bn = NULL;
+	char san[600];
+
+	*pkeyp = NULL;
+	*certp = NULL;
+	snprintf(san, sizeof(san), "DNS:localhost,IP:127.0.0.1,IP:::1");
+	if (name != NULL && is_plain_name(name) &&
+	    strcmp(name, "localhost") != 0 && strcmp(name, "127.0.0.1") != 0 &&
+	    strcmp(name, "::1") != 0) {
+		size_t n = strlen(san);
+
+		snprintf(san + n, sizeof(san) - n, ",%s:%s",
+		    is_ip_literal(name) ? "IP" : "DNS", name);
+	}
+	if ((pkey = EVP_EC_gen("P-256")) == NULL ||
+	    (x = X509_new()) == NULL || (bn = BN_new()) == NULL)
+		goto fail;
+	if (!X509_set_version(x, X509_VERSION_3) ||
+	    !BN_rand(bn, 63, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) ||
+	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
+		goto fail;
+	/* Valid from an hour ago, to tolerate clock skew, for 30 days. */
+	if (X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(x), 30L * 86400) == NULL)
+		goto fail;
+	subj = X509_get_subject_name(x);
+	if (!X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"tlsnc ephemeral", -1, -1, 0) ||
+	    !X509_set_issuer_name(x, subj) || !X509_set_pubkey(x, pkey))
+		goto fail;
+	if (add_ext(x, NID_basic_constraints, "critical,CA:FALSE") == -1 ||
+	    add_ext(x, NID_key_usage, "critical,digitalSignature") == -1 ||
+	    add_ext(x, NID_ext_key_usage, "serverAuth") == -1 ||
+	    add_ext(x, NID_subject_alt_name, san) == -1 ||
+	    add_ext(x, NID_subject_key_identifier, "hash") == -1)
+		goto fail;
+	if (X509_sign(x, pkey, EVP_sha256()) == 0)
+		goto fail;
+	BN_free(bn);
+	*pkeyp = pkey;
+	*certp = x;
+	return 0;
+fail:
+	BN_free(bn);
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+	err_ssl(e, ST_RUNTIME, "cannot make an ephemeral certificate");
+	return -1;
+}
+
+/*
+ * The verification callback records why a certificate was refused, keeps
+ * the peer's certificate so that its fingerprint can be shown even then, and
+ * implements pinning and --ssl-no-verify.
+ */
+static int
+verify_cb(int ok, X509_STORE_CTX *xs)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs,
+	    SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tls *t = ssl != NULL ? SSL_get_ex_data(ssl, tls_ex_index) : NULL;
+	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+	unsigned char md[TLS_PIN_LEN];
+
+	if (t == NULL)
+		return ok;
+	if (t->leaf == NULL && leaf != NULL && X509_up_ref(leaf))
+		t->leaf = leaf;
+	if (!ok && t->verify_err == 0)
+		t->verify_err = X509_STORE_CTX_get_error(xs);
+	if (t->have_pin) {
+		if (!t->pin_ok && !t->pin_mismatch) {
+			if (leaf != NULL && cert_digest(leaf, md) == 0 &&
+			    CRYPTO_memcmp(md, t->pin, TLS_PIN_LEN) == 0)
+				t->pin_ok = true;
+			else
+				t->pin_mismatch = true;
+		}
+		if (t->pin_mismatch)
+			X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
+		return t->pin_ok;
+	}
+	if (t->no_verify)
+		return 1;
+	return ok;
+}
+
+static int
+load_cert_and_key(SSL_CTX *ctx, const char *cert, const char *key,
+    struct error *e)
+{
+	FILE *f;
+
+	/* Open the files first, so that the message can name the cause. */
+	if ((f = fopen(cert, "r")) == NULL)
+		return err_errno(e, ST_USAGE, errno, "--ssl-cert %s", cert), -1;
+	fclose(f);
+	if ((f = fopen(key, "r")) == NULL)
+		return err_errno(e, ST_USAGE, errno, "--ssl-key %s", key), -1;
+	fclose(f);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+		return err_ssl(e, ST_USAGE,
+		    "--ssl-cert %s: no usable PEM certificate", cert), -1;
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+		return err_ssl(e, ST_USAGE,
+		    "--ssl-key %s: no usable PEM private key", key), -1;
+	if (SSL_CTX_check_private_key(ctx) != 1)
+		return err_ssl(e, ST_USAGE,
+		    "--ssl-key %s does not match the certificate in %s",
+		    key, cert), -1;
+	return 0;
+}
+
+SSL_CTX *
+tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
+    struct error *e)
+{
+	SSL_CTX *ctx;
+	EVP_PKEY *pkey = NULL;
+	X509 *x = NULL;
+	const char *key = o->key_file != NULL ? o->key_file : o->cert_file;
+
+	if (ephemeral != NULL)
+		*ephemeral = false;
+	if (own_fp != NULL)
+		own_fp[0] = '\0';
+	if (tls_ex_index == -1 &&
+	    (tls_ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+	    NULL)) == -1) {
+		err_ssl(e, ST_RUNTIME, "SSL_get_ex_new_index");
+		return NULL;
+	}
+	ctx = SSL_CTX_new(o->server ? TLS_server_method() : TLS_client_method());
+	if (ctx == NULL) {
+		err_ssl(e, ST_RUNTIME, "cannot create a TLS context");
+		return NULL;
+	}
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION))
+		goto ssl_fail;
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_read_ahead(ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER);
+
+	if (o->server) {
+		if (o->key_file != NULL && o->cert_file == NULL) {
+			err_set(e, ST_USAGE, "--ssl-key needs --ssl-cert");
+			goto fail;
+		}
+		if (o->cert_file != NULL) {
+			if (load_cert_and_key(ctx, o->cert_file, key, e) == -1)
+				goto fail;
+		} else {
+			if (tls_make_ephemeral(o->listen_name, &pkey, &x, e) == -1)
+				goto fail;
+			if (SSL_CTX_use_certificate(ctx, x) != 1 ||
+			    SSL_CTX_use_PrivateKey(ctx, pkey) != 1)
+				goto ssl_fail;
+			if (own_fp != NULL)
+				tls_fingerprint(x, own_fp);
+			if (ephemeral != NULL)
+				*ephemeral = true;
+		}
+		if (own_fp != NULL && own_fp[0] == '\0' &&
+		    SSL_CTX_get0_certificate(ctx) != NULL)
+			tls_fingerprint(SSL_CTX_get0_certificate(ctx), own_fp);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	} else {
+		if (o->key_file != NULL && o->cert_file == NULL) {
+			err_set(e, ST_USAGE, "--ssl-key needs --ssl-cert");
+			goto fail;
+		}
+		if (o->cert_file != NULL &&
+		    load_cert_and_key(ctx, o->cert_file, key, e) == -1)
+			goto fail;
+		if (o->trust_file != NULL) {
+			FILE *f = fopen(o->trust_file, "r");
+
+			if (f == NULL) {
+				err_errno(e, ST_USAGE, errno, "--ssl-trustfile %s",
+				    o->trust_file);
+				goto fail;
+			}
+			fclose(f);
+			if (SSL_CTX_load_verify_file(ctx, o->trust_file) != 1) {
+				err_ssl(e, ST_USAGE,
+				    "--ssl-trustfile %s: no usable PEM certificate",
+				    o->trust_file);
+				goto fail;
+			}
+		} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+			goto ssl_fail;
+		}
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+	}
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+	ERR_clear_error();
+	return ctx;
+ssl_fail:
+	err_ssl(e, ST_RUNTIME, "TLS set-up failed");
+fail:
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static bool
+cert_alert(int reason)
+{
+	switch (reason) {
+	case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+	case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+	case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+	case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+	case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static const char *
+verify_reason(const struct tls *t, char *buf, size_t len)
+{
+	switch (t->verify_err) {
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		return "certificate has expired";
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return "certificate is not yet valid";
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+		return "unknown CA: the issuer is not trusted";
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+		return "self-signed certificate";
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+		return "unknown CA: self-signed certificate in the chain";
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+	case X509_V_ERR_IP_ADDRESS_MISMATCH:
+		snprintf(buf, len, "name mismatch: the certificate is not "
+		    "valid for %s", t->name);
+		return buf;
+	default:
+		snprintf(buf, len, "%s",
+		    X509_verify_cert_error_string(t->verify_err));
+		return buf;
+	}
+}
+
+/* Map an OpenSSL return onto the stream vocabulary. */
+static enum io
+tls_result(struct stream *s, int ret, const char *what)
+{
+	struct tls *t = s->ctx;
+	int err = SSL_get_error(t->ssl, ret);
+	unsigned long code;
+	int reason;
+	char buf[400];
+
+	switch (err) {
+	case SSL_ERROR_WANT_READ:
+		return IO_WANT_READ;
+	case SSL_ERROR_WANT_WRITE:
+		return IO_WANT_WRITE;
+	case SSL_ERROR_ZERO_RETURN:
+		return IO_EOF;
+	case SSL_ERROR_SYSCALL:
+		if (ERR_peek_error() == 0 && (errno == 0 || errno == EPIPE)) {
+			ERR_clear_error();
+			if (errno == 0) {
+				s->eof_unclean = true;
+				return IO_EOF;
+			}
+		}
+		ERR_clear_error();
+		return stream_fail(s, ST_RUNTIME, errno, "%s", what);
+	case SSL_ERROR_SSL:
+		code = ERR_peek_last_error();
+		reason = ERR_GET_REASON(code);
+		if (reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			ERR_clear_error();
+			s->eof_unclean = true;
+			return IO_EOF;
+		}
+		if (t->pin_mismatch || (t->verify_err != 0 && !t->no_verify &&
+		    !t->have_pin)) {
+			char fp[TLS_FP_MAX] = "";
+
+			t->verify_failed = true;
+			ERR_clear_error();
+			if (t->pin_mismatch) {
+				if (t->leaf != NULL)
+					tls_fingerprint(t->leaf, fp);
+				return stream_fail(s, ST_VERIFY, 0,
+				    "certificate verification failed: pin "
+				    "mismatch: the peer presented %s", fp);
+			}
+			return stream_fail(s, ST_VERIFY, 0,
+			    "certificate verification failed: %s",
+			    verify_reason(t, buf, sizeof(buf)));
+		}
+		if (cert_alert(reason)) {
+			t->verify_failed = true;
+			err_ssl(&s->err, ST_VERIFY,
+			    "%s: the peer refused the certificate", what);
+			return IO_ERROR;
+		}
+		if (reason == SSL_R_WRONG_VERSION_NUMBER ||
+		    reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
+		    reason == SSL_R_HTTP_REQUEST) {
+			size_t l;
+
+			err_ssl(&s->err, ST_HANDSHAKE, "%s", what);
+			l = strlen(s->err.msg);
+			snprintf(s->err.msg + l, sizeof(s->err.msg) - l,
+			    " (is the peer speaking TLS?)");
+			return IO_ERROR;
+		}
+		err_ssl(&s->err, ST_HANDSHAKE, "%s", what);
+		return IO_ERROR;
+	default:
+		ERR_clear_error();
+		return stream_fail(s, ST_HANDSHAKE, 0, "%s: TLS error %d",
+		    what, err);
+	}
+}
+
+static enum io
+tls_handshake(struct stream *s)
+{
+	struct tls *t = s->ctx;
+	enum io r;
+	int ret;
+
+	errno = 0;
+	ret = SSL_do_handshake(t->ssl);
+	if (ret == 1)
+		return IO_DONE;
+	r = tls_result(s, ret, "TLS handshake");
+	if (r == IO_EOF)
+		return stream_fail(s, ST_HANDSHAKE, 0, "TLS handshake: the "
+		    "peer closed the connection (is it speaking TLS?)");
+	/* A reset in mid-handshake is still a failed handshake. */
+	if (r == IO_ERROR && s->err.status == ST_RUNTIME)
+		s->err.status = ST_HANDSHAKE;
+	return r;
+}
+
+static enum io
+tls_read(struct stream *s, void *buf, size_t len, size_t *n)
+{
+	struct tls *t = s->ctx;
+	int ret;
+
+	*n = 0;
+	errno = 0;
+	ret = SSL_read_ex(t->ssl, buf, len, n);
+	if (ret == 1)
+		return IO_DONE;
+	return tls_result(s, ret, "TLS read");
+}
+
+static enum io
+tls_write(struct stream *s, const void *buf, size_t len, size_t *n)
+{
+	struct tls *t = s->ctx;
+	enum io r;
+	int ret;
+
+	*n = 0;
+	errno = 0;
+	ret = SSL_write_ex(t->ssl, buf, len, n);
+	if (ret == 1)
+		return IO_DONE;
+	r = tls_result(s, ret, "TLS write");
+	/* A write can only end in EOF when the peer is gone. */
+	if (r == IO_EOF)
+		return stream_fail(s, ST_RUNTIME, EPIPE, "TLS write");
+	return r;
+}
+
+static enum io
+tls_shutdown_write(struct stream *s)
+{
+	struct tls *t = s->ctx;
+	enum io r;
+	int ret;
+
+	if (!t->shut_sent) {
+		errno = 0;
+		ret = SSL_shutdown(t->ssl);
+		if (ret < 0) {
+			r = tls_result(s, ret, "TLS close_notify");
+			if (r != IO_EOF)
+				return r;
+		}
+		t->shut_sent = true;
+	}
+	/* close_notify is out; now the transport's FIN. */
+	return stream_shutdown_write(s->lower);
+}
+
+static size_t
+tls_pending(const struct stream *s)
+{
+	const struct tls *t = s->ctx;
+	int n = SSL_pending(t->ssl);
+
+	if (n > 0)
+		return (size_t)n;
+	return SSL_has_pending(t->ssl) ? 1 : 0;
+}
+
+static void
+tls_close(struct stream *s)
+{
+	struct tls *t = s->ctx;
+
+	SSL_free(t->ssl);
+	X509_free(t->leaf);
+	free(t);
+	stream_close(s->lower);
+	free(s);
+}
+
+static const struct stream_ops tls_ops = {
+	.name = "tls",
+	.handshake = tls_handshake,
+	.read = tls_read,
+	.write = tls_write,
+	.shutdown_write = tls_shutdown_write,
+	.pending = tls_pending,
+	.want_fd = stream_default_want_fd,
+	.close = tls_close,
+};
+
+struct stream *
+tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
+    const char *host, struct error *e)
+{
+	struct stream *s;
+	struct tls *t;
+	const char *name = o->servername != NULL ? o->servername : host;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (t = calloc(1, sizeof(*t))) == NULL) {
+		free(s);
+		err_set(e, ST_RUNTIME, "out of memory");
+		return NULL;
+	}
+	s->ops = &tls_ops;
+	s->ctx = t;
+	s->lower = lower;
+	s->rfd = s->wfd = -1;
+	s->nonblocking = lower->nonblocking;
+	t->server = o->server;
+	t->no_verify = o->no_verify;
+	t->have_pin = o->have_pin;
+	memcpy(t->pin, o->pin, sizeof(t->pin));
+	if ((t->ssl = SSL_new(ctx)) == NULL)
+		goto ssl_fail;
+	SSL_set_ex_data(t->ssl, tls_ex_index, t);
+	/* Over a socket, OpenSSL does its own I/O on the descriptor. */
+	if (lower->rfd == lower->wfd ? SSL_set_fd(t->ssl, lower->rfd) != 1 :
+	    (SSL_set_rfd(t->ssl, lower->rfd) != 1 ||
+	    SSL_set_wfd(t->ssl, lower->wfd) != 1))
+		goto ssl_fail;
+	if (o->server) {
+		SSL_set_accept_state(t->ssl);
+	} else {
+		SSL_set_connect_state(t->ssl);
+		if (name != NULL) {
+			snprintf(t->name, sizeof(t->name), "%s", name);
+			if ((o->servername != NULL || !is_ip_literal(name)) &&
+			    SSL_set_tlsext_host_name(t->ssl, name) != 1)
+				goto ssl_fail;
+			if (!o->have_pin) {
+				X509_VERIFY_PARAM *p = SSL_get0_param(t->ssl);
+
+				if (is_ip_literal(name) ?
+				    X509_VERIFY_PARAM_set1_ip_asc(p, name) != 1 :
+				    SSL_set1_host(t->ssl, name) != 1)
+					goto ssl_fail;
+			}
+		}
+	}
+	return s;
+ssl_fail:
+	err_ssl(e, ST_RUNTIME, "TLS set-up failed");
+	SSL_free(t->ssl);
+	free(t);
+	free(s);
+	return NULL;
+}
+
+bool
+tls_verify_failed(const struct stream *s)
+{
+	const struct tls *t = s->ctx;
+
+	return t->verify_failed;
+}
+
+static void
+name_string(const X509_NAME *n, char *out, size_t len)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p;
+	long l;
+
+	out[0] = '\0';
+	if (b == NULL)
+		return;
+	if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0) {
+		l = BIO_get_mem_data(b, &p);
+		snprintf(out, len, "%.*s", (int)l, p);
+	}
+	BIO_free(b);
+}
+
+void
+tls_get_info(const struct stream *s, struct tls_info *info)
+{
+	const struct tls *t = s->ctx;
+	const SSL_CIPHER *c = SSL_get_current_cipher(t->ssl);
+	X509 *peer = SSL_get0_peer_certificate(t->ssl);
+	const char *g = NULL;
+	int nid;
+	char buf[400];
+
+	memset(info, 0, sizeof(*info));
+	snprintf(info->version, sizeof(info->version), "%s",
+	    SSL_get_version(t->ssl));
+	snprintf(info->cipher, sizeof(info->cipher), "%s",
+	    c != NULL ? SSL_CIPHER_get_name(c) : "none");
+	nid = SSL_get_negotiated_group(t->ssl);
+	if (nid > 0)
+		g = SSL_group_to_name(t->ssl, nid);
+	snprintf(info->group, sizeof(info->group), "%s", g != NULL ? g : "none");
+	if (peer == NULL)
+		peer = t->leaf;
+	if (peer != NULL) {
+		info->have_peer_cert = true;
+		name_string(X509_get_subject_name(peer), info->subject,
+		    sizeof(info->subject));
+		name_string(X509_get_issuer_name(peer), info->issuer,
+		    sizeof(info->issuer));
+		tls_fingerprint(peer, info->fingerprint);
+	}
+	if (t->server) {
+		snprintf(info->verify, sizeof(info->verify), "%s",
+		    peer != NULL ? "client certificate not verified" :
+		    "no client certificate");
+	} else if (t->have_pin) {
+		snprintf(info->verify, sizeof(info->verify), "%s",
+		    t->pin_ok ? "ok (pinned certificate)" : "pin mismatch");
+	} else if (t->no_verify) {
+		if (t->verify_err != 0)
+			snprintf(info->verify, sizeof(info->verify),
+			    "disabled by --ssl-no-verify (it would fail: %s)",
+			    verify_reason(t, buf, sizeof(buf)));
+		else
+			snprintf(info->verify, sizeof(info->verify),
+			    "disabled by --ssl-no-verify (it would pass)");
+	} else if (t->verify_err != 0) {
+		snprintf(info->verify, sizeof(info->verify), "failed: %s",
+		    verify_reason(t, buf, sizeof(buf)));
+	} else {
+		snprintf(info->verify, sizeof(info->verify),
+		    "ok (trusted chain, name %s)", t->name);
+	}
+}

@@ -1,0 +1,75 @@
+/*
+ * TLS: contexts with secure defaults, the TLS stream, the ephemeral
+ * certificate and SHA-256 pinning.
+ */
+#ifndef TLSNC_TLS_H
+#define TLSNC_TLS_H
+
+#include <stdbool.h>
+
+#include <openssl/ssl.h>
+
+#include "status.h"
+#include "stream.h"
+
+#define TLS_PIN_LEN	32			/* SHA-256 */
+#define TLS_FP_MAX	(7 + 2 * TLS_PIN_LEN + 1)	/* "SHA256:" hex NUL */
+
+struct tls_opts {
+	bool		 server;
+	const char	*cert_file;	/* --ssl-cert */
+	const char	*key_file;	/* --ssl-key (default: cert_file) */
+	const char	*trust_file;	/* --ssl-trustfile */
+	bool		 no_verify;	/* --ssl-no-verify */
+	bool		 have_pin;	/* --ssl-pin */
+	unsigned char	 pin[TLS_PIN_LEN];
+	const char	*servername;	/* --ssl-servername: SNI and name */
+	const char	*listen_name;	/* server: added to the ephemeral SAN */
+};
+
+/* What a handshake negotiated and what the peer presented. */
+struct tls_info {
+	char	version[16];
+	char	cipher[64];
+	char	group[32];
+	bool	have_peer_cert;
+	char	subject[256];
+	char	issuer[256];
+	char	fingerprint[TLS_FP_MAX];
+	char	verify[600];		/* the verification result in words */
+};
+
+/*
+ * Build a client or server context.  A server without cert_file gets an
+ * ephemeral ECDSA P-256 certificate; its fingerprint goes to own_fp (which
+ * may be NULL), and *ephemeral says whether one was made.  Returns NULL with
+ * e filled in (ST_USAGE for unusable files).
+ */
+SSL_CTX		*tls_ctx_new(const struct tls_opts *, char *own_fp,
+		    bool *ephemeral, struct error *);
+
+/*
+ * Layer TLS over lower (which the new stream then owns).  host is the name
+ * the client connected to: it is verified, and sent as SNI unless it is an
+ * IP literal.  --ssl-servername overrides both.
+ */
+struct stream	*tls_stream_new(SSL_CTX *, struct stream *lower,
+		    const struct tls_opts *, const char *host, struct error *);
+
+/* Fill info from an established (or failed) TLS stream. */
+void		 tls_get_info(const struct stream *, struct tls_info *);
+/* True when the stream failed because the peer's certificate was refused. */
+bool		 tls_verify_failed(const struct stream *);
+
+/* "SHA256:<64 lowercase hex>" of a certificate's DER encoding. */
+int		 tls_fingerprint(X509 *, char out[TLS_FP_MAX]);
+/*
+ * Parse a pin: "SHA256:" (any case, optional) then 64 hex digits, with or
+ * without colons between bytes.  Returns 0, or -1 if malformed.
+ */
+int		 tls_parse_pin(const char *, unsigned char out[TLS_PIN_LEN]);
+/* Make a self-signed ECDSA P-256 certificate; names go into the SAN. */
+int		 tls_make_ephemeral(const char *name, EVP_PKEY **, X509 **,
+		    struct error *);
+
+#endif
