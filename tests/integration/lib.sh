@@ -1,0 +1,210 @@
+# Shared by the integration tests: TAP output, temp dirs, background
+# processes, readiness waits and the test PKI.  Source it from a test script.
+#
+# Environment (set by the Makefile): TLSNC, TOP_SRCDIR, TOP_BUILDDIR.
+
+set -u
+: "${TLSNC:?TLSNC must name the tlsnc binary}"
+: "${TOP_SRCDIR:?}"
+: "${TOP_BUILDDIR:=$TOP_SRCDIR}"
+
+TAP_N=0
+TAP_FAILED=0
+BG_PIDS=""
+T=$(mktemp -d "${TMPDIR:-/tmp}/tlsnc-test.XXXXXX")
+
+cleanup() {
+	for p in $BG_PIDS; do
+		kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+ok() {
+	TAP_N=$((TAP_N + 1))
+	echo "ok $TAP_N - $*"
+}
+
+not_ok() {
+	TAP_N=$((TAP_N + 1))
+	TAP_FAILED=$((TAP_FAILED + 1))
+	echo "not ok $TAP_N - $*"
+}
+
+# diag TEXT...: a TAP comment; each line of a file with diag_file.
+diag() {
+	echo "# $*"
+}
+
+diag_file() {
+	[ -f "$1" ] && sed 's/^/#   /' "$1" | head -n 40
+	return 0
+}
+
+# check DESCRIPTION COMMAND...: ok if the command succeeds.
+check() {
+	_desc=$1
+	shift
+	if "$@"; then
+		ok "$_desc"
+	else
+		not_ok "$_desc"
+	fi
+}
+
+done_testing() {
+	echo "1..$TAP_N"
+	exit 0
+}
+
+# wait_for FILE PATTERN [SECONDS]: poll until a line matches (default 10 s).
+wait_for() {
+	_f=$1 _pat=$2 _limit=$(( ${3:-10} * 50 ))
+	_i=0
+	while [ "$_i" -lt "$_limit" ]; do
+		grep -q -- "$_pat" "$_f" 2>/dev/null && return 0
+		sleep 0.02
+		_i=$((_i + 1))
+	done
+	diag "timed out waiting for '$_pat' in $_f"
+	diag_file "$_f"
+	return 1
+}
+
+# listen_tlsnc OUT ERR IN ARGS...: start "tlsnc -v ARGS" in the background
+# with stdin from IN, stdout to OUT, stderr to ERR; wait for its readiness
+# line.  Sets LPID and LPORT.
+listen_tlsnc() {
+	_out=$1 _err=$2 _in=$3
+	shift 3
+	: > "$_err"
+	"$TLSNC" -v "$@" < "$_in" > "$_out" 2> "$_err" &
+	LPID=$!
+	BG_PIDS="$BG_PIDS $LPID"
+	LPORT=""
+	wait_for "$_err" "Listening on" || return 1
+	LPORT=$(sed -n 's/^tlsnc: Listening on .*:\([0-9][0-9]*\)$/\1/p' \
+	    "$_err" | head -n 1)
+	[ -n "$LPORT" ]
+}
+
+# pin_of ERR: the SHA256 pin an ephemeral listener printed.
+pin_of() {
+	sed -n 's/^tlsnc: ephemeral certificate \(SHA256:[0-9a-f]*\)$/\1/p' \
+	    "$1" | head -n 1
+}
+
+# bg COMMAND...: start a peer in the background; sets BGPID.
+bg() {
+	"$@" &
+	BGPID=$!
+	BG_PIDS="$BG_PIDS $BGPID"
+}
+
+# port_of_pid PID [ADDR-PATTERN]: wait until PID listens on TCP and print the
+# port (the first matching local address; default 0.0.0.0 or *).
+port_of_pid() {
+	_pid=$1 _pat=${2:-'^(0\.0\.0\.0|\*|\[::\]):'}
+	_i=0
+	while [ "$_i" -lt 500 ]; do
+		_p=$(ss -ltnpH 2>/dev/null | awk -v pid="pid=$_pid," \
+		    'index($0, pid) { print $4 }' | grep -E -- "$_pat" |
+		    head -n 1 | sed 's/.*://')
+		if [ -n "$_p" ]; then
+			echo "$_p"
+			return 0
+		fi
+		kill -0 "$_pid" 2>/dev/null || return 1
+		sleep 0.02
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+# wait_pid PID [SECONDS]: wait for a background process, at most SECONDS
+# (default 60), killing it after that.  Returns its exit status (or 124).
+wait_pid() {
+	_pid=$1 _limit=$(( ${2:-60} * 50 ))
+	_i=0
+	while kill -0 "$_pid" 2>/dev/null; do
+		if [ "$_i" -ge "$_limit" ]; then
+			diag "process $_pid did not end in ${2:-60} s; killing it"
+			kill "$_pid" 2>/dev/null
+			wait "$_pid" 2>/dev/null
+			return 124
+		fi
+		sleep 0.02
+		_i=$((_i + 1))
+	done
+	wait "$_pid"
+}
+
+# run_limited SECONDS COMMAND...: run in the foreground with a time limit.
+run_limited() {
+	_s=$1
+	shift
+	timeout -k 5 "$_s" "$@"
+}
+
+# random_file FILE MIB: MIB mebibytes of random data.
+random_file() {
+	head -c "$(( $2 * 1048576 ))" /dev/urandom > "$1"
+}
+
+sha() {
+	sha256sum < "$1" | cut -d' ' -f1
+}
+
+# same_data A B: the two files have the same sha256 (diagnosed if not).
+same_data() {
+	if [ "$(sha "$1")" = "$(sha "$2")" ]; then
+		return 0
+	fi
+	diag "$1: $(wc -c < "$1") bytes, $2: $(wc -c < "$2") bytes"
+	return 1
+}
+
+# pki: make the test PKI once per build tree; sets PKI.
+pki() {
+	PKI="$TOP_BUILDDIR/tests/tmp/pki"
+	[ -f "$PKI/.done" ] && return 0
+	# Tests run in parallel: build aside, then rename into place.
+	mkdir -p "$TOP_BUILDDIR/tests/tmp"
+	_new=$(mktemp -d "$TOP_BUILDDIR/tests/tmp/pki.XXXXXX")
+	sh "$TOP_SRCDIR/certs/mkpki.sh" "$_new" >&2 || return 1
+	: > "$_new/.done"
+	mv -T "$_new" "$PKI" 2>/dev/null || rm -rf "$_new"
+	[ -f "$PKI/.done" ]
+}
+
+# has_line FILE TEXT: FILE has a line equal to TEXT.
+has_line() {
+	if grep -qxF -- "$2" "$1"; then
+		return 0
+	fi
+	diag "expected the line: $2"
+	diag_file "$1"
+	return 1
+}
+
+# has_text FILE TEXT: FILE contains TEXT.
+has_text() {
+	if grep -qF -- "$2" "$1"; then
+		return 0
+	fi
+	diag "expected text: $2"
+	diag_file "$1"
+	return 1
+}
+
+# status_is WANT GOT: compare exit statuses.
+status_is() {
+	if [ "$1" = "$2" ]; then
+		return 0
+	fi
+	diag "expected exit status $1, got $2"
+	return 1
+}
