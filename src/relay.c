@@ -29,6 +29,7 @@ struct dir {
 	enum io		 wwant;		/* what the writer waits for */
 	bool		 src_eof;
 	bool		 done;
+	bool		 shut_sent;	/* the half-close went out */
 	uint64_t	 bytes;
 	int		 rslot;		/* pfd index for the reader, or -1 */
 	int		 wslot;		/* pfd index for the writer or shutdown */
@@ -182,6 +183,7 @@ dir_shutdown(struct relay *r, struct dir *d)
 	}
 	/* A failed half-close loses nothing: every byte was sent. */
 	d->done = true;
+	d->shut_sent = true;
 }
 
 static void
@@ -505,6 +507,13 @@ relay_run(struct stream *local, struct stream *net,
 		}
 		relay_handle(r, pfds, n);
 	}
+	/*
+	 * A clean end says so even when no half-close went out (--recv-only,
+	 * --no-shutdown, -q, a terminal): without close_notify a TLS peer
+	 * could not tell the end from a truncation.
+	 */
+	if (st == ST_OK && !r->dir[DIR_OUT].shut_sent)
+		(void)stream_shutdown_write(net);
 	if (stats != NULL)
 		relay_get_stats(r, stats);
 	relay_free(r);

@@ -236,7 +236,7 @@ verify_cb(int ok, X509_STORE_CTX *xs)
 				t->pin_mismatch = true;
 		}
 		if (t->pin_mismatch)
-			X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
+			X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
 		return t->pin_ok;
 	}
 	if (t->no_verify)
@@ -260,9 +260,16 @@ load_cert_and_key(SSL_CTX *ctx, const char *cert, const char *key,
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
 		return err_ssl(e, ST_USAGE,
 		    "--ssl-cert %s: no usable PEM certificate", cert), -1;
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH) {
+			ERR_clear_error();
+			return err_set(e, ST_USAGE, "--ssl-key %s does not "
+			    "match the certificate in %s", key, cert), -1;
+		}
 		return err_ssl(e, ST_USAGE,
 		    "--ssl-key %s: no usable PEM private key", key), -1;
+	}
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		return err_ssl(e, ST_USAGE,
 		    "--ssl-key %s does not match the certificate in %s",
