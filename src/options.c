@@ -350,7 +350,11 @@ options_parse(int argc, char **argv, struct options *o, struct error *e)
 			o->host = argv[optind];
 			o->port_arg = argv[optind + 1];
 		} else if (nargs == 1) {
-			o->port_arg = argv[optind];
+			/* As in Ncat, "-l -p PORT HOST" names the host. */
+			if (o->src_port != NULL)
+				o->host = argv[optind];
+			else
+				o->port_arg = argv[optind];
 		}
 		if (o->port_arg != NULL && o->src_port != NULL)
 			return err_set(e, ST_USAGE, "the port is given twice: "
