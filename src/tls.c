@@ -37,6 +37,7 @@ struct tls {
 	bool		 pin_mismatch;
 	bool		 verify_failed;	/* the handshake failed on the peer cert */
 	bool		 shut_sent;	/* close_notify is out */
+	bool		 cert_requested; /* asked for a certificate we lack */
 	unsigned char	 pin[TLS_PIN_LEN];
 	int		 verify_err;	/* first X509_V_ERR_* seen, or 0 */
 	X509		*leaf;		/* the peer's certificate, even if refused */
@@ -244,19 +245,51 @@ verify_cb(int ok, X509_STORE_CTX *xs)
 	return ok;
 }
 
+/*
+ * Called when the server asks for a certificate and none was loaded: note
+ * it, so that the server's refusal can be explained.
+ */
+static int
+note_cert_request(SSL *ssl, X509 **x, EVP_PKEY **pkey)
+{
+	struct tls *t = SSL_get_ex_data(ssl, tls_ex_index);
+
+	(void)x;
+	(void)pkey;
+	if (t != NULL)
+		t->cert_requested = true;
+	return 0;
+}
+
+/* A directory opens but does not read: say so rather than "PEM lib". */
+static int
+check_readable(const char *opt, const char *path, struct error *e)
+{
+	FILE *f;
+	int saved;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return err_errno(e, ST_USAGE, errno, "%s %s", opt, path), -1;
+	if (fgetc(f) == EOF && ferror(f)) {
+		saved = errno;
+		fclose(f);
+		return err_errno(e, ST_USAGE, saved, "%s %s", opt, path), -1;
+	}
+	fclose(f);
+	return 0;
+}
+
 static int
 load_cert_and_key(SSL_CTX *ctx, const char *cert, const char *key,
     struct error *e)
 {
-	FILE *f;
+	/* With no --ssl-key, the key is looked for in the --ssl-cert file. */
+	const char *key_opt = key == cert ? "--ssl-cert" : "--ssl-key";
 
-	/* Open the files first, so that the message can name the cause. */
-	if ((f = fopen(cert, "r")) == NULL)
-		return err_errno(e, ST_USAGE, errno, "--ssl-cert %s", cert), -1;
-	fclose(f);
-	if ((f = fopen(key, "r")) == NULL)
-		return err_errno(e, ST_USAGE, errno, "--ssl-key %s", key), -1;
-	fclose(f);
+	/* Read them first, so that the message can name the cause. */
+	if (check_readable("--ssl-cert", cert, e) == -1 ||
+	    check_readable(key_opt, key, e) == -1)
+		return -1;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
 		return err_ssl(e, ST_USAGE,
 		    "--ssl-cert %s: no usable PEM certificate", cert), -1;
@@ -264,16 +297,17 @@ load_cert_and_key(SSL_CTX *ctx, const char *cert, const char *key,
 		if (ERR_GET_REASON(ERR_peek_last_error()) ==
 		    X509_R_KEY_VALUES_MISMATCH) {
 			ERR_clear_error();
-			return err_set(e, ST_USAGE, "--ssl-key %s does not "
-			    "match the certificate in %s", key, cert), -1;
+			return err_set(e, ST_USAGE, "%s %s: the key does not "
+			    "match the certificate in %s", key_opt, key, cert),
+			    -1;
 		}
 		return err_ssl(e, ST_USAGE,
-		    "--ssl-key %s: no usable PEM private key", key), -1;
+		    "%s %s: no usable PEM private key", key_opt, key), -1;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		return err_ssl(e, ST_USAGE,
-		    "--ssl-key %s does not match the certificate in %s",
-		    key, cert), -1;
+		    "%s %s: the key does not match the certificate in %s",
+		    key_opt, key, cert), -1;
 	return 0;
 }
 
@@ -358,6 +392,7 @@ tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
 			goto ssl_fail;
 		}
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+		SSL_CTX_set_client_cert_cb(ctx, note_cert_request);
 	}
 	X509_free(x);
 	EVP_PKEY_free(pkey);
@@ -470,8 +505,14 @@ tls_result(struct stream *s, int ret, const char *what)
 			    "certificate verification failed: %s",
 			    verify_reason(t, buf, sizeof(buf)));
 		}
+		/* The peer refused ours: main must not hint about its. */
+		if (t->cert_requested && (cert_alert(reason) ||
+		    reason == SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE)) {
+			err_ssl(&s->err, ST_VERIFY, "%s: the peer requires a "
+			    "client certificate (--ssl-cert)", what);
+			return IO_ERROR;
+		}
 		if (cert_alert(reason)) {
-			t->verify_failed = true;
 			err_ssl(&s->err, ST_VERIFY,
 			    "%s: the peer refused the certificate", what);
 			return IO_ERROR;

@@ -1,0 +1,257 @@
+#!/bin/sh
+# Bad input: every invalid option, value, combination, certificate or key
+# file, unresolvable name, refused connection or non-TLS peer ends with one
+# clear "tlsnc: " line on stderr, nothing on stdout and a documented status,
+# and never hangs.
+
+. "$TOP_SRCDIR/tests/integration/lib.sh"
+
+ST_RUNTIME=1
+ST_USAGE=2
+ST_HANDSHAKE=4
+TRY="Try 'tlsnc --help' for more information."
+
+# skip DESCRIPTION REASON: a TAP point that was not run.
+skip() {
+	TAP_N=$((TAP_N + 1))
+	echo "ok $TAP_N - $1 # SKIP $2"
+}
+
+# fails DESC STATUS TEXT... -- ARGS...: run "tlsnc ARGS" (stdin /dev/null,
+# at most 30 s) and expect STATUS, an empty stdout, and a first stderr line
+# that starts with "tlsnc: " and contains every TEXT.  Nothing else may be
+# on stderr, except the "Try 'tlsnc --help'" line after a usage error.
+fails() {
+	_d=$1 _want=$2
+	shift 2
+	: > "$T/texts"
+	while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
+		printf '%s\n' "$1" >> "$T/texts"
+		shift
+	done
+	shift
+	run_limited 30 "$TLSNC" "$@" < /dev/null > "$T/out" 2> "$T/err"
+	_got=$?
+	_good=true
+	status_is "$_want" "$_got" || _good=false
+	if [ -s "$T/out" ]; then
+		diag "stdout is not empty:"
+		diag_file "$T/out"
+		_good=false
+	fi
+	_first=$(head -n 1 "$T/err")
+	case $_first in
+	"tlsnc: "*) ;;
+	*)	diag "stderr's first line lacks 'tlsnc: ': $_first"
+		_good=false ;;
+	esac
+	while IFS= read -r _t; do
+		case $_first in
+		*"$_t"*) ;;
+		*)	diag "stderr's first line lacks '$_t': $_first"
+			_good=false ;;
+		esac
+	done < "$T/texts"
+	_lines=$(wc -l < "$T/err")
+	if [ "$_lines" -eq 2 ] && [ "$_want" = "$ST_USAGE" ] &&
+	    [ "$(sed -n 2p "$T/err")" = "$TRY" ]; then
+		:
+	elif [ "$_lines" -ne 1 ]; then
+		diag "expected one line on stderr, got $_lines:"
+		diag_file "$T/err"
+		_good=false
+	fi
+	if $_good; then
+		ok "$_d"
+	else
+		not_ok "$_d"
+	fi
+}
+
+pki || { not_ok "make the test PKI"; done_testing; }
+P=$PKI
+
+# A port that nothing listens on: one a listener was just given, then freed.
+if listen_tlsnc "$T/dead.out" "$T/dead.err" /dev/null -l 0; then
+	DEAD=$LPORT
+	kill "$LPID"
+	wait "$LPID" 2>/dev/null
+else
+	not_ok "find a free port"
+	done_testing
+fi
+
+# Files that exist but are no certificates or keys.
+head -c 4096 /dev/urandom > "$T/garbled.pem"
+mkdir "$T/adir"
+
+# --- Ports
+fails "client port 0 is invalid" $ST_USAGE "invalid port '0'" -- \
+    127.0.0.1 0
+fails "client port 65536 is invalid" $ST_USAGE "invalid port '65536'" -- \
+    127.0.0.1 65536
+fails "listen port 65536 is invalid" $ST_USAGE "invalid port '65536'" -- \
+    -l 65536
+fails "port 99999999999999999999 is invalid" $ST_USAGE \
+    "invalid port '99999999999999999999'" -- 127.0.0.1 99999999999999999999
+# getopt permutes, so a bare -1 reads as an option; after -- it is a port.
+fails "port -1 is an unknown option" $ST_USAGE "'-1'" -- 127.0.0.1 -1
+fails "port -1 after -- is invalid" $ST_USAGE "invalid port '-1'" -- \
+    -- 127.0.0.1 -1
+fails "unknown service name" $ST_USAGE "invalid port 'nosuchservice'" -- \
+    127.0.0.1 nosuchservice
+fails "source port 70000 is invalid" $ST_USAGE "invalid port '70000'" -- \
+    -p 70000 127.0.0.1 "$DEAD"
+
+# --- Options and arguments
+fails "unknown long option" $ST_USAGE "unknown option" "--no-such-option" -- \
+    --no-such-option 127.0.0.1 "$DEAD"
+fails "unknown short option" $ST_USAGE "unknown option" "-Z" -- \
+    -Z 127.0.0.1 "$DEAD"
+fails "-w without its argument" $ST_USAGE "-w" "needs an argument" -- -w
+fails "--ssl-cert without its argument" $ST_USAGE "--ssl-cert" \
+    "needs an argument" -- --ssl --ssl-cert
+fails "--ssl-pin without its argument" $ST_USAGE "--ssl-pin" \
+    "needs an argument" -- --ssl-pin
+fails "no host and no port" $ST_USAGE "no host" --
+fails "no port" $ST_USAGE "no port" -- 127.0.0.1
+fails "too many arguments" $ST_USAGE "too many arguments" "'extra'" -- \
+    127.0.0.1 "$DEAD" extra
+fails "listener without a port" $ST_USAGE "no port" -- -l
+# "-l -p PORT HOST" names the host, as in Ncat; a second port is too many.
+fails "listener port given twice" $ST_USAGE "given twice" -- \
+    -l -p 1 127.0.0.1 2
+fails "empty --ssl-servername" $ST_USAGE "--ssl-servername" -- \
+    --ssl --ssl-servername "" 127.0.0.1 "$DEAD"
+
+# --- Every forbidden combination (check_combinations in src/options.c)
+PIN0=SHA256:$(printf '%064d' 0)
+fails "-4 with -6" $ST_USAGE "-4 and -6" -- -4 -6 127.0.0.1 "$DEAD"
+fails "a TLS option without --ssl" $ST_USAGE "need --ssl" -- \
+    --ssl-trustfile "$P/ca.pem" 127.0.0.1 "$DEAD"
+fails "--ssl-pin with --ssl-no-verify" $ST_USAGE "--ssl-pin" \
+    "--ssl-no-verify" -- --ssl --ssl-pin "$PIN0" --ssl-no-verify \
+    127.0.0.1 "$DEAD"
+fails "--ssl-verify with --ssl-no-verify" $ST_USAGE "--ssl-verify" \
+    "--ssl-no-verify" -- --ssl --ssl-verify --ssl-no-verify 127.0.0.1 "$DEAD"
+fails "-l with --ssl-pin" $ST_USAGE "--ssl-pin" -- \
+    -l --ssl --ssl-pin "$PIN0" 0
+fails "-l with --ssl-trustfile" $ST_USAGE "--ssl-trustfile" -- \
+    -l --ssl --ssl-trustfile "$P/ca.pem" 0
+fails "-l with --ssl-servername" $ST_USAGE "--ssl-servername" -- \
+    -l --ssl --ssl-servername localhost 0
+fails "-l with --ssl-no-verify" $ST_USAGE "--ssl-no-verify" -- \
+    -l --ssl --ssl-no-verify 0
+fails "-l with -s" $ST_USAGE "-s" -- -l -s 127.0.0.1 0
+fails "client --ssl-key without --ssl-cert" $ST_USAGE "--ssl-key" \
+    "--ssl-cert" -- --ssl --ssl-key "$P/client.key" 127.0.0.1 "$DEAD"
+
+# --- Time values
+for v in abc -1 "" nan inf 1e12 5s; do
+	fails "-w '$v' is invalid" $ST_USAGE "-w" "'$v'" -- \
+	    -w "$v" 127.0.0.1 "$DEAD"
+done
+fails "-w 0 is invalid" $ST_USAGE "-w" "more than 0" -- -w 0 127.0.0.1 "$DEAD"
+fails "-w 0.0001 rounds to 0" $ST_USAGE "-w" "more than 0" -- \
+    -w 0.0001 127.0.0.1 "$DEAD"
+fails "-i 0 is invalid" $ST_USAGE "-i" "more than 0" -- -i 0 127.0.0.1 "$DEAD"
+fails "-i 'x' is invalid" $ST_USAGE "-i" "'x'" -- -i x 127.0.0.1 "$DEAD"
+fails "-q 'abc' is invalid" $ST_USAGE "-q" "'abc'" -- -q abc 127.0.0.1 "$DEAD"
+fails "-q '-1' is invalid" $ST_USAGE "-q" "'-1'" -- -q -1 127.0.0.1 "$DEAD"
+
+# --- --ssl-pin values
+for v in abc SHA256: "SHA256:$(printf '%062d' 0)" "SHA256:$(printf '%066d' 0)" \
+    "SHA256:$(printf '%063d' 0)g" "MD5:$(printf '%064d' 0)"; do
+	fails "--ssl-pin '$v' is invalid" $ST_USAGE "--ssl-pin" "'$v'" -- \
+	    --ssl --ssl-pin "$v" 127.0.0.1 "$DEAD"
+done
+
+# --- Certificate and key files, on a listener and on a client.  A listener
+# that wrongly accepted them would listen until run_limited stops it.
+for side in listener client; do
+	if [ "$side" = listener ]; then
+		set -- -l --ssl
+		tail=0
+	else
+		set -- --ssl --ssl-trustfile "$P/ca.pem"
+		tail="127.0.0.1 $DEAD"
+	fi
+	# shellcheck disable=SC2086
+	{
+	fails "$side: --ssl-cert missing file" $ST_USAGE "--ssl-cert" \
+	    "$T/missing.pem" "No such file" -- \
+	    "$@" --ssl-cert "$T/missing.pem" $tail
+	fails "$side: --ssl-cert is a directory" $ST_USAGE "--ssl-cert" \
+	    "$T/adir" -- "$@" --ssl-cert "$T/adir" $tail
+	if [ "$(id -u)" -eq 0 ]; then
+		skip "$side: --ssl-cert unreadable file" \
+		    "running as root, which reads any file"
+	else
+		cp "$P/server.pem" "$T/noread.pem"
+		chmod 000 "$T/noread.pem"
+		fails "$side: --ssl-cert unreadable file" $ST_USAGE \
+		    "--ssl-cert" "$T/noread.pem" "Permission denied" -- \
+		    "$@" --ssl-cert "$T/noread.pem" --ssl-key "$P/server.key" \
+		    $tail
+	fi
+	fails "$side: --ssl-cert garbled file" $ST_USAGE "--ssl-cert" \
+	    "$T/garbled.pem" -- "$@" --ssl-cert "$T/garbled.pem" $tail
+	fails "$side: --ssl-cert holds only a key" $ST_USAGE "--ssl-cert" \
+	    "$P/server.key" -- "$@" --ssl-cert "$P/server.key" $tail
+	fails "$side: --ssl-cert without a key in it" $ST_USAGE \
+	    "$P/server.pem" -- "$@" --ssl-cert "$P/server.pem" $tail
+	fails "$side: --ssl-key missing file" $ST_USAGE "--ssl-key" \
+	    "$T/missing.key" "No such file" -- "$@" \
+	    --ssl-cert "$P/server.pem" --ssl-key "$T/missing.key" $tail
+	fails "$side: --ssl-key garbled file" $ST_USAGE "--ssl-key" \
+	    "$T/garbled.pem" -- "$@" \
+	    --ssl-cert "$P/server.pem" --ssl-key "$T/garbled.pem" $tail
+	fails "$side: --ssl-key does not match --ssl-cert" $ST_USAGE \
+	    "--ssl-key" "$P/client.key" "does not match" "$P/server.pem" -- \
+	    "$@" \
+	    --ssl-cert "$P/server.pem" --ssl-key "$P/client.key" $tail
+	fails "$side: --ssl-key without --ssl-cert" $ST_USAGE "--ssl-key" \
+	    "needs --ssl-cert" -- "$@" --ssl-key "$P/server.key" $tail
+	}
+done
+
+fails "--ssl-trustfile missing file" $ST_USAGE "--ssl-trustfile" \
+    "$T/missing.pem" "No such file" -- \
+    --ssl --ssl-trustfile "$T/missing.pem" 127.0.0.1 "$DEAD"
+fails "--ssl-trustfile garbled file" $ST_USAGE "--ssl-trustfile" \
+    "$T/garbled.pem" -- --ssl --ssl-trustfile "$T/garbled.pem" 127.0.0.1 "$DEAD"
+fails "--ssl-trustfile holds only a key" $ST_USAGE "--ssl-trustfile" \
+    "$P/ca.key" -- --ssl --ssl-trustfile "$P/ca.key" 127.0.0.1 "$DEAD"
+
+# --- Runtime failures
+# .invalid never resolves (RFC 6761).
+fails "unresolvable name" $ST_RUNTIME "cannot resolve" \
+    "no-such-host.invalid" -- no-such-host.invalid 80
+fails "-n with a name" $ST_USAGE "-n" "localhost" -- -n localhost "$DEAD"
+fails "refused connection" $ST_RUNTIME "Connection refused" "$DEAD" -- \
+    127.0.0.1 "$DEAD"
+fails "refused TLS connection" $ST_RUNTIME "Connection refused" -- \
+    --ssl --ssl-trustfile "$P/ca.pem" 127.0.0.1 "$DEAD"
+
+# A plain listener that says "hello" to a TLS client: not a TLS record.
+printf 'hello\n' > "$T/hello"
+if listen_tlsnc "$T/plain.out" "$T/plain.err" "$T/hello" -l 127.0.0.1 0; then
+	fails "TLS client, plain peer that talks" $ST_HANDSHAKE \
+	    "TLS handshake" "TLS?" -- --ssl 127.0.0.1 "$LPORT"
+	wait_pid "$LPID" 20 > /dev/null
+	check "the plain listener ended" [ $? -ne 124 ]
+else
+	not_ok "start a plain listener"
+fi
+
+# A plain listener that closes without a word.
+if listen_tlsnc "$T/mute.out" "$T/mute.err" /dev/null -l 127.0.0.1 0; then
+	fails "TLS client, plain peer that closes" $ST_HANDSHAKE \
+	    "TLS handshake" "closed" -- --ssl 127.0.0.1 "$LPORT"
+	wait_pid "$LPID" 20 > /dev/null
+	check "the mute listener ended" [ $? -ne 124 ]
+else
+	not_ok "start a mute listener"
+fi
+
+done_testing
