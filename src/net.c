@@ -64,6 +64,10 @@ parse_seconds(const char *opt, const char *s, int64_t *ms, struct error *e)
 	double v;
 	char *end;
 
+	/* strtod would also take spaces, signs, hex, "inf" and "nan". */
+	if (s[strspn(s, "0123456789.")] != '\0')
+		return err_set(e, ST_USAGE, "%s: invalid number of seconds "
+		    "'%s'", opt, s);
 	errno = 0;
 	v = strtod(s, &end);
 	if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(v) ||

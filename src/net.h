@@ -13,7 +13,7 @@
 
 #include "status.h"
 
-#define ADDR_STR_MAX	64	/* "[v6%scope]:port" */
+#define ADDR_STR_MAX	64	/* "[v6]:port" */
 
 struct net_opts {
 	int		 family;	/* AF_UNSPEC, AF_INET (-4), AF_INET6 (-6) */

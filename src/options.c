@@ -331,6 +331,11 @@ options_parse(int argc, char **argv, struct options *o, struct error *e)
 			    "argument", argv[optind - 1]);
 		case '?':
 		default:
+			/* A known id here is a long flag given "=value". */
+			if (optopt != 0 && find_by_id(optopt) != NULL)
+				return err_set(e, ST_USAGE, "option %s takes "
+				    "no argument", opt_label(optopt, label,
+				    sizeof(label)));
 			if (optopt != 0 && optopt < 256)
 				return err_set(e, ST_USAGE,
 				    "unknown option '-%c'", optopt);
@@ -383,11 +388,12 @@ options_parse(int argc, char **argv, struct options *o, struct error *e)
 		if ((st = parse_port(o->port_arg, false, &o->port, e)) != ST_OK)
 			return st;
 		if (o->src_port != NULL) {
+			struct error pe;
 			uint16_t sp;
 
-			if ((st = parse_port(o->src_port, false, &sp, e)) !=
-			    ST_OK)
-				return st;
+			if (parse_port(o->src_port, false, &sp, &pe) != ST_OK)
+				return err_set(e, ST_USAGE, "-p: %.400s",
+				    pe.msg);
 		}
 	}
 	o->tls.server = o->listen;

@@ -66,7 +66,7 @@ tls_parse_pin(const char *s, unsigned char out[TLS_PIN_LEN])
 	if (strncasecmp(s, "SHA256:", 7) == 0)
 		s += 7;
 	while (*s != '\0') {
-		if (*s == ':' && i > 0 && i < TLS_PIN_LEN) {
+		if (*s == ':' && i > 0 && i < TLS_PIN_LEN && s[-1] != ':') {
 			s++;
 			continue;
 		}

@@ -1,0 +1,709 @@
+/*
+ * Unit tests for the command line (src/options.c): every accepted form, every
+ * error path with its message, and --help generated from the option table.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "options.h"
+
+#define MAX_ARGS	32
+
+static struct options	opts;
+static struct error	err;
+
+/*
+ * Run options_parse over "tlsnc" and the NULL-terminated list of arguments.
+ * getopt_long permutes the pointer array, so it is rebuilt on every call; the
+ * strings are literals and outlive the struct options that points into them.
+ */
+static enum status
+parse_list(const char *first, ...)
+{
+	static char *argv[MAX_ARGS + 2];
+	const char *a;
+	va_list ap;
+	int argc = 0;
+
+	argv[argc++] = (char *)"tlsnc";
+	va_start(ap, first);
+	for (a = first; a != NULL; a = va_arg(ap, const char *)) {
+		assert_true(argc <= MAX_ARGS);
+		argv[argc++] = (char *)a;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+	/* Stale text must not make a later assertion pass. */
+	memset(&err, 'X', sizeof(err));
+	err.msg[sizeof(err.msg) - 1] = '\0';
+	return options_parse(argc, argv, &opts, &err);
+}
+
+#define PARSE(...)	parse_list(__VA_ARGS__, (const char *)NULL)
+
+/* The parse must fail with ST_USAGE and exactly this message. */
+#define USAGE_ERROR(want_, ...) do {					\
+	assert_int_equal(PARSE(__VA_ARGS__), ST_USAGE);			\
+	assert_int_equal(err.status, ST_USAGE);				\
+	assert_string_equal(err.msg, (want_));				\
+} while (0)
+
+#define PARSE_OK(...) do {						\
+	enum status st_ = PARSE(__VA_ARGS__);				\
+	if (st_ != ST_OK)						\
+		fail_msg("status %d: %s", (int)st_, err.msg);		\
+	assert_int_equal(err.status, ST_OK);				\
+	assert_string_equal(err.msg, "");				\
+} while (0)
+
+static const char pin_hex[] =
+    "00112233445566778899aabbccddeeff0123456789abcdeffedcba9876543210";
+static const unsigned char pin_bytes[32] = {
+	0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+	0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+	0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+	0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10,
+};
+
+/* ---- accepted forms ---- */
+
+static void
+client_host_port(void **state)
+{
+	(void)state;
+	PARSE_OK("example.org", "8080");
+	assert_false(opts.listen);
+	assert_string_equal(opts.host, "example.org");
+	assert_string_equal(opts.port_arg, "8080");
+	assert_int_equal(opts.port, 8080);
+	assert_int_equal(opts.family, AF_UNSPEC);
+	assert_null(opts.src_port);
+	assert_null(opts.src_addr);
+	assert_false(opts.numeric);
+	assert_true(opts.wait_ms == -1);
+	assert_true(opts.idle_ms == 0);
+	assert_true(opts.quit_ms == -1);
+	assert_int_equal(opts.verbose, 0);
+	assert_false(opts.ssl);
+	assert_false(opts.tls.server);
+	assert_false(opts.tls.have_pin);
+	assert_false(opts.help);
+	assert_false(opts.version);
+}
+
+static void
+client_service_port(void **state)
+{
+	(void)state;
+	PARSE_OK("example.org", "https");
+	assert_int_equal(opts.port, 443);
+	assert_string_equal(opts.port_arg, "https");
+	PARSE_OK("mail.example.org", "smtp");
+	assert_int_equal(opts.port, 25);
+	PARSE_OK("-l", "https");
+	assert_int_equal(opts.port, 443);
+}
+
+static void
+client_flags(void **state)
+{
+	(void)state;
+	/* GNU getopt also takes options after the operands. */
+	PARSE_OK("-n", "-s", "127.0.0.1", "-p", "4000", "192.0.2.1", "80",
+	    "--recv-only", "--no-shutdown");
+	assert_true(opts.numeric);
+	assert_string_equal(opts.src_addr, "127.0.0.1");
+	assert_string_equal(opts.src_port, "4000");
+	assert_string_equal(opts.host, "192.0.2.1");
+	assert_int_equal(opts.port, 80);
+	assert_true(opts.recv_only);
+	assert_true(opts.no_shutdown);
+
+	PARSE_OK("--nodns", "--source", "::1", "--source-port", "http",
+	    "::1", "80");
+	assert_true(opts.numeric);
+	assert_string_equal(opts.src_addr, "::1");
+	assert_string_equal(opts.src_port, "http");
+}
+
+static void
+listen_port(void **state)
+{
+	(void)state;
+	PARSE_OK("-l", "9000");
+	assert_true(opts.listen);
+	assert_null(opts.host);
+	assert_int_equal(opts.port, 9000);
+	assert_string_equal(opts.port_arg, "9000");
+	assert_null(opts.src_port);
+	assert_true(opts.tls.server);
+	assert_null(opts.tls.listen_name);
+
+	/* Port 0 asks for any port. */
+	PARSE_OK("--listen", "0");
+	assert_true(opts.listen);
+	assert_int_equal(opts.port, 0);
+}
+
+static void
+listen_host_port(void **state)
+{
+	(void)state;
+	PARSE_OK("-l", "127.0.0.1", "9001");
+	assert_true(opts.listen);
+	assert_string_equal(opts.host, "127.0.0.1");
+	assert_int_equal(opts.port, 9001);
+	assert_true(opts.tls.server);
+	assert_string_equal(opts.tls.listen_name, "127.0.0.1");
+}
+
+static void
+listen_dash_p(void **state)
+{
+	(void)state;
+	PARSE_OK("-l", "-p", "9002");
+	assert_true(opts.listen);
+	assert_null(opts.host);
+	assert_int_equal(opts.port, 9002);
+	assert_string_equal(opts.port_arg, "9002");
+	/* The port moved over: it is no longer a source port. */
+	assert_null(opts.src_port);
+
+	PARSE_OK("-lp", "0");
+	assert_true(opts.listen);
+	assert_int_equal(opts.port, 0);
+}
+
+/* As in Ncat, "-l -p PORT HOST": the one operand names the host. */
+static void
+listen_dash_p_host(void **state)
+{
+	(void)state;
+	PARSE_OK("-l", "-p", "9003", "127.0.0.1");
+	assert_true(opts.listen);
+	assert_string_equal(opts.host, "127.0.0.1");
+	assert_string_equal(opts.port_arg, "9003");
+	assert_int_equal(opts.port, 9003);
+	assert_null(opts.src_port);
+	assert_string_equal(opts.tls.listen_name, "127.0.0.1");
+
+	PARSE_OK("localhost", "-l", "-p", "https");
+	assert_string_equal(opts.host, "localhost");
+	assert_int_equal(opts.port, 443);
+}
+
+static void
+family_flags(void **state)
+{
+	(void)state;
+	PARSE_OK("-4", "h", "1");
+	assert_int_equal(opts.family, AF_INET);
+	PARSE_OK("-6", "h", "1");
+	assert_int_equal(opts.family, AF_INET6);
+	PARSE_OK("-4", "-l", "1");
+	assert_int_equal(opts.family, AF_INET);
+}
+
+static void
+seconds_options(void **state)
+{
+	(void)state;
+	PARSE_OK("-w", "1.5", "-i", "2", "-q", "0.25", "h", "1");
+	assert_true(opts.wait_ms == 1500);
+	assert_true(opts.idle_ms == 2000);
+	assert_true(opts.quit_ms == 250);
+
+	PARSE_OK("--wait", "0.001", "--idle-timeout", "3600", "h", "1");
+	assert_true(opts.wait_ms == 1);
+	assert_true(opts.idle_ms == 3600000);
+
+	/* -q 0 quits at once after stdin EOF: that is allowed. */
+	PARSE_OK("-q", "0", "h", "1");
+	assert_true(opts.quit_ms == 0);
+
+	PARSE_OK("-w10", "h", "1");
+	assert_true(opts.wait_ms == 10000);
+}
+
+static void
+seconds_errors(void **state)
+{
+	(void)state;
+	USAGE_ERROR("-w: invalid number of seconds 'abc'", "-w", "abc",
+	    "h", "1");
+	USAGE_ERROR("-w: invalid number of seconds '1s'", "-w", "1s",
+	    "h", "1");
+	USAGE_ERROR("-w: invalid number of seconds ''", "-w", "", "h", "1");
+	USAGE_ERROR("-w: invalid number of seconds '-1'", "-w", "-1",
+	    "h", "1");
+	USAGE_ERROR("-i: invalid number of seconds 'nan'", "-i", "nan",
+	    "h", "1");
+	USAGE_ERROR("-q: invalid number of seconds 'inf'", "-q", "inf",
+	    "h", "1");
+	USAGE_ERROR("-q: invalid number of seconds '1e999'", "-q", "1e999",
+	    "h", "1");
+	/* Zero would mean "no time at all" for these two. */
+	USAGE_ERROR("-w: the time limit must be more than 0", "-w", "0",
+	    "h", "1");
+	USAGE_ERROR("-w: the time limit must be more than 0", "-w", "0.0001",
+	    "h", "1");
+	USAGE_ERROR("-i: the time limit must be more than 0", "-i", "0",
+	    "h", "1");
+}
+
+static void
+verbose_repeat(void **state)
+{
+	(void)state;
+	PARSE_OK("-v", "h", "1");
+	assert_int_equal(opts.verbose, 1);
+	PARSE_OK("-vvv", "h", "1");
+	assert_int_equal(opts.verbose, 3);
+	PARSE_OK("-v", "--verbose", "-vv", "h", "1");
+	assert_int_equal(opts.verbose, 4);
+	/* A fresh parse starts from zero again. */
+	PARSE_OK("h", "1");
+	assert_int_equal(opts.verbose, 0);
+}
+
+static void
+help_and_version(void **state)
+{
+	(void)state;
+	/* No operands are needed with these. */
+	PARSE_OK("-h");
+	assert_true(opts.help);
+	PARSE_OK("--help");
+	assert_true(opts.help);
+	PARSE_OK("--version");
+	assert_true(opts.version);
+	assert_false(opts.help);
+}
+
+/* ---- --ssl-pin ---- */
+
+static void
+pin_forms(void **state)
+{
+	static const char *const forms[] = {
+		"SHA256:00112233445566778899aabbccddeeff"
+		    "0123456789abcdeffedcba9876543210",
+		"sha256:00112233445566778899AABBCCDDEEFF"
+		    "0123456789ABCDEFFEDCBA9876543210",
+		"Sha256:00112233445566778899aAbBcCdDeEfF"
+		    "0123456789aBcDeFfEdCbA9876543210",
+		"00112233445566778899aabbccddeeff"
+		    "0123456789abcdeffedcba9876543210",
+		"SHA256:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:"
+		    "01:23:45:67:89:AB:CD:EF:FE:DC:BA:98:76:54:32:10",
+		"00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:"
+		    "01:23:45:67:89:ab:cd:ef:fe:dc:ba:98:76:54:32:10",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		PARSE_OK("--ssl", "--ssl-pin", forms[i], "h", "443");
+		assert_true(opts.ssl);
+		assert_true(opts.tls.have_pin);
+		assert_memory_equal(opts.tls.pin, pin_bytes,
+		    sizeof(pin_bytes));
+	}
+	/* --opt=value works as well. */
+	assert_int_equal(PARSE("--ssl", "--ssl-pin=SHA256:"
+	    "00112233445566778899aabbccddeeff"
+	    "0123456789abcdeffedcba9876543210", "h", "443"), ST_OK);
+	assert_memory_equal(opts.tls.pin, pin_bytes, sizeof(pin_bytes));
+	assert_int_equal((int)strlen(pin_hex), 64);
+}
+
+static void
+pin_bad(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"SHA256:",
+		/* 63 and 65 digits */
+		"SHA256:00112233445566778899aabbccddeeff"
+		    "0123456789abcdeffedcba987654321",
+		"SHA256:00112233445566778899aabbccddeeff"
+		    "0123456789abcdeffedcba98765432100",
+		/* 66 digits: one byte too many */
+		"00112233445566778899aabbccddeeff"
+		    "0123456789abcdeffedcba987654321000",
+		/* a non-hex digit */
+		"SHA256:00112233445566778899aabbccddeeff"
+		    "0123456789abcdeffedcba987654321g",
+		/* the wrong algorithm */
+		"SHA1:00112233445566778899aabbccddeeff"
+		    "0123456789abcdeffedcba9876543210",
+		"SHA-256:00112233445566778899aabbccddeeff"
+		    "0123456789abcdeffedcba9876543210",
+		/* a colon inside a byte, a leading and a trailing colon */
+		"0:0112233445566778899aabbccddeeff"
+		    "0123456789abcdeffedcba9876543210",
+		":00112233445566778899aabbccddeeff"
+		    "0123456789abcdeffedcba9876543210",
+		"00112233445566778899aabbccddeeff"
+		    "0123456789abcdeffedcba9876543210:",
+		/* spaces */
+		"SHA256: 00112233445566778899aabbccddeeff"
+		    "0123456789abcdeffedcba9876543210",
+		"not a pin",
+	};
+	char want[ERROR_MSG_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(want, sizeof(want), "--ssl-pin: '%s' is not SHA256: "
+		    "and 64 hex digits", bad[i]);
+		USAGE_ERROR(want, "--ssl", "--ssl-pin", bad[i], "h", "443");
+	}
+}
+
+/* ---- every error path in options.c ---- */
+
+static void
+err_unknown_short(void **state)
+{
+	(void)state;
+	USAGE_ERROR("unknown option '-x'", "-x", "h", "1");
+	/* Inside a cluster, and after a valid option. */
+	USAGE_ERROR("unknown option '-Z'", "-vZ", "h", "1");
+}
+
+static void
+err_unknown_long(void **state)
+{
+	(void)state;
+	USAGE_ERROR("unknown option '--bogus'", "--bogus", "h", "1");
+	USAGE_ERROR("unknown option '--bogus=1'", "--bogus=1", "h", "1");
+	/* A flag given a value is named as such, not as a short option. */
+	USAGE_ERROR("option -v/--verbose takes no argument", "--verbose=1",
+	    "h", "1");
+	USAGE_ERROR("option --ssl takes no argument", "--ssl=1", "h", "1");
+}
+
+static void
+err_missing_argument(void **state)
+{
+	(void)state;
+	USAGE_ERROR("option -w/--wait needs an argument", "h", "1", "-w");
+	USAGE_ERROR("option -w/--wait needs an argument", "h", "1", "--wait");
+	USAGE_ERROR("option -q needs an argument", "h", "1", "-q");
+	USAGE_ERROR("option -p/--source-port needs an argument", "-l", "-p");
+	USAGE_ERROR("option --ssl-cert needs an argument", "--ssl", "h", "1",
+	    "--ssl-cert");
+	USAGE_ERROR("option --ssl-pin needs an argument", "--ssl", "h", "1",
+	    "--ssl-pin");
+}
+
+static void
+err_bad_port(void **state)
+{
+	(void)state;
+	USAGE_ERROR("invalid port '0': must be 1 to 65535", "h", "0");
+	USAGE_ERROR("invalid port '65536': must be 1 to 65535", "h", "65536");
+	USAGE_ERROR("invalid port '65536': must be 0 to 65535", "-l",
+	    "65536");
+	USAGE_ERROR("invalid port '99999999999999999999999': must be 1 to "
+	    "65535", "h", "99999999999999999999999");
+	USAGE_ERROR("invalid port 'nosuchservice': not a number or a known "
+	    "service name", "h", "nosuchservice");
+	USAGE_ERROR("invalid port 'nosuchservice': not a number or a known "
+	    "service name", "-l", "nosuchservice");
+	USAGE_ERROR("invalid port '80x': not a number or a known service "
+	    "name", "h", "80x");
+	USAGE_ERROR("empty port", "h", "");
+	/* A client's source port goes through the same check. */
+	USAGE_ERROR("-p: invalid port '70000': must be 1 to 65535", "-p",
+	    "70000", "h", "1");
+}
+
+static void
+err_too_many_arguments(void **state)
+{
+	(void)state;
+	USAGE_ERROR("too many arguments: 'c'", "a", "1", "c");
+	USAGE_ERROR("too many arguments: 'c'", "-l", "a", "1", "c");
+	USAGE_ERROR("too many arguments: 'c'", "-l", "a", "1", "c", "d");
+}
+
+static void
+err_no_port(void **state)
+{
+	(void)state;
+	USAGE_ERROR("no port given (tlsnc host port)", "example.org");
+	USAGE_ERROR("no port to listen on (tlsnc -l [host] port)", "-l");
+	USAGE_ERROR("no port to listen on (tlsnc -l [host] port)", "-l",
+	    "-v");
+}
+
+static void
+err_no_host(void **state)
+{
+	(void)state;
+	assert_int_equal(parse_list(NULL), ST_USAGE);
+	assert_string_equal(err.msg, "no host and port given "
+	    "(tlsnc host port)");
+	USAGE_ERROR("no host and port given (tlsnc host port)", "-v");
+	USAGE_ERROR("empty host name", "", "80");
+}
+
+static void
+err_4_and_6(void **state)
+{
+	(void)state;
+	USAGE_ERROR("cannot use -4 and -6 together", "-4", "-6", "h", "1");
+	USAGE_ERROR("cannot use -4 and -6 together", "-6", "-l", "-4", "1");
+}
+
+static void
+err_tls_without_ssl(void **state)
+{
+	(void)state;
+	USAGE_ERROR("TLS options need --ssl", "--ssl-cert", "c.pem", "h", "1");
+	USAGE_ERROR("TLS options need --ssl", "--ssl-cert", "c.pem",
+	    "--ssl-key", "k.pem", "h", "1");
+	USAGE_ERROR("TLS options need --ssl", "--ssl-trustfile", "ca.pem",
+	    "h", "1");
+	USAGE_ERROR("TLS options need --ssl", "--ssl-verify", "h", "1");
+	USAGE_ERROR("TLS options need --ssl", "--ssl-no-verify", "h", "1");
+	USAGE_ERROR("TLS options need --ssl", "--ssl-pin", pin_hex, "h", "1");
+	USAGE_ERROR("TLS options need --ssl", "--ssl-servername", "n",
+	    "h", "1");
+	USAGE_ERROR("TLS options need --ssl", "-l", "--ssl-cert", "c.pem",
+	    "1");
+}
+
+static void
+err_pin_and_no_verify(void **state)
+{
+	(void)state;
+	USAGE_ERROR("cannot use --ssl-pin and --ssl-no-verify together",
+	    "--ssl", "--ssl-pin", pin_hex, "--ssl-no-verify", "h", "1");
+}
+
+static void
+err_verify_and_no_verify(void **state)
+{
+	(void)state;
+	USAGE_ERROR("cannot use --ssl-verify and --ssl-no-verify together",
+	    "--ssl", "--ssl-verify", "--ssl-no-verify", "h", "1");
+	/* --ssl-verify alone is accepted and changes nothing else. */
+	PARSE_OK("--ssl", "--ssl-verify", "h", "1");
+	assert_true(opts.ssl_verify);
+	assert_false(opts.tls.no_verify);
+}
+
+static void
+err_client_tls_with_listen(void **state)
+{
+	(void)state;
+	USAGE_ERROR("--ssl-pin is for a client, not with -l", "-l", "--ssl",
+	    "--ssl-pin", pin_hex, "1");
+	USAGE_ERROR("--ssl-trustfile is for a client, not with -l", "-l",
+	    "--ssl", "--ssl-trustfile", "ca.pem", "1");
+	USAGE_ERROR("--ssl-servername is for a client, not with -l", "-l",
+	    "--ssl", "--ssl-servername", "n", "1");
+	USAGE_ERROR("--ssl-no-verify is for a client, not with -l", "-l",
+	    "--ssl", "--ssl-no-verify", "1");
+	/* Both sides may present a certificate. */
+	PARSE_OK("-l", "--ssl", "--ssl-cert", "c.pem", "--ssl-key", "k.pem",
+	    "1");
+	assert_string_equal(opts.tls.cert_file, "c.pem");
+	assert_string_equal(opts.tls.key_file, "k.pem");
+	assert_true(opts.tls.server);
+	PARSE_OK("--ssl", "--ssl-cert", "c.pem", "--ssl-trustfile", "ca.pem",
+	    "--ssl-servername", "n.example", "h", "1");
+	assert_false(opts.tls.server);
+	assert_string_equal(opts.tls.trust_file, "ca.pem");
+	assert_string_equal(opts.tls.servername, "n.example");
+	assert_null(opts.tls.key_file);
+}
+
+static void
+err_source_with_listen(void **state)
+{
+	(void)state;
+	USAGE_ERROR("-s is for a client; give the listen address as an "
+	    "argument", "-l", "-s", "127.0.0.1", "1");
+}
+
+static void
+err_port_twice(void **state)
+{
+	(void)state;
+	/* With -p, one operand is the host; two would name a port again. */
+	USAGE_ERROR("the port is given twice: by -p and as an argument",
+	    "-l", "-p", "1", "127.0.0.1", "2");
+	USAGE_ERROR("the port is given twice: by -p and as an argument",
+	    "-l", "--source-port=1", "localhost", "https");
+}
+
+static void
+err_key_without_cert(void **state)
+{
+	(void)state;
+	USAGE_ERROR("--ssl-key needs --ssl-cert", "--ssl", "--ssl-key",
+	    "k.pem", "h", "1");
+	USAGE_ERROR("--ssl-key needs --ssl-cert", "-l", "--ssl", "--ssl-key",
+	    "k.pem", "1");
+}
+
+static void
+err_empty_servername(void **state)
+{
+	(void)state;
+	USAGE_ERROR("--ssl-servername: empty name", "--ssl",
+	    "--ssl-servername", "", "h", "1");
+	USAGE_ERROR("--ssl-servername: empty name", "--ssl",
+	    "--ssl-servername=", "h", "1");
+}
+
+/* ---- the table drives the parser and --help ---- */
+
+/* Every table entry, long and short, is known to getopt. */
+static void
+table_drives_parser(void **state)
+{
+	char arg[80];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < option_count; i++) {
+		const struct optdef *d = &option_table[i];
+
+		if (d->name != NULL) {
+			snprintf(arg, sizeof(arg), "--%s", d->name);
+			if (d->arg != NULL)
+				PARSE(arg, "x", "h", "1");
+			else
+				PARSE(arg, "h", "1");
+			if (strncmp(err.msg, "unknown option", 14) == 0 ||
+			    strstr(err.msg, "needs an argument") != NULL)
+				fail_msg("%s: %s", arg, err.msg);
+		}
+		if (d->letter != 0) {
+			snprintf(arg, sizeof(arg), "-%c", d->letter);
+			if (d->arg != NULL)
+				PARSE(arg, "x", "h", "1");
+			else
+				PARSE(arg, "h", "1");
+			if (strncmp(err.msg, "unknown option", 14) == 0 ||
+			    strstr(err.msg, "needs an argument") != NULL)
+				fail_msg("%s: %s", arg, err.msg);
+		}
+	}
+}
+
+static void
+usage_follows_table(void **state)
+{
+	char *buf = NULL, *pos, *line, *help, *eol, *tls_heading;
+	char want[80];
+	size_t len = 0, i;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(f = open_memstream(&buf, &len));
+	options_usage(f);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(buf);
+
+	assert_non_null(strstr(buf, "Usage: tlsnc"));
+	assert_non_null(pos = strstr(buf, "\nOptions:\n"));
+	assert_non_null(tls_heading = strstr(buf, "\nTLS options:\n"));
+	assert_true(pos < tls_heading);
+	for (i = 0; i < option_count; i++) {
+		const struct optdef *d = &option_table[i];
+
+		assert_non_null(d->help);
+		/* Each help text comes after the previous entry's. */
+		help = strstr(pos, d->help);
+		if (help == NULL)
+			fail_msg("entry %zu (%s) missing or out of order", i,
+			    d->help);
+		for (line = help; line > buf && line[-1] != '\n'; line--)
+			;
+		eol = strchr(help, '\n');
+		assert_non_null(eol);
+		*help = '\0';	/* the left column alone */
+		if (d->name != NULL) {
+			snprintf(want, sizeof(want), "--%s", d->name);
+			if (strstr(line, want) == NULL)
+				fail_msg("'%s' not on the line of %s", want,
+				    d->help);
+		}
+		if (d->letter != 0) {
+			snprintf(want, sizeof(want), "-%c", d->letter);
+			if (strncmp(line + strspn(line, " "), want, 2) != 0)
+				fail_msg("'%s' does not start the line of %s",
+				    want, d->help);
+		}
+		if (d->arg != NULL && strstr(line, d->arg) == NULL)
+			fail_msg("'%s' not on the line of %s", d->arg,
+			    d->help);
+		/* Each entry sits under its group's heading. */
+		if (d->group == GROUP_TLS)
+			assert_true(line > tls_heading);
+		else
+			assert_true(line < tls_heading);
+		pos = eol;
+	}
+	assert_non_null(strstr(pos, "Exit status:"));
+	free(buf);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(client_host_port),
+		cmocka_unit_test(client_service_port),
+		cmocka_unit_test(client_flags),
+		cmocka_unit_test(listen_port),
+		cmocka_unit_test(listen_host_port),
+		cmocka_unit_test(listen_dash_p),
+		cmocka_unit_test(listen_dash_p_host),
+		cmocka_unit_test(family_flags),
+		cmocka_unit_test(seconds_options),
+		cmocka_unit_test(seconds_errors),
+		cmocka_unit_test(verbose_repeat),
+		cmocka_unit_test(help_and_version),
+		cmocka_unit_test(pin_forms),
+		cmocka_unit_test(pin_bad),
+		cmocka_unit_test(err_unknown_short),
+		cmocka_unit_test(err_unknown_long),
+		cmocka_unit_test(err_missing_argument),
+		cmocka_unit_test(err_bad_port),
+		cmocka_unit_test(err_too_many_arguments),
+		cmocka_unit_test(err_no_port),
+		cmocka_unit_test(err_no_host),
+		cmocka_unit_test(err_4_and_6),
+		cmocka_unit_test(err_tls_without_ssl),
+		cmocka_unit_test(err_pin_and_no_verify),
+		cmocka_unit_test(err_verify_and_no_verify),
+		cmocka_unit_test(err_client_tls_with_listen),
+		cmocka_unit_test(err_source_with_listen),
+		cmocka_unit_test(err_port_twice),
+		cmocka_unit_test(err_key_without_cert),
+		cmocka_unit_test(err_empty_servername),
+		cmocka_unit_test(table_drives_parser),
+		cmocka_unit_test(usage_follows_table),
+	};
+
+	return cmocka_run_group_tests_name("options", tests, NULL, NULL);
+}
