@@ -3,9 +3,11 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,6 +79,30 @@ fd_read(struct stream *s, void *buf, size_t len, size_t *n)
 	}
 }
 
+/*
+ * A descriptor we may not make non-blocking (stdout, say) is written only
+ * once poll says it is writable, but a write larger than the room in a pipe
+ * would still block the whole loop.  RWF_NOWAIT asks the kernel not to wait;
+ * where it is not supported, a pipe write is capped at PIPE_BUF, which a
+ * writable pipe always has room for.
+ */
+static ssize_t
+write_blocking_fd(struct stream *s, const void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	ssize_t r;
+
+	if (s->w_nowait) {
+		r = pwritev2(s->wfd, &iov, 1, -1, RWF_NOWAIT);
+		if (r >= 0 || (errno != EOPNOTSUPP && errno != EINVAL))
+			return r;
+		s->w_nowait = false;
+	}
+	if (s->w_pipe && len > PIPE_BUF)
+		len = PIPE_BUF;
+	return write(s->wfd, buf, len);
+}
+
 static enum io
 fd_write(struct stream *s, const void *buf, size_t len, size_t *n)
 {
@@ -86,8 +112,10 @@ fd_write(struct stream *s, const void *buf, size_t len, size_t *n)
 	for (;;) {
 		if (s->is_socket)
 			r = send(s->wfd, buf, len, MSG_NOSIGNAL);
-		else
+		else if (s->nonblocking)
 			r = write(s->wfd, buf, len);
+		else
+			r = write_blocking_fd(s, buf, len);
 		if (r >= 0) {
 			*n = (size_t)r;
 			return r > 0 ? IO_DONE : IO_WANT_WRITE;
@@ -165,6 +193,7 @@ struct stream *
 stream_fd_new(int rfd, int wfd, bool own_fds)
 {
 	struct stream *s;
+	struct stat st;
 	int fl;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
@@ -174,6 +203,10 @@ stream_fd_new(int rfd, int wfd, bool own_fds)
 	s->wfd = wfd;
 	s->own_fds = own_fds;
 	s->is_socket = fd_is_socket(wfd);
+	if (!s->is_socket && fstat(wfd, &st) == 0) {
+		s->w_pipe = S_ISFIFO(st.st_mode);
+		s->w_nowait = s->w_pipe;
+	}
 	/* Only a socket of our own is made non-blocking; see stream.h. */
 	if (s->is_socket && rfd == wfd) {
 		if ((fl = fcntl(rfd, F_GETFL)) != -1 &&

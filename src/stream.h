@@ -69,6 +69,8 @@ struct stream {
 	bool		 nonblocking;	/* I/O may be tried without polling */
 	bool		 is_socket;	/* wfd is a socket (shutdown applies) */
 	bool		 eof_unclean;	/* EOF came without close_notify */
+	bool		 w_nowait;	/* fd stream: try RWF_NOWAIT writes */
+	bool		 w_pipe;	/* fd stream: wfd is a pipe or FIFO */
 	int		 sys_errno;	/* errno of the last IO_ERROR, or 0 */
 	struct error	 err;		/* why the last IO_ERROR happened */
 };

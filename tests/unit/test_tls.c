@@ -1,0 +1,1045 @@
+/*
+ * Unit tests for the TLS stream (src/tls.c): pins and fingerprints, the
+ * ephemeral certificate, contexts and their file errors, and handshakes and
+ * transfers between two TLS streams over a socketpair, driven without
+ * blocking.  Every certificate is made in the test.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <signal.h>
+
+#include <openssl/err.h>
+#include <openssl/rsa.h>
+#include <openssl/ssl.h>
+
+#include "status.h"
+#include "stream.h"
+#include "tls.h"
+#include "testutil.h"
+
+#define HS_TIMEOUT	10000
+#define XFER_TIMEOUT	60000
+
+/* What a test holds, so that teardown can release it even after a failure. */
+struct fx {
+	char		 dir[64];
+	SSL_CTX		*sctx;
+	SSL_CTX		*cctx;
+	struct stream	*srv;
+	struct stream	*cli;
+	struct stream	*plain;		/* a non-TLS peer */
+	struct tu_cert	 ca, leaf, other_ca;
+	char		 srv_fp[TLS_FP_MAX];
+};
+
+static struct fx *fx;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	fx = calloc(1, sizeof(*fx));
+	assert_non_null(fx);
+	tu_tmpdir(fx->dir);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	stream_close(fx->srv);
+	stream_close(fx->cli);
+	stream_close(fx->plain);
+	SSL_CTX_free(fx->sctx);
+	SSL_CTX_free(fx->cctx);
+	tu_cert_free(&fx->ca);
+	tu_cert_free(&fx->leaf);
+	tu_cert_free(&fx->other_ca);
+	tu_rmtree(fx->dir);
+	free(fx);
+	fx = NULL;
+	ERR_clear_error();
+	return 0;
+}
+
+/* A server context with an ephemeral certificate; its pin in fx->srv_fp. */
+static void
+make_ephemeral_server(const char *listen_name)
+{
+	struct tls_opts o = { .server = true, .listen_name = listen_name };
+	struct error e = { ST_OK, "" };
+	bool eph = false;
+
+	fx->sctx = tls_ctx_new(&o, fx->srv_fp, &eph, &e);
+	if (fx->sctx == NULL)
+		fail_msg("server tls_ctx_new: %s", e.msg);
+	assert_true(eph);
+}
+
+/* A server context from a certificate (and chain) written to PEM files. */
+static void
+make_file_server(const struct tu_cert *leaf, X509 *chain)
+{
+	struct tls_opts o = { .server = true };
+	struct error e = { ST_OK, "" };
+	char *cert, *key;
+	bool eph = true;
+
+	cert = tu_write_pem(fx->dir, "server.crt", leaf->cert, chain, NULL);
+	key = tu_write_pem(fx->dir, "server.key", NULL, NULL, leaf->key);
+	o.cert_file = cert;
+	o.key_file = key;
+	fx->sctx = tls_ctx_new(&o, fx->srv_fp, &eph, &e);
+	if (fx->sctx == NULL)
+		fail_msg("server tls_ctx_new: %s", e.msg);
+	assert_false(eph);
+	free(cert);
+	free(key);
+}
+
+static void
+make_client_ctx(const struct tls_opts *o)
+{
+	struct error e = { ST_OK, "" };
+
+	fx->cctx = tls_ctx_new(o, NULL, NULL, &e);
+	if (fx->cctx == NULL)
+		fail_msg("client tls_ctx_new: %s", e.msg);
+}
+
+/* Client and server streams over a fresh socketpair. */
+static void
+make_pair(const struct tls_opts *co, const char *host)
+{
+	struct tls_opts so = { .server = true };
+	int sv[2];
+
+	tu_socketpair(sv);
+	fx->cli = tu_tls_over(fx->cctx, sv[0], co, host);
+	fx->srv = tu_tls_over(fx->sctx, sv[1], &so, NULL);
+}
+
+/* Handshake both streams; both must succeed. */
+static void
+handshake_ok(void)
+{
+	enum io rc, rs;
+
+	assert_int_equal(tu_handshake(fx->cli, fx->srv, &rc, &rs,
+	    HS_TIMEOUT), 0);
+	if (rc != IO_DONE)
+		fail_msg("client handshake: %s", fx->cli->err.msg);
+	if (rs != IO_DONE)
+		fail_msg("server handshake: %s", fx->srv->err.msg);
+}
+
+/*
+ * Handshake where the client must fail with status st and a message that
+ * holds want.  The server must fail too, not hang.
+ */
+static void
+handshake_fails(enum status st, const char *want)
+{
+	enum io rc, rs;
+
+	assert_int_equal(tu_handshake(fx->cli, fx->srv, &rc, &rs,
+	    HS_TIMEOUT), 0);
+	assert_int_equal(rc, IO_ERROR);
+	assert_int_equal(fx->cli->err.status, st);
+	if (strstr(fx->cli->err.msg, want) == NULL)
+		fail_msg("client error \"%s\" lacks \"%s\"", fx->cli->err.msg,
+		    want);
+	assert_int_equal(rs, IO_ERROR);
+}
+
+static void
+pin_of(const char *fp, struct tls_opts *o)
+{
+	assert_int_equal(tls_parse_pin(fp, o->pin), 0);
+	o->have_pin = true;
+}
+
+/* Pins and fingerprints ------------------------------------------------ */
+
+static void
+test_fingerprint_format(void **state)
+{
+	EVP_PKEY *k;
+	X509 *x;
+	struct error e;
+	char fp[TLS_FP_MAX], hex[65];
+	unsigned char md[32], pin[TLS_PIN_LEN];
+	unsigned int mdlen = 0;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(tls_make_ephemeral(NULL, &k, &x, &e), 0);
+	assert_int_equal(tls_fingerprint(x, fp), 0);
+	assert_int_equal(strlen(fp), 7 + 64);
+	assert_memory_equal(fp, "SHA256:", 7);
+	for (i = 7; i < 7 + 64; i++)
+		assert_true(strchr("0123456789abcdef", fp[i]) != NULL);
+
+	/* The same digest as X509_digest(SHA-256) of the DER. */
+	assert_int_equal(X509_digest(x, EVP_sha256(), md, &mdlen), 1);
+	assert_int_equal(mdlen, 32);
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	assert_string_equal(fp + 7, hex);
+
+	/* And back: the fingerprint parses as a pin of the same bytes. */
+	memset(pin, 0, sizeof(pin));
+	assert_int_equal(tls_parse_pin(fp, pin), 0);
+	assert_memory_equal(pin, md, 32);
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+
+static void
+test_parse_pin_forms(void **state)
+{
+	static const char hex[] =
+	    "00112233445566778899aabbccddeeff"
+	    "0123456789abcdeffedcba9876543210";
+	unsigned char want[TLS_PIN_LEN], got[TLS_PIN_LEN];
+	char buf[300], colons[200], *p;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < TLS_PIN_LEN; i++) {
+		unsigned int v;
+
+		sscanf(hex + 2 * i, "%2x", &v);
+		want[i] = (unsigned char)v;
+	}
+	/* Bare hex, any case, with or without the prefix. */
+	memset(got, 0, sizeof(got));
+	assert_int_equal(tls_parse_pin(hex, got), 0);
+	assert_memory_equal(got, want, TLS_PIN_LEN);
+	snprintf(buf, sizeof(buf), "sha256:%s", hex);
+	for (p = buf + 7; *p != '\0'; p++)
+		*p = (char)toupper((unsigned char)*p);
+	memset(got, 0, sizeof(got));
+	assert_int_equal(tls_parse_pin(buf, got), 0);
+	assert_memory_equal(got, want, TLS_PIN_LEN);
+
+	/* Colons between the bytes, as openssl x509 -fingerprint prints. */
+	p = colons;
+	p += sprintf(p, "SHA256:");
+	for (i = 0; i < TLS_PIN_LEN; i++)
+		p += sprintf(p, i == 0 ? "%.2s" : ":%.2s", hex + 2 * i);
+	memset(got, 0, sizeof(got));
+	assert_int_equal(tls_parse_pin(colons, got), 0);
+	assert_memory_equal(got, want, TLS_PIN_LEN);
+
+	/* Malformed. */
+	assert_int_equal(tls_parse_pin("", got), -1);
+	assert_int_equal(tls_parse_pin("SHA256:", got), -1);
+	snprintf(buf, sizeof(buf), "%.62s", hex);		/* short */
+	assert_int_equal(tls_parse_pin(buf, got), -1);
+	snprintf(buf, sizeof(buf), "%.63s", hex);		/* odd */
+	assert_int_equal(tls_parse_pin(buf, got), -1);
+	snprintf(buf, sizeof(buf), "%s00", hex);		/* long */
+	assert_int_equal(tls_parse_pin(buf, got), -1);
+	snprintf(buf, sizeof(buf), "%s", hex);
+	buf[10] = 'g';					/* not hex */
+	assert_int_equal(tls_parse_pin(buf, got), -1);
+	snprintf(buf, sizeof(buf), ":%s", hex);		/* leading : */
+	assert_int_equal(tls_parse_pin(buf, got), -1);
+	snprintf(buf, sizeof(buf), "%s:", colons);		/* trailing */
+	assert_int_equal(tls_parse_pin(buf, got), -1);
+	snprintf(buf, sizeof(buf), "SHA1:%s", hex);	/* other hash */
+	assert_int_equal(tls_parse_pin(buf, got), -1);
+}
+
+/* The ephemeral certificate ------------------------------------------- */
+
+/* Collect the SAN as "DNS:x" / "IP:y" strings joined by commas. */
+static void
+san_string(X509 *x, char *out, size_t len)
+{
+	GENERAL_NAMES *gens;
+	int i;
+	size_t n = 0;
+
+	out[0] = '\0';
+	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	assert_non_null(gens);
+	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		char ip[INET6_ADDRSTRLEN];
+
+		if (g->type == GEN_DNS) {
+			n += snprintf(out + n, len - n, "%sDNS:%s",
+			    n > 0 ? "," : "",
+			    (const char *)ASN1_STRING_get0_data(g->d.dNSName));
+		} else if (g->type == GEN_IPADD) {
+			int l = ASN1_STRING_length(g->d.iPAddress);
+
+			assert_non_null(inet_ntop(l == 4 ? AF_INET : AF_INET6,
+			    ASN1_STRING_get0_data(g->d.iPAddress), ip,
+			    sizeof(ip)));
+			n += snprintf(out + n, len - n, "%sIP:%s",
+			    n > 0 ? "," : "", ip);
+		} else {
+			n += snprintf(out + n, len - n, "%s?",
+			    n > 0 ? "," : "");
+		}
+		assert_true(n < len);
+	}
+	GENERAL_NAMES_free(gens);
+}
+
+static void
+check_ephemeral(const char *name, const char *want_san)
+{
+	EVP_PKEY *k, *pub;
+	X509 *x;
+	struct error e = { ST_OK, "" };
+	char group[64], san[600];
+	size_t glen = 0;
+	time_t now = time(NULL);
+
+	if (tls_make_ephemeral(name, &k, &x, &e) != 0)
+		fail_msg("tls_make_ephemeral: %s", e.msg);
+	/* An ECDSA P-256 key, and the certificate carries it. */
+	assert_true(EVP_PKEY_is_a(k, "EC"));
+	assert_int_equal(EVP_PKEY_get_group_name(k, group, sizeof(group),
+	    &glen), 1);
+	assert_string_equal(group, "prime256v1");
+	pub = X509_get0_pubkey(x);
+	assert_non_null(pub);
+	assert_int_equal(EVP_PKEY_eq(pub, k), 1);
+	/*
+	 * Self-signed: it names itself as issuer and its own key checks the
+	 * signature.  (X509_check_issued would refuse it: it is no CA.)
+	 */
+	assert_int_equal(X509_NAME_cmp(X509_get_subject_name(x),
+	    X509_get_issuer_name(x)), 0);
+	assert_int_equal(X509_verify(x, k), 1);
+	/* Valid now. */
+	assert_true(X509_cmp_time(X509_get0_notBefore(x), &now) < 0);
+	assert_true(X509_cmp_time(X509_get0_notAfter(x), &now) > 0);
+	san_string(x, san, sizeof(san));
+	assert_string_equal(san, want_san);
+	assert_int_equal(X509_check_host(x, "localhost", 0, 0, NULL), 1);
+	assert_int_equal(X509_check_ip_asc(x, "127.0.0.1", 0), 1);
+	assert_int_equal(X509_check_ip_asc(x, "::1", 0), 1);
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+
+static void
+test_ephemeral_cert(void **state)
+{
+	(void)state;
+	check_ephemeral(NULL, "DNS:localhost,IP:127.0.0.1,IP:::1");
+	check_ephemeral("host.example",
+	    "DNS:localhost,IP:127.0.0.1,IP:::1,DNS:host.example");
+	check_ephemeral("192.0.2.7",
+	    "DNS:localhost,IP:127.0.0.1,IP:::1,IP:192.0.2.7");
+	check_ephemeral("2001:db8::5",
+	    "DNS:localhost,IP:127.0.0.1,IP:::1,IP:2001:db8::5");
+	/* The defaults are not repeated. */
+	check_ephemeral("localhost", "DNS:localhost,IP:127.0.0.1,IP:::1");
+	check_ephemeral("::1", "DNS:localhost,IP:127.0.0.1,IP:::1");
+	/* A name cannot smuggle more entries into the SAN. */
+	check_ephemeral("a.example,DNS:evil.example",
+	    "DNS:localhost,IP:127.0.0.1,IP:::1");
+}
+
+static void
+test_ctx_server_ephemeral(void **state)
+{
+	char fp[TLS_FP_MAX];
+	X509 *x;
+
+	(void)state;
+	make_ephemeral_server("host.example");
+	x = SSL_CTX_get0_certificate(fx->sctx);
+	assert_non_null(x);
+	assert_int_equal(tls_fingerprint(x, fp), 0);
+	assert_string_equal(fx->srv_fp, fp);
+	assert_int_equal(X509_check_host(x, "host.example", 0, 0, NULL), 1);
+	/* own_fp may be NULL. */
+	{
+		struct tls_opts o = { .server = true };
+		struct error e;
+		SSL_CTX *c = tls_ctx_new(&o, NULL, NULL, &e);
+
+		assert_non_null(c);
+		/* Each context gets a certificate of its own. */
+		assert_int_equal(tls_fingerprint(SSL_CTX_get0_certificate(c),
+		    fp), 0);
+		assert_string_not_equal(fp, fx->srv_fp);
+		SSL_CTX_free(c);
+	}
+}
+
+/* Handshakes ----------------------------------------------------------- */
+
+static void
+test_pin_ok_and_info(void **state)
+{
+	struct tls_opts co = { .server = false };
+	struct tls_info ci, si;
+
+	(void)state;
+	make_ephemeral_server(NULL);
+	pin_of(fx->srv_fp, &co);
+	make_client_ctx(&co);
+	make_pair(&co, "localhost");
+	handshake_ok();
+	assert_false(tls_verify_failed(fx->cli));
+
+	tls_get_info(fx->cli, &ci);
+	assert_string_equal(ci.version, "TLSv1.3");
+	assert_true(strncmp(ci.cipher, "TLS_", 4) == 0);
+	assert_true(ci.group[0] != '\0');
+	assert_string_not_equal(ci.group, "none");
+	assert_true(ci.have_peer_cert);
+	assert_string_equal(ci.subject, "CN=tlsnc ephemeral");
+	assert_string_equal(ci.issuer, "CN=tlsnc ephemeral");
+	assert_string_equal(ci.fingerprint, fx->srv_fp);
+	assert_string_equal(ci.verify, "ok (pinned certificate)");
+
+	/* The server sees the same session and no client certificate. */
+	tls_get_info(fx->srv, &si);
+	assert_string_equal(si.version, ci.version);
+	assert_string_equal(si.cipher, ci.cipher);
+	assert_string_equal(si.group, ci.group);
+	assert_false(si.have_peer_cert);
+	assert_string_equal(si.verify, "no client certificate");
+}
+
+static void
+test_pin_uppercase_colons(void **state)
+{
+	struct tls_opts co = { .server = false };
+	char pin[200], *p;
+	int i;
+
+	(void)state;
+	make_ephemeral_server(NULL);
+	/* "SHA256:AA:BB:..." as another tool would print it. */
+	p = pin + sprintf(pin, "SHA256:");
+	for (i = 0; i < TLS_PIN_LEN; i++)
+		p += sprintf(p, "%s%c%c", i > 0 ? ":" : "",
+		    toupper((unsigned char)fx->srv_fp[7 + 2 * i]),
+		    toupper((unsigned char)fx->srv_fp[8 + 2 * i]));
+	pin_of(pin, &co);
+	make_client_ctx(&co);
+	/* A pin replaces name checks: any host name will do. */
+	make_pair(&co, "not-in-the-san.example");
+	handshake_ok();
+}
+
+static void
+test_pin_mismatch(void **state)
+{
+	struct tls_opts co = { .server = false };
+	struct tls_info ci;
+
+	(void)state;
+	make_ephemeral_server(NULL);
+	pin_of(fx->srv_fp, &co);
+	co.pin[TLS_PIN_LEN - 1] ^= 0x01;
+	make_client_ctx(&co);
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "pin mismatch");
+	assert_true(tls_verify_failed(fx->cli));
+	/* The message names what the peer did present. */
+	assert_non_null(strstr(fx->cli->err.msg, fx->srv_fp));
+	tls_get_info(fx->cli, &ci);
+	assert_true(ci.have_peer_cert);
+	assert_string_equal(ci.fingerprint, fx->srv_fp);
+	assert_string_equal(ci.verify, "pin mismatch");
+}
+
+/* A CA, and a server certificate it signed for localhost and 127.0.0.1. */
+static void
+make_ca_server(long not_before, long not_after)
+{
+	tu_make_cert(&fx->ca, "Unit Test CA", NULL, true, NULL, -3600,
+	    86400);
+	tu_make_cert(&fx->leaf, "unit server", "DNS:localhost,IP:127.0.0.1",
+	    false, &fx->ca, not_before, not_after);
+	make_file_server(&fx->leaf, NULL);
+}
+
+static void
+client_trusting(X509 *anchor)
+{
+	struct tls_opts co = { .server = false };
+	char *trust;
+
+	trust = tu_write_pem(fx->dir, "trust.pem", anchor, NULL, NULL);
+	co.trust_file = trust;
+	make_client_ctx(&co);
+	free(trust);
+}
+
+static void
+test_ca_verify_ok(void **state)
+{
+	struct tls_opts co = { .server = false };
+	struct tls_info ci;
+
+	(void)state;
+	make_ca_server(-3600, 86400);
+	client_trusting(fx->ca.cert);
+	make_pair(&co, "localhost");
+	handshake_ok();
+	assert_false(tls_verify_failed(fx->cli));
+	tls_get_info(fx->cli, &ci);
+	assert_string_equal(ci.subject, "CN=unit server");
+	assert_string_equal(ci.issuer, "CN=Unit Test CA");
+	assert_string_equal(ci.verify, "ok (trusted chain, name localhost)");
+	stream_close(fx->cli);
+	stream_close(fx->srv);
+	fx->cli = fx->srv = NULL;
+
+	/* An IP literal is checked against the IP entries. */
+	make_pair(&co, "127.0.0.1");
+	handshake_ok();
+}
+
+static void
+test_ca_name_mismatch(void **state)
+{
+	struct tls_opts co = { .server = false };
+
+	(void)state;
+	make_ca_server(-3600, 86400);
+	client_trusting(fx->ca.cert);
+	make_pair(&co, "other.example");
+	handshake_fails(ST_VERIFY, "name mismatch");
+	assert_non_null(strstr(fx->cli->err.msg, "other.example"));
+	assert_true(tls_verify_failed(fx->cli));
+	stream_close(fx->cli);
+	stream_close(fx->srv);
+	fx->cli = fx->srv = NULL;
+
+	make_pair(&co, "192.0.2.1");
+	handshake_fails(ST_VERIFY, "name mismatch");
+	assert_non_null(strstr(fx->cli->err.msg, "192.0.2.1"));
+}
+
+static void
+test_ca_unknown(void **state)
+{
+	struct tls_opts co = { .server = false };
+
+	(void)state;
+	make_ca_server(-3600, 86400);
+	tu_make_cert(&fx->other_ca, "Other CA", NULL, true, NULL, -3600, 86400);
+	client_trusting(fx->other_ca.cert);
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "unknown CA");
+	assert_true(tls_verify_failed(fx->cli));
+}
+
+static void
+test_ca_expired(void **state)
+{
+	struct tls_opts co = { .server = false };
+
+	(void)state;
+	make_ca_server(-7 * 86400, -86400);
+	client_trusting(fx->ca.cert);
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "expired");
+	assert_true(tls_verify_failed(fx->cli));
+}
+
+static void
+test_self_signed_refused(void **state)
+{
+	struct tls_opts co = { .server = false };
+
+	(void)state;
+	make_ephemeral_server(NULL);
+	/* A trust store that does not hold the server's certificate. */
+	tu_make_cert(&fx->other_ca, "Other CA", NULL, true, NULL, -3600, 86400);
+	client_trusting(fx->other_ca.cert);
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "self-signed");
+	assert_true(tls_verify_failed(fx->cli));
+}
+
+static void
+test_self_signed_trusted(void **state)
+{
+	struct tls_opts co = { .server = false };
+
+	(void)state;
+	make_ephemeral_server(NULL);
+	/* The server's own certificate as the trust file. */
+	client_trusting(SSL_CTX_get0_certificate(fx->sctx));
+	make_pair(&co, "localhost");
+	handshake_ok();
+}
+
+static void
+test_no_verify(void **state)
+{
+	struct tls_opts co = { .server = false, .no_verify = true };
+	struct tls_info ci;
+	char *trust;
+
+	(void)state;
+	make_ephemeral_server(NULL);
+	/* Nothing in the trust store vouches for it, and the name is wrong. */
+	tu_make_cert(&fx->other_ca, "Other CA", NULL, true, NULL, -3600, 86400);
+	trust = tu_write_pem(fx->dir, "trust.pem", fx->other_ca.cert, NULL,
+	    NULL);
+	co.trust_file = trust;
+	make_client_ctx(&co);
+	free(trust);
+	make_pair(&co, "wrong.example");
+	handshake_ok();
+	assert_false(tls_verify_failed(fx->cli));
+	tls_get_info(fx->cli, &ci);
+	if (strstr(ci.verify, "--ssl-no-verify (it would fail") == NULL)
+		fail_msg("verify text: %s", ci.verify);
+}
+
+static void
+test_not_tls_peer(void **state)
+{
+	static const char http[] = "HTTP/1.0 200 OK\r\n\r\n";
+	struct tls_opts co = { .server = false, .no_verify = true };
+	enum io rc;
+	int sv[2];
+	ssize_t w;
+
+	(void)state;
+	make_client_ctx(&co);
+	tu_socketpair(sv);
+	fx->cli = tu_tls_over(fx->cctx, sv[0], &co, "localhost");
+	fx->plain = stream_fd_new(sv[1], sv[1], true);
+	w = write(sv[1], http, sizeof(http) - 1);
+	assert_int_equal(w, (ssize_t)sizeof(http) - 1);
+	assert_int_equal(tu_handshake(fx->cli, NULL, &rc, NULL, HS_TIMEOUT), 0);
+	assert_int_equal(rc, IO_ERROR);
+	assert_int_equal(fx->cli->err.status, ST_HANDSHAKE);
+	if (strstr(fx->cli->err.msg, "TLS handshake") == NULL ||
+	    strstr(fx->cli->err.msg, "speaking TLS") == NULL)
+		fail_msg("message: %s", fx->cli->err.msg);
+	assert_false(tls_verify_failed(fx->cli));
+}
+
+static void
+test_peer_closes_in_handshake(void **state)
+{
+	struct tls_opts co = { .server = false, .no_verify = true };
+	enum io rc;
+	int sv[2];
+
+	(void)state;
+	make_client_ctx(&co);
+	tu_socketpair(sv);
+	fx->cli = tu_tls_over(fx->cctx, sv[0], &co, "localhost");
+	/* The peer hangs up without a word. */
+	assert_int_equal(close(sv[1]), 0);
+	assert_int_equal(tu_handshake(fx->cli, NULL, &rc, NULL, HS_TIMEOUT), 0);
+	assert_int_equal(rc, IO_ERROR);
+	assert_int_equal(fx->cli->err.status, ST_HANDSHAKE);
+}
+
+/* Transfers ------------------------------------------------------------ */
+
+static void
+pinned_pair(void)
+{
+	struct tls_opts co = { .server = false };
+
+	make_ephemeral_server(NULL);
+	pin_of(fx->srv_fp, &co);
+	make_client_ctx(&co);
+	make_pair(&co, "localhost");
+	handshake_ok();
+}
+
+static void
+test_transfer_both_ways(void **state)
+{
+	const size_t len_up = 3 * 1024 * 1024 + 123;
+	const size_t len_down = 2 * 1024 * 1024 + 4567;
+	unsigned char *up, *down;
+	struct tu_ep ep[2];
+
+	(void)state;
+	pinned_pair();
+	up = tu_pattern(len_up, 1);
+	down = tu_pattern(len_down, 2);
+	memset(ep, 0, sizeof(ep));
+	/* Client: writes up, reads down in small and varying pieces. */
+	ep[0].s = fx->cli;
+	ep[0].src = up;
+	ep[0].srclen = len_up;
+	ep[0].wchunk = 100000;
+	ep[0].eof_how = TU_EOF_SHUT;
+	ep[0].read = true;
+	ep[0].dst = malloc(len_down);
+	ep[0].dstcap = len_down;
+	ep[0].rchunk = 3000;
+	ep[0].rvary = true;
+	/* Server: the other way round. */
+	ep[1].s = fx->srv;
+	ep[1].src = down;
+	ep[1].srclen = len_down;
+	ep[1].wchunk = 70000;
+	ep[1].eof_how = TU_EOF_SHUT;
+	ep[1].read = true;
+	ep[1].dst = malloc(len_up);
+	ep[1].dstcap = len_up;
+	ep[1].rchunk = 1000;
+	assert_non_null(ep[0].dst);
+	assert_non_null(ep[1].dst);
+
+	assert_int_equal(tu_pump(ep, 2, XFER_TIMEOUT), 0);
+	tu_assert_same(ep[1].dst, ep[1].dstlen, up, len_up);
+	tu_assert_same(ep[0].dst, ep[0].dstlen, down, len_down);
+	/* Both ended with close_notify. */
+	assert_false(ep[0].eof_unclean);
+	assert_false(ep[1].eof_unclean);
+	/* Small reads left bytes inside OpenSSL, and the stream said so. */
+	assert_true(ep[0].saw_pending);
+	assert_true(ep[1].saw_pending);
+	/* Large writes into a full socket were taken in part. */
+	assert_true(ep[0].saw_partial || ep[1].saw_partial);
+	free(ep[0].dst);
+	free(ep[1].dst);
+	free(up);
+	free(down);
+}
+
+/* Bytes OpenSSL holds are reported by stream_pending, not by poll. */
+static void
+test_pending_invisible_to_poll(void **state)
+{
+	unsigned char *msg, buf[100];
+	struct pollfd pfd;
+	size_t n, off = 0;
+	enum io io;
+	short ev;
+
+	(void)state;
+	pinned_pair();
+	msg = tu_pattern(10000, 3);
+	while (off < 10000) {
+		io = stream_write(fx->srv, msg + off, 10000 - off, &n);
+		assert_int_equal(io, IO_DONE);
+		off += n;
+	}
+	/* The client reads 100 bytes once the record is in. */
+	pfd.fd = stream_want_fd(fx->cli, IO_WANT_READ, &ev);
+	pfd.events = ev;
+	do {
+		assert_int_equal(poll(&pfd, 1, HS_TIMEOUT), 1);
+		io = stream_read(fx->cli, buf, sizeof(buf), &n);
+	} while (io == IO_WANT_READ);
+	assert_int_equal(io, IO_DONE);
+	assert_int_equal(n, 100);
+	assert_memory_equal(buf, msg, 100);
+	assert_int_equal(stream_pending(fx->cli), 10000 - 100);
+	/* The socket is drained: poll would sleep on what is left. */
+	pfd.revents = 0;
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	io = stream_read(fx->cli, buf, sizeof(buf), &n);
+	assert_int_equal(io, IO_DONE);
+	assert_memory_equal(buf, msg + 100, 100);
+	free(msg);
+}
+
+static void
+test_close_notify_half_close(void **state)
+{
+	static const char hello[] = "hello, then close_notify";
+	static const char reply[] = "the server still writes after EOF";
+	unsigned char got[256];
+	struct tu_ep ep[2];
+
+	(void)state;
+	pinned_pair();
+	memset(ep, 0, sizeof(ep));
+	/* The client says hello and half-closes; the server reads to EOF. */
+	ep[0].s = fx->cli;
+	ep[0].src = (const unsigned char *)hello;
+	ep[0].srclen = strlen(hello);
+	ep[0].eof_how = TU_EOF_SHUT;
+	ep[1].s = fx->srv;
+	ep[1].read = true;
+	ep[1].dst = got;
+	ep[1].dstcap = sizeof(got);
+	assert_int_equal(tu_pump(ep, 2, XFER_TIMEOUT), 0);
+	assert_true(ep[1].got_eof);
+	assert_false(ep[1].eof_unclean);
+	assert_false(fx->srv->eof_unclean);
+	assert_int_equal(ep[1].dstlen, strlen(hello));
+	assert_memory_equal(got, hello, strlen(hello));
+
+	/* Now the other direction, still open, carries the reply. */
+	memset(ep, 0, sizeof(ep));
+	ep[0].s = fx->srv;
+	ep[0].src = (const unsigned char *)reply;
+	ep[0].srclen = strlen(reply);
+	ep[0].eof_how = TU_EOF_SHUT;
+	ep[1].s = fx->cli;
+	ep[1].read = true;
+	ep[1].dst = got;
+	ep[1].dstcap = sizeof(got);
+	assert_int_equal(tu_pump(ep, 2, XFER_TIMEOUT), 0);
+	assert_int_equal(ep[1].dstlen, strlen(reply));
+	assert_memory_equal(got, reply, strlen(reply));
+	assert_true(ep[1].got_eof);
+	assert_false(ep[1].eof_unclean);
+}
+
+static void
+test_truncation(void **state)
+{
+	static const char part[] = "part of a message";
+	unsigned char got[256];
+	struct tu_ep ep[2];
+	size_t n;
+
+	(void)state;
+	pinned_pair();
+	memset(ep, 0, sizeof(ep));
+	/*
+	 * The client takes in what the server sent (the session tickets): a
+	 * socket closed with unread data resets the connection instead.
+	 */
+	assert_int_equal(stream_read(fx->cli, got, sizeof(got), &n),
+	    IO_WANT_READ);
+	/* The client sends, then its socket closes without close_notify. */
+	ep[0].s = fx->cli;
+	ep[0].src = (const unsigned char *)part;
+	ep[0].srclen = strlen(part);
+	ep[0].eof_how = TU_EOF_CLOSE;
+	fx->cli = NULL;
+	ep[1].s = fx->srv;
+	ep[1].read = true;
+	ep[1].dst = got;
+	ep[1].dstcap = sizeof(got);
+	assert_int_equal(tu_pump(ep, 2, XFER_TIMEOUT), 0);
+	assert_int_equal(ep[1].dstlen, strlen(part));
+	assert_memory_equal(got, part, strlen(part));
+	assert_true(ep[1].got_eof);
+	assert_true(ep[1].eof_unclean);
+	assert_true(fx->srv->eof_unclean);
+}
+
+static void
+test_truncation_fin_only(void **state)
+{
+	unsigned char got[16];
+	struct tu_ep ep;
+
+	(void)state;
+	pinned_pair();
+	/* A bare FIN, the socket still open: no close_notify either. */
+	assert_int_equal(shutdown(fx->cli->lower->wfd, SHUT_WR), 0);
+	memset(&ep, 0, sizeof(ep));
+	ep.s = fx->srv;
+	ep.read = true;
+	ep.dst = got;
+	ep.dstcap = sizeof(got);
+	assert_int_equal(tu_pump(&ep, 1, XFER_TIMEOUT), 0);
+	assert_int_equal(ep.dstlen, 0);
+	assert_true(ep.eof_unclean);
+}
+
+/* Certificate and key files ------------------------------------------- */
+
+static SSL_CTX *
+ctx_expect_fail(const struct tls_opts *o, enum status st, const char *want1,
+    const char *want2)
+{
+	struct error e = { ST_OK, "" };
+	SSL_CTX *c;
+
+	c = tls_ctx_new(o, NULL, NULL, &e);
+	if (c != NULL) {
+		SSL_CTX_free(c);
+		fail_msg("tls_ctx_new succeeded; wanted \"%s\"", want1);
+	}
+	assert_int_equal(e.status, st);
+	if (strstr(e.msg, want1) == NULL ||
+	    (want2 != NULL && strstr(e.msg, want2) == NULL))
+		fail_msg("message \"%s\" lacks \"%s\" / \"%s\"", e.msg, want1,
+		    want2 != NULL ? want2 : "");
+	/* Nothing is left behind for the next error to pick up. */
+	assert_int_equal(ERR_peek_error(), 0);
+	return NULL;
+}
+
+static void
+test_cert_file_errors(void **state)
+{
+	struct tls_opts o = { .server = true };
+	struct tu_cert a, b;
+	char *missing, *garbled, *acert, *bkey, *akey, *both, *empty, *rsakey;
+	EVP_PKEY *rsa;
+
+	(void)state;
+	tu_make_cert(&a, "a", "DNS:localhost", false, NULL, -3600, 86400);
+	tu_make_cert(&b, "b", "DNS:localhost", false, NULL, -3600, 86400);
+	assert_true(asprintf(&missing, "%s/no-such.pem", fx->dir) > 0);
+	garbled = tu_write_text(fx->dir, "garbled.pem",
+	    "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n"
+	    "-----END CERTIFICATE-----\n");
+	empty = tu_write_text(fx->dir, "empty.pem", "");
+	acert = tu_write_pem(fx->dir, "a.crt", a.cert, NULL, NULL);
+	akey = tu_write_pem(fx->dir, "a.key", NULL, NULL, a.key);
+	bkey = tu_write_pem(fx->dir, "b.key", NULL, NULL, b.key);
+	both = tu_write_pem(fx->dir, "a-both.pem", a.cert, NULL, a.key);
+	rsa = EVP_RSA_gen(2048);
+	assert_non_null(rsa);
+	rsakey = tu_write_pem(fx->dir, "rsa.key", NULL, NULL, rsa);
+	EVP_PKEY_free(rsa);
+
+	/* A missing certificate file is named. */
+	o.cert_file = missing;
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-cert", missing);
+	assert_non_null(strstr(missing, "no-such.pem"));
+	/* A garbled or empty one. */
+	o.cert_file = garbled;
+	o.key_file = akey;
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-cert", garbled);
+	o.cert_file = empty;
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-cert", empty);
+	/* A missing key; a key file with no key in it. */
+	o.cert_file = acert;
+	o.key_file = missing;
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-key", missing);
+	o.key_file = garbled;
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-key", garbled);
+	/* The certificate file alone, with no key: named as --ssl-cert. */
+	o.key_file = NULL;
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-cert", acert);
+	ctx_expect_fail(&o, ST_USAGE, "no usable PEM private key", NULL);
+	/* A key that belongs to another certificate. */
+	o.key_file = bkey;
+	ctx_expect_fail(&o, ST_USAGE, "does not match", bkey);
+	/* An RSA key for an ECDSA certificate. */
+	o.key_file = rsakey;
+	ctx_expect_fail(&o, ST_USAGE, "does not match", rsakey);
+	/* A key without a certificate. */
+	o.cert_file = NULL;
+	o.key_file = akey;
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-key needs --ssl-cert", NULL);
+	/* The same errors for a client certificate. */
+	o.server = false;
+	o.cert_file = acert;
+	o.key_file = bkey;
+	ctx_expect_fail(&o, ST_USAGE, "does not match", bkey);
+	/* A missing or garbled trust file. */
+	o.cert_file = o.key_file = NULL;
+	o.trust_file = missing;
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-trustfile", missing);
+	o.trust_file = garbled;
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-trustfile", garbled);
+
+	/* And the good cases, so that the failures above mean something. */
+	{
+		struct error e = { ST_OK, "" };
+		struct tls_opts ok = { .server = true, .cert_file = both };
+		char fp[TLS_FP_MAX], afp[TLS_FP_MAX];
+		bool eph = true;
+		SSL_CTX *c = tls_ctx_new(&ok, fp, &eph, &e);
+
+		if (c == NULL)
+			fail_msg("cert and key in one file: %s", e.msg);
+		assert_false(eph);
+		assert_int_equal(tls_fingerprint(a.cert, afp), 0);
+		assert_string_equal(fp, afp);
+		SSL_CTX_free(c);
+		ok.cert_file = acert;
+		ok.key_file = akey;
+		c = tls_ctx_new(&ok, NULL, NULL, &e);
+		if (c == NULL)
+			fail_msg("cert and key files: %s", e.msg);
+		SSL_CTX_free(c);
+	}
+	free(missing);
+	free(garbled);
+	free(empty);
+	free(acert);
+	free(akey);
+	free(bkey);
+	free(both);
+	free(rsakey);
+	tu_cert_free(&a);
+	tu_cert_free(&b);
+}
+
+/* A server certificate file with its chain; the client trusts the root. */
+static void
+test_chain_file(void **state)
+{
+	struct tls_opts co = { .server = false };
+	struct tu_cert inter;
+	struct tls_info ci;
+
+	(void)state;
+	tu_make_cert(&fx->ca, "Root CA", NULL, true, NULL, -3600, 86400);
+	tu_make_cert(&inter, "Intermediate CA", NULL, true, &fx->ca, -3600,
+	    86400);
+	tu_make_cert(&fx->leaf, "chained server", "DNS:localhost", false,
+	    &inter, -3600, 86400);
+	make_file_server(&fx->leaf, inter.cert);
+	client_trusting(fx->ca.cert);
+	make_pair(&co, "localhost");
+	handshake_ok();
+	tls_get_info(fx->cli, &ci);
+	assert_string_equal(ci.issuer, "CN=Intermediate CA");
+	tu_cert_free(&inter);
+}
+
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_fingerprint_format),
+		T(test_parse_pin_forms),
+		T(test_ephemeral_cert),
+		T(test_ctx_server_ephemeral),
+		T(test_pin_ok_and_info),
+		T(test_pin_uppercase_colons),
+		T(test_pin_mismatch),
+		T(test_ca_verify_ok),
+		T(test_ca_name_mismatch),
+		T(test_ca_unknown),
+		T(test_ca_expired),
+		T(test_self_signed_refused),
+		T(test_self_signed_trusted),
+		T(test_no_verify),
+		T(test_chain_file),
+		T(test_not_tls_peer),
+		T(test_peer_closes_in_handshake),
+		T(test_transfer_both_ways),
+		T(test_pending_invisible_to_poll),
+		T(test_close_notify_half_close),
+		T(test_truncation),
+		T(test_truncation_fin_only),
+		T(test_cert_file_errors),
+	};
+
+	/* OpenSSL writes to the socket itself; main() ignores SIGPIPE too. */
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
