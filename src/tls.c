@@ -419,6 +419,7 @@ cert_alert(int reason)
 	case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
 	case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
 	case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+	case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
 		return true;
 	default:
 		return false;
