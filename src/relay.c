@@ -271,19 +271,19 @@ dir_write(struct relay *r, struct dir *d)
 	}
 }
 
-/* Whatever a direction can do without waiting. */
+/*
+ * The source is at EOF and everything is written: half-close the sink, and
+ * for local input start the -q clock.  A half-close that wants I/O is
+ * simply tried again after the next poll.
+ */
 static void
-dir_settle(struct relay *r, struct dir *d)
+dir_finish(struct relay *r, struct dir *d)
 {
-	if (d->done || r->finished)
+	if (d->done || r->finished || !d->src_eof || d->len > 0)
 		return;
-	if (d->src_eof && d->len == 0) {
-		if (d->wwant == IO_WANT_WRITE || d->wwant == IO_WANT_READ)
-			dir_shutdown(r, d);
-		if (d->done && d == &r->dir[DIR_OUT] &&
-		    r->opts.quit_after_eof_ms >= 0)
-			r->quit_at = now_ms() + r->opts.quit_after_eof_ms;
-	}
+	dir_shutdown(r, d);
+	if (d->done && d == &r->dir[DIR_OUT] && r->opts.quit_after_eof_ms >= 0)
+		r->quit_at = now_ms() + r->opts.quit_after_eof_ms;
 }
 
 static int
@@ -429,7 +429,6 @@ relay_handle(struct relay *r, const struct pollfd *pfds, int n)
 	for (i = 0; i < 2 && !r->finished; i++) {
 		struct dir *d = &r->dir[i];
 		bool wready = slot_ready(pfds, n, d->wslot, d->wwant);
-		bool got;
 
 		if (d->done)
 			continue;
@@ -438,20 +437,15 @@ relay_handle(struct relay *r, const struct pollfd *pfds, int n)
 			size_t before = d->len;
 
 			dir_read(r, d);
-			got = d->len > before;
 			/* A non-blocking writer can take it straight away. */
-			if (got && d->dst->nonblocking)
+			if (d->len > before && d->dst->nonblocking)
 				wready = true;
 		}
 		if (r->finished)
 			break;
 		if (d->len > 0 && wready)
 			dir_write(r, d);
-		if (r->finished)
-			break;
-		if (d->src_eof && d->len == 0 && (wready ||
-		    d->wwant == IO_WANT_WRITE))
-			dir_settle(r, d);
+		dir_finish(r, d);
 	}
 	check_finished(r);
 }
