@@ -97,7 +97,9 @@ pin_of() {
 	    "$1" | head -n 1
 }
 
-# bg COMMAND...: start a peer in the background; sets BGPID.
+# bg COMMAND...: start a peer in the background; sets BGPID.  Under dash a
+# redirection of stdin written on the call ("bg cmd < file") is not seen by
+# the command, which reads /dev/null: start such commands with & directly.
 bg() {
 	"$@" &
 	BGPID=$!
