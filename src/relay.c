@@ -232,6 +232,36 @@ dir_read(struct relay *r, struct dir *d)
 	}
 }
 
+/*
+ * Sending failed because the peer is gone.  It may have said why first: a
+ * TLS peer that refuses our certificate after the handshake (TLS 1.3) sends
+ * an alert and closes.  If reading turns up such a protocol error, report
+ * that instead of the bare broken pipe.  Returns true if it did.
+ */
+static bool
+peer_said_why(struct relay *r)
+{
+	struct dir *in = &r->dir[DIR_IN];
+	size_t n, room;
+	enum io io;
+
+	if (in->done || in->src_eof)
+		return false;
+	do {
+		room = in->cap - in->head - in->len;
+		if (room == 0)
+			return false;
+		io = stream_read(in->src, in->buf + in->head + in->len, room,
+		    &n);
+		if (io == IO_DONE)
+			in->len += n;
+	} while (io == IO_DONE);
+	if (io != IO_ERROR || in->src->err.status == ST_RUNTIME)
+		return false;
+	fail(r, in->src->err.status, "%s", in->src->err.msg);
+	return true;
+}
+
 static void
 dir_write(struct relay *r, struct dir *d)
 {
@@ -258,6 +288,8 @@ dir_write(struct relay *r, struct dir *d)
 			return;
 		}
 		if (d == &r->dir[DIR_OUT]) {
+			if (peer_said_why(r))
+				return;
 			snprintf(msg, sizeof(msg), "%s%s", d->dst->err.msg,
 			    d->src_eof ? "" : ", and the rest of the input");
 			fail(r, ST_RUNTIME, "the peer is gone (%s): %llu "
