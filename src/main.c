@@ -91,6 +91,22 @@ on_established(struct stream *s, void *arg, struct error *e)
 	return ST_OK;
 }
 
+/*
+ * A plain session whose peer opens with a TLS handshake record (content
+ * type 22, version 3.x) most likely wanted --ssl.
+ */
+static void
+on_first_data(const void *buf, size_t n, void *arg)
+{
+	const unsigned char *p = buf;
+
+	(void)arg;
+	if (verbose >= 1 && n >= 3 && p[0] == 0x16 && p[1] == 0x03 &&
+	    p[2] <= 0x04)
+		say("warning: the peer began a TLS handshake; use --ssl to "
+		    "speak TLS");
+}
+
 /* After a refused certificate: what it was, and how to get through. */
 static void
 verify_hint(struct stream *net)
@@ -143,6 +159,8 @@ run_session(const struct options *o, SSL_CTX *ctx, int fd, int64_t deadline)
 	ro.no_shutdown = o->no_shutdown;
 	ro.end_at_peer_eof = !o->recv_only && isatty(STDIN_FILENO);
 	ro.on_established = on_established;
+	if (ctx == NULL)
+		ro.on_first_data = on_first_data;
 
 	st = relay_run(local, net, &ro, &stats, &e);
 	if (st != ST_OK) {

@@ -123,6 +123,15 @@ resolve(const char *host, uint16_t port, const struct net_opts *o,
 	char serv[8];
 	int rc;
 
+	if (host != NULL && o->family != AF_UNSPEC) {
+		unsigned char buf[sizeof(struct in6_addr)];
+		int other = o->family == AF_INET ? AF_INET6 : AF_INET;
+
+		if (inet_pton(other, host, buf) == 1)
+			return err_set(e, ST_USAGE, "%s given, but '%s' is an "
+			    "%s address", o->family == AF_INET ? "-4" : "-6",
+			    host, other == AF_INET ? "IPv4" : "IPv6");
+	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = o->family;
 	hints.ai_socktype = SOCK_STREAM;

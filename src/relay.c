@@ -51,6 +51,7 @@ struct relay {
 	int64_t		 last_activity;
 	int64_t		 quit_at;	/* -1 until local EOF is fully sent */
 	bool		 immediate;	/* some work needs no poll */
+	bool		 seen_data;	/* on_first_data has been called */
 };
 
 static void
@@ -203,6 +204,12 @@ dir_read(struct relay *r, struct dir *d)
 		io = stream_read(d->src, d->buf + d->head + d->len, room, &n);
 		switch (io) {
 		case IO_DONE:
+			if (d == &r->dir[DIR_IN] && !r->seen_data) {
+				r->seen_data = true;
+				if (r->opts.on_first_data != NULL)
+					r->opts.on_first_data(d->buf + d->head +
+					    d->len, n, r->opts.arg);
+			}
 			d->len += n;
 			d->rwant = IO_WANT_READ;
 			r->last_activity = now_ms();

@@ -37,6 +37,8 @@ struct relay_opts {
 	bool	 end_at_peer_eof;	/* local is a terminal */
 	/* Called once a stream's handshake completes; non-OK aborts. */
 	enum status (*on_established)(struct stream *, void *, struct error *);
+	/* Called once with the first bytes that arrive from net, or NULL. */
+	void	(*on_first_data)(const void *, size_t, void *);
 	void	*arg;
 };
 

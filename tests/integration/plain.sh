@@ -68,6 +68,11 @@ skip() {
 	done
 }
 
+# not_grep TEXT FILE: FILE does not contain TEXT.
+not_grep() {
+	! grep -qF -- "$1" "$2"
+}
+
 ms() {
 	date +%s%3N
 }
@@ -90,6 +95,7 @@ if listen_tlsnc "$T/l.out" "$T/l.err" /dev/null -l 0; then
 	    "tlsnc: $SIZE bytes sent, 0 bytes received"
 	check "-v: listener byte counts" has_line "$T/l.err" \
 	    "tlsnc: 0 bytes sent, $SIZE bytes received"
+	check "random data: no TLS warning" not_grep "began a TLS" "$T/l.err"
 	check "client to listener: client stderr has only -v lines" \
 	    test "$(grep -vc -e '^tlsnc: Connected to' \
 	    -e '^tlsnc: [0-9]* bytes sent' "$T/c.err")" = 0
@@ -355,6 +361,8 @@ if listen_tlsnc "$T/l.out" "$T/l.err" /dev/null -l 0; then
 	check "TLS to plain: listener exit status 0" status_is 0 "$LST"
 	check "TLS to plain: the listener got a ClientHello" \
 	    test "$(head -c 1 "$T/l.out" | od -An -tx1 | tr -d ' ')" = 16
+	check "TLS to plain: the listener (-v) suggests --ssl" has_line \
+	    "$T/l.err" "tlsnc: warning: the peer began a TLS handshake; use --ssl to speak TLS"
 else
 	not_ok "TLS to plain: listener did not start"
 fi

@@ -626,6 +626,27 @@ numeric_refuses_names(void **state)
 	close(fd);
 }
 
+/* -4 with an IPv6 literal, or -6 with an IPv4 one, is a usage error. */
+static void
+family_mismatch(void **state)
+{
+	char peer[ADDR_STR_MAX], bound[ADDR_STR_MAX];
+	struct net_opts v4 = { AF_INET, false, NULL, NULL };
+	struct net_opts v6 = { AF_INET6, false, NULL, NULL };
+	struct error e;
+	int fd = 99;
+
+	(void)state;
+	assert_int_equal(net_connect("::1", 80, &v4, now_ms() + DEADLINE_MS,
+	    &fd, peer, &e), ST_USAGE);
+	assert_string_equal(e.msg, "-4 given, but '::1' is an IPv6 address");
+	assert_int_equal(fd, -1);
+	assert_int_equal(net_listen("127.0.0.1", 0, &v6, &fd, bound, &e),
+	    ST_USAGE);
+	assert_string_equal(e.msg, "-6 given, but '127.0.0.1' is an IPv4 "
+	    "address");
+}
+
 int
 main(void)
 {
@@ -649,6 +670,7 @@ main(void)
 		cmocka_unit_test(connect_refused),
 		cmocka_unit_test(resolve_failure),
 		cmocka_unit_test(numeric_refuses_names),
+		cmocka_unit_test(family_mismatch),
 	};
 
 	/*
