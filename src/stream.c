@@ -1,6 +1,7 @@
 /* The fd stream, and the parts every stream shares. */
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -82,10 +83,30 @@ fd_read(struct stream *s, void *buf, size_t len, size_t *n)
 /*
  * A descriptor we may not make non-blocking (stdout, say) is written only
  * once poll says it is writable, but a write larger than the room in a pipe
- * would still block the whole loop.  RWF_NOWAIT asks the kernel not to wait;
- * where it is not supported, a pipe write is capped at PIPE_BUF, which a
- * writable pipe always has room for.
+ * would still block the whole loop.  RWF_NOWAIT asks the kernel not to wait.
+ * Where it is not supported (a FIFO opened by name, older kernels), the
+ * write is cut to the room left in the pipe: its size less what is queued,
+ * less a page for each partly filled buffer at either end.  A writable pipe
+ * always has room for PIPE_BUF.
  */
+static size_t
+pipe_room(int fd, size_t len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int cap, queued;
+	long room;
+
+	if (page <= 0)
+		page = 4096;
+	if ((cap = fcntl(fd, F_GETPIPE_SZ)) == -1 ||
+	    ioctl(fd, FIONREAD, &queued) == -1)
+		return len < PIPE_BUF ? len : PIPE_BUF;
+	room = (long)cap - ((long)queued + page - 1) / page * page - page;
+	if (room < PIPE_BUF)
+		room = PIPE_BUF;
+	return len < (size_t)room ? len : (size_t)room;
+}
+
 static ssize_t
 write_blocking_fd(struct stream *s, const void *buf, size_t len)
 {
@@ -98,8 +119,8 @@ write_blocking_fd(struct stream *s, const void *buf, size_t len)
 			return r;
 		s->w_nowait = false;
 	}
-	if (s->w_pipe && len > PIPE_BUF)
-		len = PIPE_BUF;
+	if (s->w_pipe)
+		len = pipe_room(s->wfd, len);
 	return write(s->wfd, buf, len);
 }
 

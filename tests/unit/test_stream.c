@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -666,6 +667,50 @@ mixed_fd_flags(void **state)
 	close(p[1]);
 }
 
+/*
+ * A blocking FIFO (stdout redirected to a named pipe) with little room left:
+ * a large write must take only what fits instead of blocking.  A FIFO opened
+ * by name takes the path without RWF_NOWAIT.  The watchdog alarm ends the
+ * driver if the write blocks.
+ */
+static void
+blocking_fifo_write_takes_only_room(void **state)
+{
+	char dir[] = "/tmp/tlsnc-fifo.XXXXXX", path[64];
+	static char big[256 * 1024];
+	struct stream *s;
+	int rfd, wfd, fill, cap, queued;
+	size_t n;
+	ssize_t r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_true((rfd = open(path, O_RDONLY | O_NONBLOCK)) >= 0);
+	assert_true((wfd = open(path, O_WRONLY)) >= 0);		/* blocking */
+	assert_true((fill = open(path, O_WRONLY | O_NONBLOCK)) >= 0);
+	assert_true((cap = fcntl(wfd, F_GETPIPE_SZ)) > 16384);
+	assert_true((size_t)cap - 16384 <= sizeof(big));
+	/* Leave about 16 KiB of room. */
+	r = write(fill, big, (size_t)cap - 16384);
+	assert_int_equal(r, cap - 16384);
+
+	s = stream_fd_new(-1, wfd, true);
+	assert_non_null(s);
+	assert_false(s->nonblocking);
+	assert_int_equal(stream_write(s, big, sizeof(big), &n), IO_DONE);
+	assert_true(n > 0 && n <= 16384);
+	assert_int_equal(ioctl(rfd, FIONREAD, &queued), 0);
+	assert_int_equal(queued, cap - 16384 + (int)n);
+
+	stream_close(s);
+	close(fill);
+	close(rfd);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -689,6 +734,7 @@ main(void)
 		cmocka_unit_test(read_error),
 		cmocka_unit_test(want_fd_events),
 		cmocka_unit_test(mixed_fd_flags),
+		cmocka_unit_test(blocking_fifo_write_takes_only_room),
 	};
 
 	/*
