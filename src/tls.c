@@ -459,6 +459,7 @@ static enum io
 tls_result(struct stream *s, int ret, const char *what)
 {
 	struct tls *t = s->ctx;
+	int sys = errno;	/* before anything else can change it */
 	int err = SSL_get_error(t->ssl, ret);
 	unsigned long code;
 	int reason;
@@ -472,15 +473,13 @@ tls_result(struct stream *s, int ret, const char *what)
 	case SSL_ERROR_ZERO_RETURN:
 		return IO_EOF;
 	case SSL_ERROR_SYSCALL:
-		if (ERR_peek_error() == 0 && (errno == 0 || errno == EPIPE)) {
-			ERR_clear_error();
-			if (errno == 0) {
-				s->eof_unclean = true;
-				return IO_EOF;
-			}
+		/* No error and no errno: the transport ended mid-stream. */
+		if (ERR_peek_error() == 0 && sys == 0) {
+			s->eof_unclean = true;
+			return IO_EOF;
 		}
 		ERR_clear_error();
-		return stream_fail(s, ST_RUNTIME, errno, "%s", what);
+		return stream_fail(s, ST_RUNTIME, sys, "%s", what);
 	case SSL_ERROR_SSL:
 		code = ERR_peek_last_error();
 		reason = ERR_GET_REASON(code);
