@@ -52,6 +52,8 @@ struct relay {
 	int64_t		 quit_at;	/* -1 until local EOF is fully sent */
 	bool		 immediate;	/* some work needs no poll */
 	bool		 seen_data;	/* on_first_data has been called */
+	bool		 late;		/* a failure waits for "in" to drain */
+	struct error	 late_err;
 };
 
 static void
@@ -168,6 +170,27 @@ step_handshakes(struct relay *r)
 	return r->established[0] && r->established[1];
 }
 
+/*
+ * The connection failed, but what the peer sent before it did is still to be
+ * written out: note the failure, and report it once "in" has drained.
+ */
+static void fail_late(struct relay *, enum status, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+fail_late(struct relay *r, enum status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->late)
+		return;
+	r->late = true;
+	r->late_err.status = st;
+	va_start(ap, fmt);
+	vsnprintf(r->late_err.msg, sizeof(r->late_err.msg), fmt, ap);
+	va_end(ap);
+}
+
 static void
 dir_shutdown(struct relay *r, struct dir *d)
 {
@@ -228,10 +251,11 @@ dir_read(struct relay *r, struct dir *d)
 			return;
 		case IO_ERROR:
 		default:
-			if (d == &r->dir[DIR_IN])
-				fail(r, d->src->err.status, "receiving: %s",
-				    d->src->err.msg);
-			else
+			if (d == &r->dir[DIR_IN]) {
+				fail_late(r, d->src->err.status,
+				    "receiving: %s", d->src->err.msg);
+				d->src_eof = true;
+			} else
 				fail(r, d->src->err.status,
 				    "reading input: %s", d->src->err.msg);
 			return;
@@ -265,7 +289,8 @@ peer_said_why(struct relay *r)
 	} while (io == IO_DONE);
 	if (io != IO_ERROR || in->src->err.status == ST_RUNTIME)
 		return false;
-	fail(r, in->src->err.status, "%s", in->src->err.msg);
+	r->late = false;	/* this says more */
+	fail_late(r, in->src->err.status, "%s", in->src->err.msg);
 	return true;
 }
 
@@ -295,11 +320,13 @@ dir_write(struct relay *r, struct dir *d)
 			return;
 		}
 		if (d == &r->dir[DIR_OUT]) {
+			d->done = true;
 			if (peer_said_why(r))
 				return;
 			snprintf(msg, sizeof(msg), "%s%s", d->dst->err.msg,
 			    d->src_eof ? "" : ", and the rest of the input");
-			fail(r, ST_RUNTIME, "the peer is gone (%s): %llu "
+			r->late = false;	/* this says more */
+			fail_late(r, ST_RUNTIME, "the peer is gone (%s): %llu "
 			    "bytes of input were not sent", msg,
 			    (unsigned long long)d->len);
 		} else {
@@ -424,6 +451,11 @@ check_finished(struct relay *r)
 
 	if (r->finished)
 		return;
+	if (r->dir[DIR_IN].done && r->late) {
+		r->err = r->late_err;
+		finish(r, r->late_err.status);
+		return;
+	}
 	if (r->dir[DIR_IN].done && (r->dir[DIR_OUT].done ||
 	    r->opts.end_at_peer_eof)) {
 		finish(r, ST_OK);

@@ -132,7 +132,8 @@ fd_write(struct stream *s, const void *buf, size_t len, size_t *n)
 	*n = 0;
 	for (;;) {
 		if (s->is_socket)
-			r = send(s->wfd, buf, len, MSG_NOSIGNAL);
+			/* Never block, even on a shared blocking socket. */
+			r = send(s->wfd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		else if (s->nonblocking)
 			r = write(s->wfd, buf, len);
 		else

@@ -38,6 +38,7 @@ struct tls {
 	bool		 verify_failed;	/* the handshake failed on the peer cert */
 	bool		 shut_sent;	/* close_notify is out */
 	bool		 cert_requested; /* asked for a certificate we lack */
+	bool		 starved;	/* the last read wanted the socket */
 	unsigned char	 pin[TLS_PIN_LEN];
 	int		 verify_err;	/* first X509_V_ERR_* seen, or 0 */
 	X509		*leaf;		/* the peer's certificate, even if refused */
@@ -340,6 +341,8 @@ tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_read_ahead(ctx, 1);
+	/* A pin covers the first handshake only: no TLS 1.2 renegotiation. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER);
 
 	if (o->server) {
@@ -562,14 +565,20 @@ static enum io
 tls_read(struct stream *s, void *buf, size_t len, size_t *n)
 {
 	struct tls *t = s->ctx;
+	enum io r;
 	int ret;
 
 	*n = 0;
 	errno = 0;
 	ret = SSL_read_ex(t->ssl, buf, len, n);
-	if (ret == 1)
+	if (ret == 1) {
+		t->starved = false;
 		return IO_DONE;
-	return tls_result(s, ret, "TLS read");
+	}
+	r = tls_result(s, ret, "TLS read");
+	/* What is left in the buffer is a partial record: poll will wake. */
+	t->starved = r == IO_WANT_READ;
+	return r;
 }
 
 static enum io
@@ -620,7 +629,7 @@ tls_pending(const struct stream *s)
 
 	if (n > 0)
 		return (size_t)n;
-	return SSL_has_pending(t->ssl) ? 1 : 0;
+	return !t->starved && SSL_has_pending(t->ssl) ? 1 : 0;
 }
 
 static void

@@ -649,6 +649,42 @@ test_peer_gone(void **state)
 	free(a);
 }
 
+/*
+ * The peer answers and goes away before reading our input, as a server
+ * refusing an upload does.  Sending fails first, but its answer must still
+ * reach the local output before the relay reports the unsent input.
+ */
+static void
+test_peer_answer_survives_send_failure(void **state)
+{
+	const size_t na = 32768, nb = 50000;
+	unsigned char *a = tu_pattern(na, 71), *b = tu_pattern(nb, 72);
+	struct tu_ep ep;
+	size_t off = 0, n;
+
+	(void)state;
+	plain_net();
+	while (off < nb) {
+		assert_int_equal(stream_write(h->peer, b + off, nb - off, &n),
+		    IO_DONE);
+		off += n;
+	}
+	stream_close(h->peer);
+	h->peer = NULL;
+	/* Input is already waiting when the relay starts, so it sends first. */
+	assert_int_equal(write(h->in_w, a, na), (ssize_t)na);
+	start();
+	ep_reader(&ep, h->tout, nb + 1);
+	pump_ok(&ep, 1);
+	assert_true(ep.got_eof);
+	assert_int_equal(ep.dstlen, nb);
+	assert_memory_equal(ep.dst, b, nb);
+	free(ep.dst);
+	join_with(ST_RUNTIME, "not sent");
+	free(a);
+	free(b);
+}
+
 /* TLS -------------------------------------------------------------------- */
 
 static enum status
@@ -991,6 +1027,7 @@ main(void)
 		T(test_backpressure_out),
 		T(test_backpressure_in),
 		T(test_peer_gone),
+		T(test_peer_answer_survives_send_failure),
 		T(test_tls_both_ways),
 		T(test_tls_nothing_stranded),
 		T(test_tls_truncated),

@@ -711,6 +711,36 @@ blocking_fifo_write_takes_only_room(void **state)
 	rmdir(dir);
 }
 
+/*
+ * stdout may be a blocking socket (socat EXEC:, inetd).  A write to it
+ * when it is full must say IO_WANT_WRITE rather than block the loop.
+ */
+static void
+blocking_socket_write_does_not_block(void **state)
+{
+	static char big[64 * 1024];
+	struct stream *s;
+	int sv[2], p[2];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(pipe(p), 0);
+	/* Distinct read and write fds: the socket is left blocking. */
+	s = stream_fd_new(p[0], sv[0], true);
+	assert_non_null(s);
+	assert_true(s->is_socket);
+	assert_false(s->nonblocking);
+	while (send(sv[0], big, sizeof(big), MSG_DONTWAIT) > 0)
+		;
+	assert_int_equal(stream_write(s, big, sizeof(big), &n),
+	    IO_WANT_WRITE);
+	assert_int_equal(n, 0);
+	stream_close(s);
+	close(p[1]);
+	close(sv[1]);
+}
+
 int
 main(void)
 {
@@ -735,6 +765,7 @@ main(void)
 		cmocka_unit_test(want_fd_events),
 		cmocka_unit_test(mixed_fd_flags),
 		cmocka_unit_test(blocking_fifo_write_takes_only_room),
+		cmocka_unit_test(blocking_socket_write_does_not_block),
 	};
 
 	/*

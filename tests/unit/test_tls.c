@@ -724,6 +724,53 @@ test_transfer_both_ways(void **state)
 	free(down);
 }
 
+/*
+ * A record that has only partly arrived sits in OpenSSL's read-ahead
+ * buffer.  Once a read has said IO_WANT_READ, stream_pending must say 0:
+ * only poll can tell when the rest comes, and a caller that trusted
+ * SSL_has_pending here would spin.  The test takes the server's encrypted
+ * bytes off the client's socket and puts them back in two parts.
+ */
+static void
+test_partial_record_not_pending(void **state)
+{
+	static const char hello[] = "hello, partial record";
+	unsigned char raw[8192], buf[100];
+	int cfd, sfd;
+	ssize_t got;
+	size_t n;
+	enum io io;
+
+	(void)state;
+	pinned_pair();
+	cfd = fx->cli->lower->rfd;
+	sfd = fx->srv->lower->wfd;
+	assert_int_equal(stream_write(fx->srv, hello, sizeof(hello), &n),
+	    IO_DONE);
+	assert_int_equal(n, sizeof(hello));
+	got = recv(cfd, raw, sizeof(raw), 0);
+	assert_true(got > 10);
+	/* All but the last 5 bytes: the last record is incomplete. */
+	assert_int_equal(send(sfd, raw, (size_t)got - 5, 0), got - 5);
+	io = stream_read(fx->cli, buf, sizeof(buf), &n);
+	assert_int_equal(io, IO_WANT_READ);
+	assert_int_equal(stream_pending(fx->cli), 0);
+	/* The rest arrives; poll wakes and the record reads whole. */
+	assert_int_equal(send(sfd, raw + got - 5, 5, 0), 5);
+	do {
+		struct pollfd pfd;
+		short ev;
+
+		pfd.fd = stream_want_fd(fx->cli, IO_WANT_READ, &ev);
+		pfd.events = ev;
+		assert_int_equal(poll(&pfd, 1, HS_TIMEOUT), 1);
+		io = stream_read(fx->cli, buf, sizeof(buf), &n);
+	} while (io == IO_WANT_READ);
+	assert_int_equal(io, IO_DONE);
+	assert_int_equal(n, sizeof(hello));
+	assert_memory_equal(buf, hello, sizeof(hello));
+}
+
 /* Bytes OpenSSL holds are reported by stream_pending, not by poll. */
 static void
 test_pending_invisible_to_poll(void **state)
@@ -1033,6 +1080,7 @@ main(void)
 		T(test_peer_closes_in_handshake),
 		T(test_transfer_both_ways),
 		T(test_pending_invisible_to_poll),
+		T(test_partial_record_not_pending),
 		T(test_close_notify_half_close),
 		T(test_truncation),
 		T(test_truncation_fin_only),
