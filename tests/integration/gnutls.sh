@@ -28,54 +28,10 @@ fi
 MIB=1048576
 CLI_RECV_MIB=${GNUTLS_CLI_RECV_MIB:-8}
 
-# size_of FILE: its size in bytes (0 if missing).
-size_of() {
-	if [ -f "$1" ]; then
-		wc -c < "$1" | tr -d ' '
-	else
-		echo 0
-	fi
-}
-
-# feed HOLD IN [OUT BYTES]: copy IN to stdout, then keep stdout open while
-# HOLD exists and, when OUT is given, until OUT holds BYTES bytes; at most
-# 180 s.  It stands for a stdin that reaches EOF only once the other
-# direction has been delivered.
-feed() {
-	cat "$2" 2>/dev/null
-	_fi=0
-	while [ -e "$1" ] && [ "$_fi" -lt 9000 ]; do
-		if [ $# -ge 4 ] && [ "$(size_of "$3")" -ge "$4" ]; then
-			break
-		fi
-		sleep 0.02
-		_fi=$((_fi + 1))
-	done
-}
-
-# feed_fifo FIFO HOLD IN [OUT BYTES]: make FIFO and start feed into it in
-# the background, as a job of its own.
-feed_fifo() {
-	_ff=$1
-	shift
-	rm -f "$_ff"
-	mkfifo "$_ff" || return 1
-	feed "$@" > "$_ff" &
-	BG_PIDS="$BG_PIDS $!"
-}
-
 # text_file FILE MIB: MIB mebibytes of random base64 text in lines of 63
 # characters (so exactly MIB MiB, with no padding).
 text_file() {
 	head -c "$(($2 * 774144))" /dev/urandom | base64 -w 63 > "$1"
-}
-
-# fp_of_pem: the fingerprint of the first certificate on stdin, spelt as
-# tlsnc prints it (SHA256:lowercase-hex).
-fp_of_pem() {
-	openssl x509 -noout -fingerprint -sha256 |
-	    sed -n 's/^sha256 Fingerprint=//ip' | tr -d ':' | tr 'A-F' 'a-f' |
-	    sed 's/^/SHA256:/'
 }
 
 # start_serv TAG [GNUTLS-SERV ARGS...]: an echo server with the PKI server

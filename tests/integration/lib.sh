@@ -210,3 +210,95 @@ status_is() {
 	diag "expected exit status $1, got $2"
 	return 1
 }
+
+# client OUT ERR IN ARGS...: run "tlsnc ARGS" with a time limit; sets CST.
+client() {
+	_co=$1 _ce=$2 _ci=$3
+	shift 3
+	run_limited 60 "$TLSNC" "$@" < "$_ci" > "$_co" 2> "$_ce"
+	CST=$?
+}
+
+# listener_status [SECONDS]: wait for the listener (LPID); sets LST.
+listener_status() {
+	wait_pid "$LPID" "${1:-30}"
+	LST=$?
+}
+
+# both_ok WHAT: the client (CST) and the listener (LST) both exited 0.
+both_ok() {
+	check "$1: client exit status 0" status_is 0 "$CST"
+	check "$1: listener exit status 0" status_is 0 "$LST"
+}
+
+# hold FIFO: make FIFO and keep a writer open on it until unhold, so that
+# its reader never sees EOF; sets HPID.  The writer opens in the background
+# (the open waits for a reader).
+hold() {
+	rm -f "$1"
+	mkfifo "$1"
+	sleep 600 > "$1" &
+	HPID=$!
+	BG_PIDS="$BG_PIDS $HPID"
+}
+
+unhold() {
+	kill "$HPID" 2>/dev/null
+	wait "$HPID" 2>/dev/null
+	return 0
+}
+
+# skip N REASON: N skipped cases.
+skip() {
+	_n=$1
+	while [ "$_n" -gt 0 ]; do
+		TAP_N=$((TAP_N + 1))
+		echo "ok $TAP_N # SKIP $2"
+		_n=$((_n - 1))
+	done
+}
+
+# size_of FILE: its size in bytes (0 if missing).
+size_of() {
+	if [ -f "$1" ]; then
+		wc -c < "$1" | tr -d ' '
+	else
+		echo 0
+	fi
+}
+
+# feed HOLD IN [OUT BYTES]: copy IN to stdout, then keep stdout open while
+# HOLD exists and, when OUT is given, until OUT holds BYTES bytes; at most
+# 180 s.  It stands for a stdin that reaches EOF only once the other
+# direction has been delivered.
+feed() {
+	cat "$2" 2>/dev/null
+	_fi=0
+	while [ -e "$1" ] && [ "$_fi" -lt 9000 ]; do
+		if [ $# -ge 4 ] && [ "$(size_of "$3")" -ge "$4" ]; then
+			break
+		fi
+		sleep 0.02
+		_fi=$((_fi + 1))
+	done
+}
+
+# feed_fifo FIFO HOLD IN [OUT BYTES]: make FIFO and start feed into it in
+# the background, as a job of its own so that waiting for the reader does
+# not wait for the feeder too.
+feed_fifo() {
+	_ff=$1
+	shift
+	rm -f "$_ff"
+	mkfifo "$_ff" || return 1
+	feed "$@" > "$_ff" &
+	BG_PIDS="$BG_PIDS $!"
+}
+
+# fp_of_pem: the fingerprint of the first certificate on stdin, spelt as
+# tlsnc prints it (SHA256:lowercase-hex).
+fp_of_pem() {
+	openssl x509 -noout -fingerprint -sha256 |
+	    sed -n 's/^sha256 Fingerprint=//ip' | tr -d ':' | tr 'A-F' 'a-f' |
+	    sed 's/^/SHA256:/'
+}

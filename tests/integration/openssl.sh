@@ -24,51 +24,6 @@ fi
 
 MIB=1048576
 
-# size_of FILE: its size in bytes (0 if missing).
-size_of() {
-	if [ -f "$1" ]; then
-		wc -c < "$1" | tr -d ' '
-	else
-		echo 0
-	fi
-}
-
-# feed HOLD IN [OUT BYTES]: copy IN to stdout, then keep stdout open while
-# HOLD exists and, when OUT is given, until OUT holds BYTES bytes; at most
-# 180 s.  It stands for a stdin that reaches EOF only once the other
-# direction has been delivered.
-feed() {
-	cat "$2" 2>/dev/null
-	_fi=0
-	while [ -e "$1" ] && [ "$_fi" -lt 9000 ]; do
-		if [ $# -ge 4 ] && [ "$(size_of "$3")" -ge "$4" ]; then
-			break
-		fi
-		sleep 0.02
-		_fi=$((_fi + 1))
-	done
-}
-
-# feed_fifo FIFO HOLD IN [OUT BYTES]: make FIFO and start feed into it in
-# the background, as a job of its own so that waiting for the reader does
-# not wait for the feeder too.
-feed_fifo() {
-	_ff=$1
-	shift
-	rm -f "$_ff"
-	mkfifo "$_ff" || return 1
-	feed "$@" > "$_ff" &
-	BG_PIDS="$BG_PIDS $!"
-}
-
-# fp_of_pem: the fingerprint of the first certificate on stdin, spelt as
-# tlsnc prints it (SHA256:lowercase-hex).
-fp_of_pem() {
-	openssl x509 -noout -fingerprint -sha256 |
-	    sed -n 's/^sha256 Fingerprint=//ip' | tr -d ':' | tr 'A-F' 'a-f' |
-	    sed 's/^/SHA256:/'
-}
-
 # s_server_pair TAG MIB CLIENTCERT [S_SERVER ARGS...]
 # "tlsnc -v --ssl --ssl-trustfile ca.pem localhost PORT" against
 # "openssl s_server -quiet" presenting the PKI server certificate, MIB

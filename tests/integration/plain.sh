@@ -11,37 +11,6 @@ random_file "$A" 64
 random_file "$B" 64
 SIZE=$((64 * 1048576))
 
-# client OUT ERR IN ARGS...: run "tlsnc ARGS" with a time limit; sets CST.
-client() {
-	_co=$1 _ce=$2 _ci=$3
-	shift 3
-	run_limited 60 "$TLSNC" "$@" < "$_ci" > "$_co" 2> "$_ce"
-	CST=$?
-}
-
-# listener_status: wait for the listener started by listen_tlsnc; sets LST.
-listener_status() {
-	wait_pid "$LPID" "${1:-30}"
-	LST=$?
-}
-
-# hold FIFO: make FIFO and keep a writer open on it until unhold, so that
-# its reader never sees EOF; sets HPID.  The writer opens in the background
-# (the open waits for a reader).
-hold() {
-	rm -f "$1"
-	mkfifo "$1"
-	sleep 600 > "$1" &
-	HPID=$!
-	BG_PIDS="$BG_PIDS $HPID"
-}
-
-unhold() {
-	kill "$HPID" 2>/dev/null
-	wait "$HPID" 2>/dev/null
-	return 0
-}
-
 # running PID: the process is still alive.
 # shellcheck disable=SC2317  # called through check
 running() {
@@ -50,22 +19,6 @@ running() {
 	fi
 	diag "process $1 has ended"
 	return 1
-}
-
-# both_ok WHAT: the client (CST) and listener (LST) both exited 0.
-both_ok() {
-	check "$1: client exit status 0" status_is 0 "$CST"
-	check "$1: listener exit status 0" status_is 0 "$LST"
-}
-
-# skip N REASON: N skipped cases.
-skip() {
-	_n=$1
-	while [ "$_n" -gt 0 ]; do
-		TAP_N=$((TAP_N + 1))
-		echo "ok $TAP_N # SKIP $2"
-		_n=$((_n - 1))
-	done
 }
 
 # not_grep TEXT FILE: FILE does not contain TEXT.

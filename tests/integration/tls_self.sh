@@ -15,52 +15,6 @@ printf 'hello over TLS\n' > "$T/small"
 NOVERIFY_WARNING="tlsnc: warning: --ssl-no-verify: the server is not \
 verified; anyone in the path can read and change the data"
 
-# client OUT ERR IN ARGS...: run "tlsnc ARGS" with a time limit; sets CST.
-client() {
-	_co=$1 _ce=$2 _ci=$3
-	shift 3
-	run_limited 60 "$TLSNC" "$@" < "$_ci" > "$_co" 2> "$_ce"
-	CST=$?
-}
-
-# listener_status [SECONDS]: wait for the listener (LPID); sets LST.
-listener_status() {
-	wait_pid "$LPID" "${1:-30}"
-	LST=$?
-}
-
-# hold FIFO: make FIFO and keep a writer open on it until unhold, so that
-# its reader never sees EOF; sets HPID.
-hold() {
-	rm -f "$1"
-	mkfifo "$1"
-	sleep 600 > "$1" &
-	HPID=$!
-	BG_PIDS="$BG_PIDS $HPID"
-}
-
-unhold() {
-	kill "$HPID" 2>/dev/null
-	wait "$HPID" 2>/dev/null
-	return 0
-}
-
-# both_ok WHAT: the client (CST) and the listener (LST) both exited 0.
-both_ok() {
-	check "$1: client exit status 0" status_is 0 "$CST"
-	check "$1: listener exit status 0" status_is 0 "$LST"
-}
-
-# skip N REASON: N skipped cases.
-skip() {
-	_n=$1
-	while [ "$_n" -gt 0 ]; do
-		TAP_N=$((TAP_N + 1))
-		echo "ok $TAP_N # SKIP $2"
-		_n=$((_n - 1))
-	done
-}
-
 # matches FILE ERE: some line of FILE matches the whole ERE.
 # shellcheck disable=SC2317  # called through check
 matches() {
