@@ -153,6 +153,27 @@ else
 fi
 unhold
 
+# --- A terminal on stdin: the session ends at the peer's EOF, as a person
+# typing expects.  script(1) gives tlsnc a pty; script's own stdin is held
+# open, so the terminal never reports EOF.
+if command -v script > /dev/null 2>&1; then
+	hold "$T/tty-in"
+	if listen_tlsnc "$T/l.out" "$T/l.err" "$T/small" -l 0; then
+		run_limited 30 script -qec "'$TLSNC' 127.0.0.1 $LPORT" /dev/null \
+		    < "$T/tty-in" > "$T/c.out" 2> "$T/c.err"
+		CST=$?
+		listener_status
+		both_ok "terminal stdin"
+		check "terminal stdin: data received" has_text "$T/c.out" \
+		    "from the listener"
+	else
+		not_ok "terminal stdin: listener did not start"
+	fi
+	unhold
+else
+	skip 3 "script(1) is not installed"
+fi
+
 # --- -q 1: stdin EOF, the listener never closes (its stdin stays open); the
 # client quits by itself about a second after its stdin EOF.
 hold "$T/lin"
