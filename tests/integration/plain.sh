@@ -153,6 +153,31 @@ else
 fi
 unhold
 
+# --- A name with several addresses falls back to the next one.  In a
+# private mount namespace, /etc/hosts gives multi.test two addresses; only
+# the second one listens.  Skipped where unshare(1) is not allowed.
+printf '127.0.0.2 multi.test\n127.0.0.3 multi.test\n' > "$T/hosts"
+# in_hosts_ns CMD...: run CMD with $T/hosts mounted on /etc/hosts.
+in_hosts_ns() {
+	unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' \
+	    "$T/hosts" "$@"
+}
+FIRST=$(in_hosts_ns getent ahostsv4 multi.test 2>/dev/null |
+    awk '/STREAM/ { print $1; exit }')
+if [ "$FIRST" != "127.0.0.2" ]; then
+	skip 3 "no private /etc/hosts here (unshare), or another order"
+elif listen_tlsnc "$T/l.out" "$T/l.err" /dev/null -l 127.0.0.3 0; then
+	in_hosts_ns timeout -k 5 30 "$TLSNC" -v multi.test "$LPORT" \
+	    < "$T/small" > "$T/c.out" 2> "$T/c.err"
+	CST=$?
+	listener_status
+	both_ok "address fallback"
+	check "address fallback: connected to the second address" has_line \
+	    "$T/c.err" "tlsnc: Connected to 127.0.0.3:$LPORT"
+else
+	not_ok "address fallback: listener did not start"
+fi
+
 # --- A terminal on stdin: the session ends at the peer's EOF, as a person
 # typing expects.  script(1) gives tlsnc a pty; script's own stdin is held
 # open, so the terminal never reports EOF.
