@@ -33,8 +33,6 @@ struct dir {
 	uint64_t	 bytes;
 	int		 rslot;		/* pfd index for the reader, or -1 */
 	int		 wslot;		/* pfd index for the writer or shutdown */
-	short		 revents_r;
-	short		 revents_w;
 };
 
 struct relay {
@@ -42,7 +40,6 @@ struct relay {
 	struct stream	*end[2];
 	bool		 established[2];
 	enum io		 hs_want[2];
-	int		 hs_slot[2];
 	struct dir	 dir[2];
 	bool		 finished;
 	bool		 truncated;
@@ -50,10 +47,14 @@ struct relay {
 	struct error	 err;
 	int64_t		 last_activity;
 	int64_t		 quit_at;	/* -1 until local EOF is fully sent */
-	bool		 immediate;	/* some work needs no poll */
 	bool		 seen_data;	/* on_first_data has been called */
-	bool		 late;		/* a failure waits for "in" to drain */
-	struct error	 late_err;
+	/*
+	 * Failures that wait for "in" to drain, so that what the peer sent
+	 * first still reaches the output: the first receive error, and the
+	 * send failure that found the peer gone.
+	 */
+	struct error	 in_err;
+	struct error	 out_err;
 };
 
 static void
@@ -170,24 +171,20 @@ step_handshakes(struct relay *r)
 	return r->established[0] && r->established[1];
 }
 
-/*
- * The connection failed, but what the peer sent before it did is still to be
- * written out: note the failure, and report it once "in" has drained.
- */
-static void fail_late(struct relay *, enum status, const char *, ...)
+/* Note a failure to report once "in" has drained; the first one stays. */
+static void note(struct error *, enum status, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
-fail_late(struct relay *r, enum status st, const char *fmt, ...)
+note(struct error *e, enum status st, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (r->late)
+	if (e->status != ST_OK)
 		return;
-	r->late = true;
-	r->late_err.status = st;
+	e->status = st;
 	va_start(ap, fmt);
-	vsnprintf(r->late_err.msg, sizeof(r->late_err.msg), fmt, ap);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
 }
 
@@ -252,7 +249,7 @@ dir_read(struct relay *r, struct dir *d)
 		case IO_ERROR:
 		default:
 			if (d == &r->dir[DIR_IN]) {
-				fail_late(r, d->src->err.status,
+				note(&r->in_err, d->src->err.status,
 				    "receiving: %s", d->src->err.msg);
 				d->src_eof = true;
 			} else
@@ -261,37 +258,6 @@ dir_read(struct relay *r, struct dir *d)
 			return;
 		}
 	}
-}
-
-/*
- * Sending failed because the peer is gone.  It may have said why first: a
- * TLS peer that refuses our certificate after the handshake (TLS 1.3) sends
- * an alert and closes.  If reading turns up such a protocol error, report
- * that instead of the bare broken pipe.  Returns true if it did.
- */
-static bool
-peer_said_why(struct relay *r)
-{
-	struct dir *in = &r->dir[DIR_IN];
-	size_t n, room;
-	enum io io;
-
-	if (in->done || in->src_eof)
-		return false;
-	do {
-		room = in->cap - in->head - in->len;
-		if (room == 0)
-			return false;
-		io = stream_read(in->src, in->buf + in->head + in->len, room,
-		    &n);
-		if (io == IO_DONE)
-			in->len += n;
-	} while (io == IO_DONE);
-	if (io != IO_ERROR || in->src->err.status == ST_RUNTIME)
-		return false;
-	r->late = false;	/* this says more */
-	fail_late(r, in->src->err.status, "%s", in->src->err.msg);
-	return true;
 }
 
 static void
@@ -321,13 +287,10 @@ dir_write(struct relay *r, struct dir *d)
 		}
 		if (d == &r->dir[DIR_OUT]) {
 			d->done = true;
-			if (peer_said_why(r))
-				return;
 			snprintf(msg, sizeof(msg), "%s%s", d->dst->err.msg,
 			    d->src_eof ? "" : ", and the rest of the input");
-			r->late = false;	/* this says more */
-			fail_late(r, ST_RUNTIME, "the peer is gone (%s): %llu "
-			    "bytes of input were not sent", msg,
+			note(&r->out_err, ST_RUNTIME, "the peer is gone (%s): "
+			    "%llu bytes of input were not sent", msg,
 			    (unsigned long long)d->len);
 		} else {
 			fail(r, d->dst->err.status ? d->dst->err.status :
@@ -380,14 +343,12 @@ int
 relay_prepare(struct relay *r, struct pollfd *pfds, int *timeout)
 {
 	int64_t at = -1, now;
+	bool immediate = false;	/* some work needs no poll */
 	short ev;
 	int n = 0, i, fd;
 
-	r->immediate = false;
-	for (i = 0; i < 2; i++) {
-		r->hs_slot[i] = -1;
+	for (i = 0; i < 2; i++)
 		r->dir[i].rslot = r->dir[i].wslot = -1;
-	}
 	if (r->finished) {
 		*timeout = 0;
 		return 0;
@@ -397,7 +358,7 @@ relay_prepare(struct relay *r, struct pollfd *pfds, int *timeout)
 			if (r->established[i])
 				continue;
 			fd = stream_want_fd(r->end[i], r->hs_want[i], &ev);
-			r->hs_slot[i] = add_pfd(pfds, &n, fd, ev);
+			(void)add_pfd(pfds, &n, fd, ev);
 		}
 		deadline_min(&at, r->opts.handshake_deadline);
 	} else {
@@ -409,7 +370,7 @@ relay_prepare(struct relay *r, struct pollfd *pfds, int *timeout)
 			if (!d->src_eof && d->len < d->cap) {
 				if (stream_pending(d->src) > 0 &&
 				    d->rwant == IO_WANT_READ)
-					r->immediate = true;
+					immediate = true;
 				fd = stream_want_fd(d->src, d->rwant, &ev);
 				d->rslot = add_pfd(pfds, &n, fd, ev);
 			}
@@ -422,7 +383,7 @@ relay_prepare(struct relay *r, struct pollfd *pfds, int *timeout)
 			deadline_min(&at, r->last_activity + r->opts.idle_ms);
 		deadline_min(&at, r->quit_at);
 	}
-	if (r->immediate) {
+	if (immediate) {
 		*timeout = 0;
 	} else if (at < 0) {
 		*timeout = -1;
@@ -451,9 +412,20 @@ check_finished(struct relay *r)
 
 	if (r->finished)
 		return;
-	if (r->dir[DIR_IN].done && r->late) {
-		r->err = r->late_err;
-		finish(r, r->late_err.status);
+	if (r->dir[DIR_IN].done &&
+	    (r->in_err.status != ST_OK || r->out_err.status != ST_OK)) {
+		/*
+		 * A protocol error the peer left behind (a TLS alert: our
+		 * certificate refused, say) says why it went; otherwise the
+		 * bytes that were not sent say the most.
+		 */
+		if (r->in_err.status != ST_OK &&
+		    (r->in_err.status != ST_RUNTIME ||
+		    r->out_err.status == ST_OK))
+			r->err = r->in_err;
+		else
+			r->err = r->out_err;
+		finish(r, r->err.status);
 		return;
 	}
 	if (r->dir[DIR_IN].done && (r->dir[DIR_OUT].done ||

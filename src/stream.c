@@ -203,14 +203,6 @@ static const struct stream_ops fd_ops = {
 	.close = fd_close,
 };
 
-static bool
-fd_is_socket(int fd)
-{
-	struct stat st;
-
-	return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
 struct stream *
 stream_fd_new(int rfd, int wfd, bool own_fds)
 {
@@ -224,8 +216,8 @@ stream_fd_new(int rfd, int wfd, bool own_fds)
 	s->rfd = rfd;
 	s->wfd = wfd;
 	s->own_fds = own_fds;
-	s->is_socket = fd_is_socket(wfd);
-	if (!s->is_socket && fstat(wfd, &st) == 0) {
+	if (wfd >= 0 && fstat(wfd, &st) == 0) {
+		s->is_socket = S_ISSOCK(st.st_mode);
 		s->w_pipe = S_ISFIFO(st.st_mode);
 		s->w_nowait = s->w_pipe;
 	}

@@ -23,6 +23,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "net.h"
 #include "tls.h"
 
 /* Large enough for many records per read(2) with read-ahead on. */
@@ -114,15 +115,6 @@ tls_fingerprint(X509 *x, char out[TLS_FP_MAX])
 	return 0;
 }
 
-static bool
-is_ip_literal(const char *s)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-
-	return inet_pton(AF_INET, s, buf) == 1 ||
-	    inet_pton(AF_INET6, s, buf) == 1;
-}
-
 /* A name safe to put in an X509V3 configuration string. */
 static bool
 is_plain_name(const char *s)
@@ -171,7 +163,7 @@ tls_make_ephemeral(const char *name, EVP_PKEY **pkeyp, X509 **certp,
 		size_t n = strlen(san);
 
 		snprintf(san + n, sizeof(san) - n, ",%s:%s",
-		    is_ip_literal(name) ? "IP" : "DNS", name);
+		    addr_is_literal(name) ? "IP" : "DNS", name);
 	}
 	if ((pkey = EVP_EC_gen("P-256")) == NULL ||
 	    (x = X509_new()) == NULL || (bn = BN_new()) == NULL)
@@ -345,11 +337,11 @@ tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER);
 
+	if (o->key_file != NULL && o->cert_file == NULL) {
+		err_set(e, ST_USAGE, "--ssl-key needs --ssl-cert");
+		goto fail;
+	}
 	if (o->server) {
-		if (o->key_file != NULL && o->cert_file == NULL) {
-			err_set(e, ST_USAGE, "--ssl-key needs --ssl-cert");
-			goto fail;
-		}
 		if (o->cert_file != NULL) {
 			if (load_cert_and_key(ctx, o->cert_file, key, e) == -1)
 				goto fail;
@@ -359,20 +351,13 @@ tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
 			if (SSL_CTX_use_certificate(ctx, x) != 1 ||
 			    SSL_CTX_use_PrivateKey(ctx, pkey) != 1)
 				goto ssl_fail;
-			if (own_fp != NULL)
-				tls_fingerprint(x, own_fp);
 			if (ephemeral != NULL)
 				*ephemeral = true;
 		}
-		if (own_fp != NULL && own_fp[0] == '\0' &&
-		    SSL_CTX_get0_certificate(ctx) != NULL)
+		if (own_fp != NULL)
 			tls_fingerprint(SSL_CTX_get0_certificate(ctx), own_fp);
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	} else {
-		if (o->key_file != NULL && o->cert_file == NULL) {
-			err_set(e, ST_USAGE, "--ssl-key needs --ssl-cert");
-			goto fail;
-		}
 		if (o->cert_file != NULL &&
 		    load_cert_and_key(ctx, o->cert_file, key, e) == -1)
 			goto fail;
@@ -692,13 +677,13 @@ tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
 		SSL_set_connect_state(t->ssl);
 		if (name != NULL) {
 			snprintf(t->name, sizeof(t->name), "%s", name);
-			if ((o->servername != NULL || !is_ip_literal(name)) &&
+			if ((o->servername != NULL || !addr_is_literal(name)) &&
 			    SSL_set_tlsext_host_name(t->ssl, name) != 1)
 				goto ssl_fail;
 			if (!o->have_pin) {
 				X509_VERIFY_PARAM *p = SSL_get0_param(t->ssl);
 
-				if (is_ip_literal(name) ?
+				if (addr_is_literal(name) ?
 				    X509_VERIFY_PARAM_set1_ip_asc(p, name) != 1 :
 				    SSL_set1_host(t->ssl, name) != 1)
 					goto ssl_fail;
