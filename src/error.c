@@ -17,6 +17,21 @@ vset(struct error *e, enum status st, const char *fmt, va_list ap)
 }
 
 enum status
+err_verrno(struct error *e, enum status st, int errnum, const char *fmt,
+    va_list ap)
+{
+	size_t n;
+
+	vset(e, st, fmt, ap);
+	if (errnum != 0) {
+		n = strlen(e->msg);
+		snprintf(e->msg + n, sizeof(e->msg) - n, ": %s",
+		    strerror(errnum));
+	}
+	return st;
+}
+
+enum status
 err_set(struct error *e, enum status st, const char *fmt, ...)
 {
 	va_list ap;

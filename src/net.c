@@ -291,7 +291,7 @@ listen_on(const struct sockaddr *sa, socklen_t salen, int v6only,
 	if (sa->sa_family == AF_INET6 && v6only >= 0)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
 		    sizeof(v6only));
-	if (bind(fd, sa, salen) == -1 || listen(fd, 64) == -1) {
+	if (bind(fd, sa, salen) == -1 || listen(fd, SOMAXCONN) == -1) {
 		err_errno(e, ST_RUNTIME, errno, "cannot listen on %s", what);
 		close(fd);
 		return -1;
@@ -373,4 +373,24 @@ net_accept(int lfd, int *fdp, char peer[ADDR_STR_MAX], struct error *e)
 	addr_format((struct sockaddr *)&ss, peer, ADDR_STR_MAX);
 	*fdp = fd;
 	return ST_OK;
+}
+
+int
+net_try_accept(int lfd, int *fdp, char peer[ADDR_STR_MAX])
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	*fdp = -1;
+	do {
+		len = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		    SOCK_CLOEXEC | SOCK_NONBLOCK);
+	} while (fd == -1 && (errno == EINTR || errno == ECONNABORTED));
+	if (fd == -1)
+		return errno == EWOULDBLOCK ? EAGAIN : errno;
+	addr_format((struct sockaddr *)&ss, peer, ADDR_STR_MAX);
+	*fdp = fd;
+	return 0;
 }

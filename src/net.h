@@ -54,6 +54,12 @@ enum status	net_connect(const char *host, uint16_t port,
 enum status	net_listen(const char *host, uint16_t port,
 		    const struct net_opts *, int *fd, char bound[ADDR_STR_MAX],
 		    struct error *);
+/*
+ * Accept one connection from a non-blocking listener, without waiting:
+ * 0, or the errno of the failure (EAGAIN when no client is waiting).  The
+ * new socket is non-blocking.
+ */
+int		net_try_accept(int lfd, int *fd, char peer[ADDR_STR_MAX]);
 /* Accept one connection. */
 enum status	net_accept(int lfd, int *fd, char peer[ADDR_STR_MAX],
 		    struct error *);

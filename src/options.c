@@ -33,6 +33,10 @@ const struct optdef option_table[] = {
 	  "Use IPv6 only", '6' },
 	{ "listen", 'l', NULL, GROUP_GENERAL,
 	  "Listen for one connection instead of connecting", 'l' },
+	{ "keep-open", 'k', NULL, GROUP_GENERAL,
+	  "Accept many connections at once in listen mode", 'k' },
+	{ "max-conns", 'm', "N", GROUP_GENERAL,
+	  "At most N clients at once with -k", 'm' },
 	{ "source-port", 'p', "PORT", GROUP_GENERAL,
 	  "Local port: the source port, or the port to listen on", 'p' },
 	{ "source", 's', "ADDR", GROUP_GENERAL,
@@ -239,6 +243,12 @@ options_parse(int argc, char **argv, struct options *o, struct error *e)
 			break;
 		case 'l':
 			o->listen = true;
+			break;
+		case 'k':
+			o->keep_open = true;
+			break;
+		case 'm':
+			o->max_conns = (unsigned)atoi(optarg);
 			break;
 		case 'p':
 			o->src_port = optarg;

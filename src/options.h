@@ -32,6 +32,8 @@ extern const size_t		option_count;
 struct options {
 	int		 family;	/* AF_UNSPEC, AF_INET, AF_INET6 */
 	bool		 listen;
+	bool		 keep_open;	/* -k */
+	unsigned	 max_conns;	/* -m, or 0 */
 	const char	*host;		/* client target, or listen address */
 	const char	*port_arg;
 	uint16_t	 port;

@@ -1,53 +1,60 @@
 /*
- * The relay loop.  Exit tests come first in relay_finished(); each
- * direction has one buffer; backpressure is nothing more than not asking
- * poll for a reader whose buffer is full.
+ * The relay.  Each wake-up runs one step: the handshakes, or each flow's
+ * read, write and half-close, then the exit tests.  Afterwards the relay
+ * tells the loop what it waits for: the descriptors its streams name, a
+ * timer for the nearest deadline, and a deferred step when a layer holds
+ * bytes that no descriptor will report.
  */
 #include "config.h"
 
+#include <sys/epoll.h>
+
 #include <errno.h>
-#include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "flow.h"
 #include "net.h"
 #include "relay.h"
 
 enum { END_LOCAL, END_NET };
-enum { DIR_OUT, DIR_IN };	/* local -> net, net -> local */
+enum { OUT, IN };	/* the flows: local -> net, net -> local */
 
-struct dir {
-	struct stream	*src;
-	struct stream	*dst;
-	char		*buf;
-	size_t		 cap;
-	size_t		 head;		/* first unsent byte */
-	size_t		 len;		/* bytes buffered */
-	enum io		 rwant;		/* what the reader waits for */
-	enum io		 wwant;		/* what the writer waits for */
-	bool		 src_eof;
-	bool		 done;
-	bool		 shut_sent;	/* the half-close went out */
-	uint64_t	 bytes;
-	int		 rslot;		/* pfd index for the reader, or -1 */
-	int		 wslot;		/* pfd index for the writer or shutdown */
+/* A relay watches at most stdin, stdout and the network's descriptor. */
+#define RELAY_WATCHES	4
+
+struct watch {
+	struct loop_io	 io;
+	struct relay	*r;
+	bool		 used;
 };
 
 struct relay {
 	struct relay_opts opts;
+	struct loop	*loop;
 	struct stream	*end[2];
 	bool		 established[2];
 	enum io		 hs_want[2];
-	struct dir	 dir[2];
+	struct flow	 flow[2];
+	struct watch	 watch[RELAY_WATCHES];
+	struct loop_timer timer;
+	struct loop_defer defer;
+	/* What woke this step: a descriptor and its events, or a kick. */
+	int		 ready_fd;
+	uint32_t	 ready_ev;
+	bool		 kicked;	/* relay_wake(): retry fd-less streams */
+	bool		 fresh;		/* just established: try every read */
 	bool		 finished;
+	bool		 done_told;	/* on_done has been called */
 	bool		 truncated;
+	bool		 seen_data;	/* on_first_data has been called */
 	enum status	 status;
 	struct error	 err;
 	int64_t		 last_activity;
 	int64_t		 quit_at;	/* -1 until local EOF is fully sent */
-	bool		 seen_data;	/* on_first_data has been called */
 	/*
 	 * Failures that wait for "in" to drain, so that what the peer sent
 	 * first still reaches the output: the first receive error, and the
@@ -57,14 +64,28 @@ struct relay {
 	struct error	 out_err;
 };
 
+/*
+ * The session is over.  A clean end says so even when no half-close went
+ * out (--recv-only, --no-shutdown, -q, a terminal, a signal): without
+ * close_notify a TLS peer could not tell the end from a truncation.
+ */
 static void
 finish(struct relay *r, enum status st)
 {
-	if (!r->finished) {
-		r->finished = true;
-		r->status = st;
-		if (st == ST_OK)
-			err_clear(&r->err);
+	if (r->finished)
+		return;
+	r->finished = true;
+	if (st == ST_OK && r->truncated) {
+		st = ST_TRUNCATED;
+		err_set(&r->err, ST_TRUNCATED, "the peer closed the "
+		    "connection without close_notify: the data may be "
+		    "truncated");
+	}
+	r->status = st;
+	if (st == ST_OK) {
+		err_clear(&r->err);
+		if (!r->flow[OUT].shut_sent)
+			(void)stream_shutdown_write(r->end[END_NET]);
 	}
 }
 
@@ -78,56 +99,64 @@ fail(struct relay *r, enum status st, const char *fmt, ...)
 
 	if (r->finished)
 		return;
-	r->err.status = st;
 	va_start(ap, fmt);
-	vsnprintf(r->err.msg, sizeof(r->err.msg), fmt, ap);
+	err_verrno(&r->err, st, 0, fmt, ap);
 	va_end(ap);
 	finish(r, st);
 }
 
-struct relay *
-relay_new(struct stream *local, struct stream *net, const struct relay_opts *o)
-{
-	struct relay *r;
-	size_t cap = o->bufsize != 0 ? o->bufsize : RELAY_BUFSIZE;
-	int i;
+/* Keep the first failure that waits for "in" to drain. */
+static void keep_first(struct error *, enum status, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
 
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return NULL;
-	r->opts = *o;
-	r->end[END_LOCAL] = local;
-	r->end[END_NET] = net;
-	r->dir[DIR_OUT].src = local;
-	r->dir[DIR_OUT].dst = net;
-	r->dir[DIR_IN].src = net;
-	r->dir[DIR_IN].dst = local;
-	for (i = 0; i < 2; i++) {
-		r->hs_want[i] = IO_DONE;
-		r->dir[i].cap = cap;
-		r->dir[i].rwant = IO_WANT_READ;
-		r->dir[i].wwant = IO_WANT_WRITE;
-		if ((r->dir[i].buf = malloc(cap)) == NULL) {
-			relay_free(r);
-			return NULL;
-		}
-	}
-	if (o->recv_only) {
-		r->dir[DIR_OUT].src_eof = true;
-		r->dir[DIR_OUT].done = true;
-	}
-	r->last_activity = now_ms();
-	r->quit_at = -1;
-	return r;
+static void
+keep_first(struct error *e, enum status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e->status != ST_OK)
+		return;
+	va_start(ap, fmt);
+	err_verrno(e, st, 0, fmt, ap);
+	va_end(ap);
 }
 
-void
-relay_free(struct relay *r)
+/* --- Readiness. */
+
+static uint32_t
+epoll_events(short ev)
 {
-	if (r == NULL)
+	return ((ev & POLLIN) ? EPOLLIN : 0) | ((ev & POLLOUT) ? EPOLLOUT : 0);
+}
+
+/* Is the want of s satisfied by what woke this step? */
+static bool
+is_ready(const struct relay *r, const struct stream *s, enum io want)
+{
+	short ev;
+	int fd = stream_want_fd(s, want, &ev);
+
+	if (fd < 0)
+		return r->kicked;	/* it wakes us itself */
+	return fd == r->ready_fd &&
+	    (r->ready_ev & (epoll_events(ev) | EPOLLERR | EPOLLHUP)) != 0;
+}
+
+/* --- The handshakes. */
+
+static void
+established(struct relay *r, int i)
+{
+	enum status st;
+
+	r->established[i] = true;
+	r->hs_want[i] = IO_DONE;
+	if (r->opts.on_established == NULL ||
+	    r->end[i]->ops->handshake == NULL)
 		return;
-	free(r->dir[0].buf);
-	free(r->dir[1].buf);
-	free(r);
+	st = r->opts.on_established(r->end[i], r->opts.arg, &r->err);
+	if (st != ST_OK)
+		finish(r, st);
 }
 
 /* Drive the handshakes; true once both ends are established. */
@@ -137,7 +166,7 @@ step_handshakes(struct relay *r)
 	enum io io;
 	int i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 2 && !r->finished; i++) {
 		if (r->established[i])
 			continue;
 		io = stream_handshake(r->end[i]);
@@ -147,263 +176,143 @@ step_handshakes(struct relay *r)
 		}
 		if (io != IO_DONE) {
 			r->err = r->end[i]->err;
-			if (r->err.status == ST_OK) {
-				r->err.status = ST_HANDSHAKE;
-				snprintf(r->err.msg, sizeof(r->err.msg),
+			if (r->err.status == ST_OK)
+				err_set(&r->err, ST_HANDSHAKE,
 				    "handshake failed");
-			}
 			finish(r, r->err.status);
 			return false;
 		}
-		r->established[i] = true;
-		r->hs_want[i] = IO_DONE;
-		if (r->end[i]->ops->handshake != NULL &&
-		    r->opts.on_established != NULL) {
-			enum status st = r->opts.on_established(r->end[i],
-			    r->opts.arg, &r->err);
+		established(r, i);
+	}
+	return !r->finished && r->established[0] && r->established[1];
+}
 
-			if (st != ST_OK) {
-				finish(r, st);
-				return false;
-			}
+/* --- The flows. */
+
+static void
+flow_in_read(struct relay *r, struct flow *f)
+{
+	size_t got;
+	enum io io = flow_read(f, &got);
+
+	if (got > 0) {
+		r->last_activity = now_ms();
+		if (!r->seen_data) {
+			r->seen_data = true;
+			if (r->opts.on_first_data != NULL)
+				r->opts.on_first_data(f->buf + f->head +
+				    f->len - got, got, r->opts.arg);
 		}
 	}
-	return r->established[0] && r->established[1];
-}
-
-/* Note a failure to report once "in" has drained; the first one stays. */
-static void note(struct error *, enum status, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-note(struct error *e, enum status st, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (e->status != ST_OK)
-		return;
-	e->status = st;
-	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-	va_end(ap);
-}
-
-static void
-dir_shutdown(struct relay *r, struct dir *d)
-{
-	enum io io;
-
-	if (d == &r->dir[DIR_OUT] && r->opts.no_shutdown) {
-		d->done = true;
-		return;
-	}
-	io = stream_shutdown_write(d->dst);
-	if (io == IO_WANT_READ || io == IO_WANT_WRITE) {
-		d->wwant = io;
-		return;
-	}
-	/* A failed half-close loses nothing: every byte was sent. */
-	d->done = true;
-	d->shut_sent = true;
-}
-
-static void
-dir_read(struct relay *r, struct dir *d)
-{
-	size_t n, room;
-	enum io io;
-
-	for (;;) {
-		if (d->head > 0 && d->head + d->len == d->cap) {
-			memmove(d->buf, d->buf + d->head, d->len);
-			d->head = 0;
-		}
-		room = d->cap - d->head - d->len;
-		if (room == 0)
-			return;
-		io = stream_read(d->src, d->buf + d->head + d->len, room, &n);
-		switch (io) {
-		case IO_DONE:
-			if (d == &r->dir[DIR_IN] && !r->seen_data) {
-				r->seen_data = true;
-				if (r->opts.on_first_data != NULL)
-					r->opts.on_first_data(d->buf + d->head +
-					    d->len, n, r->opts.arg);
-			}
-			d->len += n;
-			d->rwant = IO_WANT_READ;
-			r->last_activity = now_ms();
-			/* Poll cannot see what the layer already holds. */
-			if (stream_pending(d->src) > 0)
-				continue;
-			return;
-		case IO_WANT_READ:
-		case IO_WANT_WRITE:
-			d->rwant = io;
-			return;
-		case IO_EOF:
-			d->src_eof = true;
-			if (d == &r->dir[DIR_IN] && d->src->eof_unclean)
-				r->truncated = true;
-			return;
-		case IO_ERROR:
-		default:
-			if (d == &r->dir[DIR_IN]) {
-				note(&r->in_err, d->src->err.status,
-				    "receiving: %s", d->src->err.msg);
-				d->src_eof = true;
-			} else
-				fail(r, d->src->err.status,
-				    "reading input: %s", d->src->err.msg);
-			return;
-		}
+	if (io == IO_EOF && !stream_eof_clean(f->src))
+		r->truncated = true;
+	if (io == IO_ERROR) {
+		keep_first(&r->in_err, f->src->err.status, "receiving: %s",
+		    f->src->err.msg);
+		f->src_eof = true;
 	}
 }
 
 static void
-dir_write(struct relay *r, struct dir *d)
+flow_out_read(struct relay *r, struct flow *f)
 {
-	size_t n;
-	enum io io;
+	size_t got;
+
+	if (flow_read(f, &got) == IO_ERROR)
+		fail(r, f->src->err.status, "reading input: %s",
+		    f->src->err.msg);
+	else if (got > 0)
+		r->last_activity = now_ms();
+}
+
+static void
+flow_do_write(struct relay *r, struct flow *f)
+{
+	uint64_t before = f->bytes;
 	char msg[ERROR_MSG_MAX + 80];
 
-	while (d->len > 0) {
-		io = stream_write(d->dst, d->buf + d->head, d->len, &n);
-		if (io == IO_DONE) {
-			d->head += n;
-			d->len -= n;
-			d->bytes += n;
-			d->wwant = IO_WANT_WRITE;
+	if (flow_write(f) != IO_ERROR) {
+		if (f->bytes != before)
 			r->last_activity = now_ms();
-			if (d->len == 0)
-				d->head = 0;
-			if (!d->dst->nonblocking)
-				return;
-			continue;
-		}
-		if (io == IO_WANT_READ || io == IO_WANT_WRITE) {
-			d->wwant = io;
-			return;
-		}
-		if (d == &r->dir[DIR_OUT]) {
-			d->done = true;
-			snprintf(msg, sizeof(msg), "%s%s", d->dst->err.msg,
-			    d->src_eof ? "" : ", and the rest of the input");
-			note(&r->out_err, ST_RUNTIME, "the peer is gone (%s): "
-			    "%llu bytes of input were not sent", msg,
-			    (unsigned long long)d->len);
-		} else {
-			fail(r, d->dst->err.status ? d->dst->err.status :
-			    ST_RUNTIME, "writing output: %s", d->dst->err.msg);
-		}
 		return;
 	}
+	if (f == &r->flow[OUT]) {
+		f->done = true;
+		snprintf(msg, sizeof(msg), "%s%s", f->dst->err.msg,
+		    f->src_eof ? "" : ", and the rest of the input");
+		keep_first(&r->out_err, ST_RUNTIME, "the peer is gone (%s): "
+		    "%llu bytes of input were not sent", msg,
+		    (unsigned long long)f->len);
+		flow_release(f);
+	} else {
+		fail(r, f->dst->err.status ? f->dst->err.status : ST_RUNTIME,
+		    "writing output: %s", f->dst->err.msg);
+	}
+}
+
+/* Forget the watch on fd: its descriptor is about to be replaced. */
+static void
+watch_forget(struct relay *r, int fd)
+{
+	int i;
+
+	for (i = 0; i < RELAY_WATCHES; i++)
+		if (r->watch[i].used && r->watch[i].io.fd == fd)
+			loop_io_del(r->loop, &r->watch[i].io);
 }
 
 /*
  * The source is at EOF and everything is written: half-close the sink, and
  * for local input start the -q clock.  A half-close that wants I/O is
- * simply tried again after the next poll.
+ * simply tried again at the next step.
  */
 static void
-dir_finish(struct relay *r, struct dir *d)
+flow_finish(struct relay *r, struct flow *f)
 {
-	if (d->done || r->finished || !d->src_eof || d->len > 0)
+	short ev;
+
+	if (f->done || r->finished || !f->src_eof || f->len > 0)
 		return;
-	dir_shutdown(r, d);
-	if (d->done && d == &r->dir[DIR_OUT] && r->opts.quit_after_eof_ms >= 0)
+	if (f == &r->flow[OUT] && r->opts.no_shutdown) {
+		f->done = true;
+	} else {
+		/* A pipe's half-close puts /dev/null in its place. */
+		watch_forget(r, stream_want_fd(f->dst, IO_WANT_WRITE, &ev));
+		(void)flow_shutdown(f);
+	}
+	if (f->done && f == &r->flow[OUT] && r->opts.quit_after_eof_ms >= 0)
 		r->quit_at = now_ms() + r->opts.quit_after_eof_ms;
 }
 
-static int
-add_pfd(struct pollfd *pfds, int *n, int fd, short events)
-{
-	int i;
-
-	for (i = 0; i < *n; i++) {
-		if (pfds[i].fd == fd) {
-			pfds[i].events |= events;
-			return i;
-		}
-	}
-	pfds[*n].fd = fd;
-	pfds[*n].events = events;
-	pfds[*n].revents = 0;
-	return (*n)++;
-}
-
 static void
-deadline_min(int64_t *t, int64_t at)
+step_flow(struct relay *r, struct flow *f)
 {
-	if (at >= 0 && (*t < 0 || at < *t))
-		*t = at;
+	bool wready;
+	size_t before;
+
+	if (f->done)
+		return;
+	wready = f->len > 0 && is_ready(r, f->dst, f->wwant);
+	if (flow_can_read(f) && (is_ready(r, f->src, f->rwant) ||
+	    flow_has_hidden(f) || (r->fresh && stream_nonblocking(f->src)))) {
+		before = f->len;
+		if (f == &r->flow[IN])
+			flow_in_read(r, f);
+		else
+			flow_out_read(r, f);
+		/* A non-blocking sink can take it straight away. */
+		if (f->len > before && (f->dst_nonblocking ||
+		    stream_want_fd(f->dst, f->wwant, &(short){ 0 }) < 0))
+			wready = true;
+	}
+	if (r->finished)
+		return;
+	if (f->len > 0 && wready)
+		flow_do_write(r, f);
+	flow_finish(r, f);
 }
 
-int
-relay_prepare(struct relay *r, struct pollfd *pfds, int *timeout)
-{
-	int64_t at = -1, now;
-	bool immediate = false;	/* some work needs no poll */
-	short ev;
-	int n = 0, i, fd;
-
-	for (i = 0; i < 2; i++)
-		r->dir[i].rslot = r->dir[i].wslot = -1;
-	if (r->finished) {
-		*timeout = 0;
-		return 0;
-	}
-	if (!r->established[0] || !r->established[1]) {
-		for (i = 0; i < 2; i++) {
-			if (r->established[i])
-				continue;
-			fd = stream_want_fd(r->end[i], r->hs_want[i], &ev);
-			(void)add_pfd(pfds, &n, fd, ev);
-		}
-		deadline_min(&at, r->opts.handshake_deadline);
-	} else {
-		for (i = 0; i < 2; i++) {
-			struct dir *d = &r->dir[i];
-
-			if (d->done)
-				continue;
-			if (!d->src_eof && d->len < d->cap) {
-				if (stream_pending(d->src) > 0 &&
-				    d->rwant == IO_WANT_READ)
-					immediate = true;
-				fd = stream_want_fd(d->src, d->rwant, &ev);
-				d->rslot = add_pfd(pfds, &n, fd, ev);
-			}
-			if (d->len > 0 || d->src_eof) {
-				fd = stream_want_fd(d->dst, d->wwant, &ev);
-				d->wslot = add_pfd(pfds, &n, fd, ev);
-			}
-		}
-		if (r->opts.idle_ms > 0)
-			deadline_min(&at, r->last_activity + r->opts.idle_ms);
-		deadline_min(&at, r->quit_at);
-	}
-	if (immediate) {
-		*timeout = 0;
-	} else if (at < 0) {
-		*timeout = -1;
-	} else {
-		now = now_ms();
-		*timeout = at <= now ? 0 : (at - now > INT_MAX ? INT_MAX :
-		    (int)(at - now));
-	}
-	return n;
-}
-
-static bool
-slot_ready(const struct pollfd *pfds, int n, int slot, enum io want)
-{
-	short ev = want == IO_WANT_WRITE ? POLLOUT : POLLIN;
-
-	if (slot < 0 || slot >= n)
-		return false;
-	return (pfds[slot].revents & (ev | POLLHUP | POLLERR | POLLNVAL)) != 0;
-}
+/* --- The end of the session. */
 
 static void
 check_finished(struct relay *r)
@@ -412,7 +321,7 @@ check_finished(struct relay *r)
 
 	if (r->finished)
 		return;
-	if (r->dir[DIR_IN].done &&
+	if (r->flow[IN].done &&
 	    (r->in_err.status != ST_OK || r->out_err.status != ST_OK)) {
 		/*
 		 * A protocol error the peer left behind (a TLS alert: our
@@ -428,7 +337,7 @@ check_finished(struct relay *r)
 		finish(r, r->err.status);
 		return;
 	}
-	if (r->dir[DIR_IN].done && (r->dir[DIR_OUT].done ||
+	if (r->flow[IN].done && (r->flow[OUT].done ||
 	    r->opts.end_at_peer_eof)) {
 		finish(r, ST_OK);
 		return;
@@ -449,64 +358,249 @@ check_finished(struct relay *r)
 		    (long long)r->opts.idle_ms);
 }
 
-void
-relay_handle(struct relay *r, const struct pollfd *pfds, int n)
+/* --- Telling the loop what the relay waits for. */
+
+static void on_watch(struct loop_io *, uint32_t);
+
+static void
+want(struct relay *r, uint32_t *ev, int *fds, int *n, const struct stream *s,
+    enum io w)
+{
+	short pev;
+	int fd = stream_want_fd(s, w, &pev), i;
+
+	if (fd < 0)
+		return;
+	for (i = 0; i < *n; i++) {
+		if (fds[i] == fd) {
+			ev[i] |= epoll_events(pev);
+			return;
+		}
+	}
+	if (*n < RELAY_WATCHES) {
+		fds[*n] = fd;
+		ev[(*n)++] = epoll_events(pev);
+	}
+	(void)r;
+}
+
+static int
+sync_watches(struct relay *r, const int *fds, const uint32_t *ev, int n)
+{
+	struct watch *w, *free_w;
+	uint32_t set;
+	int i, j;
+
+	for (i = 0; i < RELAY_WATCHES; i++) {
+		w = &r->watch[i];
+		if (!w->used)
+			continue;
+		set = 0;
+		for (j = 0; j < n; j++)
+			if (fds[j] == w->io.fd)
+				set = ev[j];
+		if (loop_io_set(r->loop, &w->io, set, &r->err) == -1)
+			return -1;
+	}
+	for (j = 0; j < n; j++) {
+		free_w = NULL;
+		for (i = 0; i < RELAY_WATCHES; i++) {
+			w = &r->watch[i];
+			if (w->used && w->io.fd == fds[j])
+				break;
+			if (!w->used && free_w == NULL)
+				free_w = w;
+		}
+		if (i < RELAY_WATCHES || free_w == NULL)
+			continue;
+		free_w->used = true;
+		free_w->r = r;
+		loop_io_init(&free_w->io, fds[j], on_watch);
+		if (loop_io_set(r->loop, &free_w->io, ev[j], &r->err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int64_t
+next_deadline(const struct relay *r)
+{
+	int64_t at = -1;
+
+	if (!r->established[0] || !r->established[1])
+		return r->opts.handshake_deadline;
+	if (r->opts.idle_ms > 0)
+		at = r->last_activity + r->opts.idle_ms;
+	if (r->quit_at >= 0 && (at < 0 || r->quit_at < at))
+		at = r->quit_at;
+	return at;
+}
+
+static void
+arm(struct relay *r)
+{
+	uint32_t ev[RELAY_WATCHES];
+	int fds[RELAY_WATCHES], n = 0, i;
+	int64_t at;
+
+	if (!r->established[0] || !r->established[1]) {
+		for (i = 0; i < 2; i++)
+			if (!r->established[i])
+				want(r, ev, fds, &n, r->end[i], r->hs_want[i]);
+	} else {
+		for (i = 0; i < 2; i++) {
+			struct flow *f = &r->flow[i];
+
+			if (f->done)
+				continue;
+			if (flow_can_read(f))
+				want(r, ev, fds, &n, f->src, f->rwant);
+			if (flow_wants_sink(f))
+				want(r, ev, fds, &n, f->dst, f->wwant);
+			if (flow_has_hidden(f))
+				loop_defer(r->loop, &r->defer);
+		}
+	}
+	if (sync_watches(r, fds, ev, n) == -1) {
+		finish(r, r->err.status);
+		loop_defer(r->loop, &r->defer);
+		return;
+	}
+	/* A later deadline can wait: the timer re-arms when it fires. */
+	at = next_deadline(r);
+	if (at < 0)
+		loop_timer_stop(r->loop, &r->timer);
+	else if (!loop_timer_armed(&r->timer) || at < r->timer.at)
+		loop_timer_set(r->loop, &r->timer, at);
+}
+
+/* --- Steps. */
+
+static void
+step(struct relay *r)
 {
 	int i;
 
+	if (!r->finished && (!r->established[0] || !r->established[1])) {
+		/* Data may already be waiting: try what cannot block. */
+		if (step_handshakes(r))
+			r->fresh = true;
+	}
+	if (!r->finished && r->established[0] && r->established[1])
+		for (i = 0; i < 2 && !r->finished; i++)
+			step_flow(r, &r->flow[i]);
+	check_finished(r);
+	r->kicked = false;
+	r->fresh = false;
+	if (!r->finished) {
+		arm(r);
+		return;
+	}
+	if (!r->done_told) {
+		r->done_told = true;
+		loop_timer_stop(r->loop, &r->timer);
+		if (r->opts.on_done != NULL)
+			r->opts.on_done(r, r->opts.done_arg); /* may free r */
+	}
+}
+
+static void
+on_watch(struct loop_io *io, uint32_t revents)
+{
+	struct watch *w = container_of(io, struct watch, io);
+
+	w->r->ready_fd = io->fd;
+	w->r->ready_ev = revents;
+	step(w->r);
+}
+
+static void
+on_timer(struct loop_timer *t)
+{
+	struct relay *r = container_of(t, struct relay, timer);
+
+	r->ready_fd = -1;
+	step(r);
+}
+
+static void
+on_defer(struct loop_defer *d)
+{
+	struct relay *r = container_of(d, struct relay, defer);
+
+	r->ready_fd = -1;
+	step(r);
+}
+
+/* --- The interface. */
+
+struct relay *
+relay_new(struct loop *loop, struct stream *local, struct stream *net,
+    const struct relay_opts *o, struct error *e)
+{
+	struct relay *r;
+	size_t cap = o->bufsize != 0 ? o->bufsize : RELAY_BUFSIZE;
+	int i;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		err_set(e, ST_RUNTIME, "out of memory");
+		return NULL;
+	}
+	r->opts = *o;
+	r->loop = loop;
+	r->end[END_LOCAL] = local;
+	r->end[END_NET] = net;
+	flow_init(&r->flow[OUT], local, net, cap);
+	flow_init(&r->flow[IN], net, local, cap);
+	for (i = 0; i < 2; i++)
+		r->hs_want[i] = IO_DONE;
+	if (o->recv_only) {
+		r->flow[OUT].src_eof = true;
+		r->flow[OUT].done = true;
+	}
+	loop_timer_init(&r->timer, on_timer);
+	loop_defer_init(&r->defer, on_defer);
+	r->last_activity = now_ms();
+	r->quit_at = -1;
+	r->ready_fd = -1;
+	return r;
+}
+
+void
+relay_start(struct relay *r)
+{
+	r->kicked = true;
+	loop_defer(r->loop, &r->defer);
+}
+
+void
+relay_wake(struct relay *r)
+{
+	r->kicked = true;
+	loop_defer(r->loop, &r->defer);
+}
+
+void
+relay_stop(struct relay *r, enum status st, const char *fmt, ...)
+{
+	va_list ap;
+
 	if (r->finished)
 		return;
-	if (!r->established[0] || !r->established[1]) {
-		if (!step_handshakes(r)) {
-			check_finished(r);
-			return;
-		}
-		/* Fall through: data may already be waiting. */
-		pfds = NULL;
-		n = 0;
-		for (i = 0; i < 2; i++)
-			if (!r->dir[i].done && !r->dir[i].src_eof &&
-			    r->dir[i].src->nonblocking)
-				dir_read(r, &r->dir[i]);
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		err_verrno(&r->err, st, 0, fmt, ap);
+		va_end(ap);
 	}
-	for (i = 0; i < 2 && !r->finished; i++) {
-		struct dir *d = &r->dir[i];
-		bool wready = slot_ready(pfds, n, d->wslot, d->wwant);
-
-		if (d->done)
-			continue;
-		if (!d->src_eof && (slot_ready(pfds, n, d->rslot, d->rwant) ||
-		    (stream_pending(d->src) > 0 && d->rwant == IO_WANT_READ))) {
-			size_t before = d->len;
-
-			dir_read(r, d);
-			/* A non-blocking writer can take it straight away. */
-			if (d->len > before && d->dst->nonblocking)
-				wready = true;
-		}
-		if (r->finished)
-			break;
-		if (d->len > 0 && wready)
-			dir_write(r, d);
-		dir_finish(r, d);
-	}
-	check_finished(r);
+	finish(r, st);
+	loop_defer(r->loop, &r->defer);
 }
 
 bool
 relay_finished(struct relay *r, enum status *st, struct error *e)
 {
 	if (!r->finished)
-		check_finished(r);
-	if (!r->finished)
 		return false;
-	if (r->status == ST_OK && r->truncated) {
-		r->status = ST_TRUNCATED;
-		snprintf(r->err.msg, sizeof(r->err.msg), "the peer closed the "
-		    "connection without close_notify: the data may be "
-		    "truncated");
-		r->err.status = ST_TRUNCATED;
-	}
 	*st = r->status;
 	*e = r->err;
 	return true;
@@ -515,44 +609,54 @@ relay_finished(struct relay *r, enum status *st, struct error *e)
 void
 relay_get_stats(const struct relay *r, struct relay_stats *s)
 {
-	s->sent = r->dir[DIR_OUT].bytes;
-	s->received = r->dir[DIR_IN].bytes;
+	s->sent = r->flow[OUT].bytes;
+	s->received = r->flow[IN].bytes;
 	s->truncated = r->truncated;
+	s->unsent = r->flow[OUT].len;
+}
+
+void
+relay_free(struct relay *r)
+{
+	int i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < RELAY_WATCHES; i++)
+		if (r->watch[i].used)
+			loop_io_del(r->loop, &r->watch[i].io);
+	loop_timer_stop(r->loop, &r->timer);
+	loop_defer_cancel(r->loop, &r->defer);
+	flow_release(&r->flow[OUT]);
+	flow_release(&r->flow[IN]);
+	free(r);
 }
 
 enum status
 relay_run(struct stream *local, struct stream *net,
     const struct relay_opts *o, struct relay_stats *stats, struct error *e)
 {
-	struct pollfd pfds[RELAY_MAX_PFDS];
+	struct loop *loop;
 	struct relay *r;
-	enum status st;
-	int n, timeout, rc;
+	enum status st = ST_RUNTIME;
 
-	if ((r = relay_new(local, net, o)) == NULL)
-		return err_set(e, ST_RUNTIME, "out of memory");
-	/* Start the handshakes before the first poll. */
-	relay_handle(r, NULL, 0);
+	if ((loop = loop_new(e)) == NULL)
+		return e->status;
+	if ((r = relay_new(loop, local, net, o, e)) == NULL) {
+		loop_free(loop);
+		return e->status;
+	}
+	relay_start(r);
 	while (!relay_finished(r, &st, e)) {
-		n = relay_prepare(r, pfds, &timeout);
-		rc = poll(pfds, (nfds_t)n, timeout);
-		if (rc == -1) {
-			if (errno == EINTR)
-				continue;
-			st = err_errno(e, ST_RUNTIME, errno, "poll");
+		if (loop_once(loop, e) == -1) {
+			relay_stop(r, e->status, "%s", e->msg);
+			(void)relay_finished(r, &st, e);
 			break;
 		}
-		relay_handle(r, pfds, n);
 	}
-	/*
-	 * A clean end says so even when no half-close went out (--recv-only,
-	 * --no-shutdown, -q, a terminal): without close_notify a TLS peer
-	 * could not tell the end from a truncation.
-	 */
-	if (st == ST_OK && !r->dir[DIR_OUT].shut_sent)
-		(void)stream_shutdown_write(net);
 	if (stats != NULL)
 		relay_get_stats(r, stats);
 	relay_free(r);
+	loop_free(loop);
 	return st;
 }

@@ -1,31 +1,36 @@
 /*
- * The relay: moves bytes both ways between two streams in one poll loop.
+ * The relay: moves bytes both ways between two streams, as a client of the
+ * event loop.
  *
- * It drives any pending handshakes first, then copies local->net ("out")
- * and net->local ("in") with one buffer per direction.  A full buffer stops
- * its reader; an empty one stops its writer.  It never asks what kind of
- * stream it holds: each stream names the descriptor and events it waits on.
+ * It drives any pending handshakes first, then runs two flows: local->net
+ * ("out") and net->local ("in").  A full buffer stops its reader; an empty
+ * one stops its writer.  It never asks what kind of stream it holds: each
+ * stream names the descriptor and events it waits on, and a stream with no
+ * descriptor (a hub port) wakes the relay with relay_wake().
  *
  * A session ends when both directions are finished (see DESIGN.md): "in" at
  * the peer's EOF once everything is written out, "out" at local EOF once
- * everything is sent and the half-close has gone out.
+ * everything is sent and the half-close has gone out.  A clean end always
+ * sends close_notify and FIN, whatever ended it.
  *
- * relay_run() is the whole loop for one session.  The step functions below
- * it let a multi-session loop drive many relays from one poll().
+ * relay_run() is a loop with one relay in it.  A driver with many sessions
+ * makes one relay per session on its own loop, and hears of each end
+ * through on_done.
  */
 #ifndef TLSNC_RELAY_H
 #define TLSNC_RELAY_H
 
-#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "loop.h"
 #include "status.h"
 #include "stream.h"
 
 #define RELAY_BUFSIZE	(256 * 1024)
-#define RELAY_MAX_PFDS	8
+
+struct relay;
 
 struct relay_opts {
 	size_t	 bufsize;		/* per direction; 0 means RELAY_BUFSIZE */
@@ -39,30 +44,47 @@ struct relay_opts {
 	enum status (*on_established)(struct stream *, void *, struct error *);
 	/* Called once with the first bytes that arrive from net, or NULL. */
 	void	(*on_first_data)(const void *, size_t, void *);
-	void	*arg;
+	/*
+	 * Called once when the session is over, as the relay's last act: it
+	 * may free the relay and its streams.  relay_finished() then tells
+	 * how it ended.
+	 */
+	void	(*on_done)(struct relay *, void *done_arg);
+	void	*arg;			/* for on_established, on_first_data */
+	void	*done_arg;
 };
 
 struct relay_stats {
 	uint64_t sent;			/* local -> net */
 	uint64_t received;		/* net -> local */
 	bool	 truncated;		/* net EOF without close_notify */
+	uint64_t unsent;		/* local bytes read but not sent */
 };
 
+/* One session in a loop of its own, until it ends. */
 enum status	relay_run(struct stream *local, struct stream *net,
 		    const struct relay_opts *, struct relay_stats *,
 		    struct error *);
 
-/* Step interface. */
-struct relay;
-struct relay	*relay_new(struct stream *local, struct stream *net,
-		    const struct relay_opts *);
-void		 relay_free(struct relay *);
-/* Fill pfds (at most RELAY_MAX_PFDS); *timeout is in ms, -1 for none. */
-int		 relay_prepare(struct relay *, struct pollfd *, int *timeout);
-/* Act on poll's answer for the pfds relay_prepare gave. */
-void		 relay_handle(struct relay *, const struct pollfd *, int n);
+/* A relay on the caller's loop.  It owns neither stream. */
+struct relay	*relay_new(struct loop *, struct stream *local,
+		    struct stream *net, const struct relay_opts *,
+		    struct error *);
+/* Start the handshakes (at the loop's next turn). */
+void		 relay_start(struct relay *);
+/* A stream without a descriptor may have changed: try it again. */
+void		 relay_wake(struct relay *);
+/*
+ * End the session now with st and a message (NULL for none).  ST_OK is a
+ * clean end: close_notify and FIN go out.  on_done follows at the next
+ * turn.
+ */
+void		 relay_stop(struct relay *, enum status, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
 /* True once the session is over; then status and e are final. */
 bool		 relay_finished(struct relay *, enum status *, struct error *);
 void		 relay_get_stats(const struct relay *, struct relay_stats *);
+/* Forget the relay's watches and free it; the streams stay open. */
+void		 relay_free(struct relay *);
 
 #endif

@@ -8,6 +8,7 @@
 #ifndef TLSNC_STATUS_H
 #define TLSNC_STATUS_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 enum status {
@@ -33,6 +34,9 @@ enum status	err_set(struct error *, enum status, const char *, ...)
 /* Like err_set, with ": strerror(errnum)" appended. */
 enum status	err_errno(struct error *, enum status, int errnum,
 		    const char *, ...) __attribute__((format(printf, 4, 5)));
+/* The same from a va_list; errnum 0 appends nothing. */
+enum status	err_verrno(struct error *, enum status, int errnum,
+		    const char *, va_list);
 /* Append the most useful OpenSSL error-queue entry (and clear the queue). */
 enum status	err_ssl(struct error *, enum status, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));

@@ -22,56 +22,153 @@ enum io
 stream_fail(struct stream *s, enum status st, int errnum, const char *fmt, ...)
 {
 	va_list ap;
-	size_t n;
 
 	va_start(ap, fmt);
-	s->err.status = st;
-	vsnprintf(s->err.msg, sizeof(s->err.msg), fmt, ap);
+	err_verrno(&s->err, st, errnum, fmt, ap);
 	va_end(ap);
 	s->sys_errno = errnum;
-	if (errnum != 0) {
-		n = strlen(s->err.msg);
-		snprintf(s->err.msg + n, sizeof(s->err.msg) - n, ": %s",
-		    strerror(errnum));
-	}
 	return IO_ERROR;
 }
 
-/* Plain descriptors wait on their own read or write side. */
-int
-stream_default_want_fd(const struct stream *s, enum io want, short *events)
+struct stream *
+stream_layer_new(const struct stream_ops *ops, void *ctx, struct stream *lower)
 {
-	if (s->lower != NULL)
-		return stream_want_fd(s->lower, want, events);
-	if (want == IO_WANT_WRITE) {
-		*events = POLLOUT;
-		return s->wfd;
+	struct stream *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->ops = ops;
+	s->ctx = ctx;
+	s->lower = lower;
+	return s;
+}
+
+enum io
+stream_handshake(struct stream *s)
+{
+	enum io r;
+
+	if (s->lower != NULL && (r = stream_handshake(s->lower)) != IO_DONE) {
+		if (r == IO_ERROR) {
+			s->err = s->lower->err;
+			s->sys_errno = s->lower->sys_errno;
+		}
+		return r;
 	}
-	*events = POLLIN;
-	return s->rfd;
+	return s->ops->handshake != NULL ? s->ops->handshake(s) : IO_DONE;
+}
+
+size_t
+stream_pending(const struct stream *s)
+{
+	size_t n = 0;
+
+	for (; s != NULL; s = s->lower)
+		if (s->ops->pending != NULL)
+			n += s->ops->pending(s);
+	return n;
+}
+
+int
+stream_want_fd(const struct stream *s, enum io want, short *events)
+{
+	for (; s != NULL; s = s->lower)
+		if (s->ops->want_fd != NULL)
+			return s->ops->want_fd(s, want, events);
+	*events = 0;
+	return -1;
+}
+
+enum io
+stream_shutdown_write(struct stream *s)
+{
+	enum io r;
+
+	if (s->ops->shutdown_write != NULL)
+		return s->ops->shutdown_write(s);
+	if (s->lower == NULL)
+		return IO_DONE;
+	if ((r = stream_shutdown_write(s->lower)) == IO_ERROR) {
+		s->err = s->lower->err;
+		s->sys_errno = s->lower->sys_errno;
+	}
+	return r;
+}
+
+int
+stream_query(const struct stream *s, enum stream_query q, void *out)
+{
+	for (; s != NULL; s = s->lower)
+		if (s->ops->query != NULL && s->ops->query(s, q, out) == 0)
+			return 0;
+	return -1;
+}
+
+int
+stream_fd(const struct stream *s)
+{
+	int fd = -1;
+
+	return stream_query(s, STREAM_Q_FD, &fd) == 0 ? fd : -1;
+}
+
+static bool
+query_bool(const struct stream *s, enum stream_query q, bool dflt)
+{
+	bool b = dflt;
+
+	return stream_query(s, q, &b) == 0 ? b : dflt;
+}
+
+bool
+stream_eof_clean(const struct stream *s)
+{
+	return query_bool(s, STREAM_Q_EOF_CLEAN, true);
+}
+
+bool
+stream_nonblocking(const struct stream *s)
+{
+	return query_bool(s, STREAM_Q_NONBLOCKING, false);
+}
+
+bool
+stream_keeps_datagrams(const struct stream *s)
+{
+	return query_bool(s, STREAM_Q_DATAGRAM, false);
 }
 
 void
 stream_close(struct stream *s)
 {
-	if (s != NULL)
-		s->ops->close(s);
+	struct stream *lower;
+
+	while (s != NULL) {
+		lower = s->lower;
+		if (s->ops->close != NULL)
+			s->ops->close(s);
+		free(s);
+		s = lower;
+	}
 }
 
 static enum io
 fd_read(struct stream *s, void *buf, size_t len, size_t *n)
 {
+	struct fd_state *f = s->ctx;
 	ssize_t r;
 
 	*n = 0;
 	for (;;) {
-		r = read(s->rfd, buf, len);
+		r = read(f->rfd, buf, len);
 		if (r > 0) {
 			*n = (size_t)r;
 			return IO_DONE;
 		}
-		if (r == 0)
+		if (r == 0) {
+			f->eof = true;
 			return IO_EOF;
+		}
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -108,36 +205,37 @@ pipe_room(int fd, size_t len)
 }
 
 static ssize_t
-write_blocking_fd(struct stream *s, const void *buf, size_t len)
+write_blocking_fd(struct fd_state *f, const void *buf, size_t len)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	ssize_t r;
 
-	if (s->w_nowait) {
-		r = pwritev2(s->wfd, &iov, 1, -1, RWF_NOWAIT);
+	if (f->w_nowait) {
+		r = pwritev2(f->wfd, &iov, 1, -1, RWF_NOWAIT);
 		if (r >= 0 || (errno != EOPNOTSUPP && errno != EINVAL))
 			return r;
-		s->w_nowait = false;
+		f->w_nowait = false;
 	}
-	if (s->w_pipe)
-		len = pipe_room(s->wfd, len);
-	return write(s->wfd, buf, len);
+	if (f->w_pipe)
+		len = pipe_room(f->wfd, len);
+	return write(f->wfd, buf, len);
 }
 
 static enum io
 fd_write(struct stream *s, const void *buf, size_t len, size_t *n)
 {
+	struct fd_state *f = s->ctx;
 	ssize_t r;
 
 	*n = 0;
 	for (;;) {
-		if (s->is_socket)
+		if (f->is_socket)
 			/* Never block, even on a shared blocking socket. */
-			r = send(s->wfd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		else if (s->nonblocking)
-			r = write(s->wfd, buf, len);
+			r = send(f->wfd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		else if (f->nonblocking)
+			r = write(f->wfd, buf, len);
 		else
-			r = write_blocking_fd(s, buf, len);
+			r = write_blocking_fd(f, buf, len);
 		if (r >= 0) {
 			*n = (size_t)r;
 			return r > 0 ? IO_DONE : IO_WANT_WRITE;
@@ -153,14 +251,15 @@ fd_write(struct stream *s, const void *buf, size_t len, size_t *n)
 static enum io
 fd_shutdown_write(struct stream *s)
 {
+	struct fd_state *f = s->ctx;
 	int null;
 
-	if (s->is_socket) {
-		if (shutdown(s->wfd, SHUT_WR) == -1 && errno != ENOTCONN)
+	if (f->is_socket) {
+		if (shutdown(f->wfd, SHUT_WR) == -1 && errno != ENOTCONN)
 			return stream_fail(s, ST_RUNTIME, errno, "shutdown");
 		return IO_DONE;
 	}
-	if (s->wfd == s->rfd)
+	if (f->wfd == f->rfd || f->wfd < 0)
 		return IO_DONE;
 	/*
 	 * A pipe or file: the reader downstream sees EOF once our end is
@@ -170,7 +269,7 @@ fd_shutdown_write(struct stream *s)
 	null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (null == -1)
 		return stream_fail(s, ST_RUNTIME, errno, "/dev/null");
-	if (dup2(null, s->wfd) == -1) {
+	if (dup2(null, f->wfd) == -1) {
 		int e = errno;
 
 		close(null);
@@ -180,52 +279,97 @@ fd_shutdown_write(struct stream *s)
 	return IO_DONE;
 }
 
+/* Plain descriptors wait on their own read or write side. */
+static int
+fd_want_fd(const struct stream *s, enum io want, short *events)
+{
+	const struct fd_state *f = s->ctx;
+
+	if (want == IO_WANT_WRITE) {
+		*events = POLLOUT;
+		return f->wfd;
+	}
+	*events = POLLIN;
+	return f->rfd;
+}
+
+static int
+fd_query(const struct stream *s, enum stream_query q, void *out)
+{
+	const struct fd_state *f = s->ctx;
+
+	switch (q) {
+	case STREAM_Q_FD:
+		*(int *)out = f->is_socket && f->rfd == f->wfd ? f->rfd : -1;
+		return 0;
+	case STREAM_Q_NONBLOCKING:
+		*(bool *)out = f->nonblocking;
+		return 0;
+	case STREAM_Q_EOF_CLEAN:
+		*(bool *)out = true;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 static void
 fd_close(struct stream *s)
 {
-	if (s->own_fds) {
-		if (s->rfd >= 0)
-			close(s->rfd);
-		if (s->wfd >= 0 && s->wfd != s->rfd)
-			close(s->wfd);
+	struct fd_state *f = s->ctx;
+
+	if (f->flags & STREAM_OWN_FDS) {
+		if (f->rfd >= 0)
+			close(f->rfd);
+		if (f->wfd >= 0 && f->wfd != f->rfd)
+			close(f->wfd);
 	}
-	free(s);
+	free(f);
 }
 
 static const struct stream_ops fd_ops = {
 	.name = "fd",
-	.handshake = NULL,
 	.read = fd_read,
 	.write = fd_write,
 	.shutdown_write = fd_shutdown_write,
-	.pending = NULL,
-	.want_fd = stream_default_want_fd,
+	.want_fd = fd_want_fd,
+	.query = fd_query,
 	.close = fd_close,
 };
 
+const struct fd_state *
+stream_fd_state(const struct stream *s)
+{
+	return s != NULL && s->ops == &fd_ops ? s->ctx : NULL;
+}
+
 struct stream *
-stream_fd_new(int rfd, int wfd, bool own_fds)
+stream_fd_new(int rfd, int wfd, unsigned flags)
 {
 	struct stream *s;
+	struct fd_state *f;
 	struct stat st;
 	int fl;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL)
+	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
-	s->ops = &fd_ops;
-	s->rfd = rfd;
-	s->wfd = wfd;
-	s->own_fds = own_fds;
+	if ((s = stream_layer_new(&fd_ops, f, NULL)) == NULL) {
+		free(f);
+		return NULL;
+	}
+	f->rfd = rfd;
+	f->wfd = wfd;
+	f->flags = flags;
 	if (wfd >= 0 && fstat(wfd, &st) == 0) {
-		s->is_socket = S_ISSOCK(st.st_mode);
-		s->w_pipe = S_ISFIFO(st.st_mode);
-		s->w_nowait = s->w_pipe;
+		f->is_socket = S_ISSOCK(st.st_mode);
+		f->w_pipe = S_ISFIFO(st.st_mode);
+		f->w_nowait = f->w_pipe;
 	}
 	/* Only a socket of our own is made non-blocking; see stream.h. */
-	if (s->is_socket && rfd == wfd) {
+	if (f->is_socket && rfd == wfd) {
 		if ((fl = fcntl(rfd, F_GETFL)) != -1 &&
 		    fcntl(rfd, F_SETFL, fl | O_NONBLOCK) != -1)
-			s->nonblocking = true;
+			f->nonblocking = true;
 	}
 	return s;
 }

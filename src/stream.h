@@ -11,10 +11,13 @@
  *   IO_EOF         (read only) the peer will send nothing more
  *   IO_ERROR       failed; the reason is in stream->err, never in errno
  *
- * A layered stream (TLS) sits on a lower stream and asks it for the
- * descriptor to poll.  Bytes that a layer has already taken off the wire but
- * not handed out are reported by stream_pending(): poll cannot see them, so
- * the caller must read again before it sleeps.
+ * Streams form a chain of layers: TLS over a socket, TLS over TLS, a
+ * proxy dialogue under TLS.  A slot that a layer leaves NULL passes down:
+ * the handshake runs the lower layers' set-up first, pending adds up the
+ * bytes held in every layer, and want_fd and shutdown_write go to the layer
+ * below.  Bytes that a layer has already taken off the wire but not handed
+ * out are reported by stream_pending(): poll cannot see them, so the caller
+ * must read again before it sleeps.
  */
 #ifndef TLSNC_STREAM_H
 #define TLSNC_STREAM_H
@@ -35,11 +38,27 @@ enum io {
 
 struct stream;
 
+/*
+ * What a caller may ask of a stream, instead of looking inside it.  Each
+ * layer answers what it knows and passes the rest down; the answer comes
+ * from the topmost layer that knows.
+ */
+enum stream_query {
+	STREAM_Q_FD,		/* int: the socket, when the stream is an
+				   unlayered socket; -1 otherwise */
+	STREAM_Q_TLS,		/* struct tls *: the topmost TLS layer */
+	STREAM_Q_EOF_CLEAN,	/* bool: the last EOF was a clean one (a FIN,
+				   or close_notify under TLS) */
+	STREAM_Q_DATAGRAM,	/* bool: reads keep datagram boundaries */
+	STREAM_Q_NONBLOCKING,	/* bool: I/O may be tried at any time; false
+				   means only once the want is ready */
+};
+
 struct stream_ops {
 	const char *name;
 	/*
-	 * Complete any protocol set-up (the TLS handshake).  IO_DONE once
-	 * established; NULL when the stream needs none.
+	 * Complete this layer's protocol set-up (the TLS handshake).  IO_DONE
+	 * once established.  The lower layers' set-up runs first; NULL: none.
 	 */
 	enum io	(*handshake)(struct stream *);
 	/* Like read(2): IO_DONE with *n > 0, or IO_EOF, never *n == 0. */
@@ -49,46 +68,73 @@ struct stream_ops {
 	/*
 	 * Tell the peer no more data follows (close_notify, then FIN).
 	 * Reading goes on working afterwards.  May want I/O; call again.
+	 * NULL: pass the half-close down.
 	 */
 	enum io	(*shutdown_write)(struct stream *);
-	/* Bytes held inside the layer that poll cannot report. */
+	/* Bytes held inside this layer that poll cannot report; NULL: none. */
 	size_t	(*pending)(const struct stream *);
-	/* The descriptor and poll events that satisfy a want. */
+	/*
+	 * The descriptor and poll events that satisfy a want, or -1 when no
+	 * descriptor will (a stream fed from inside the process wakes its
+	 * user itself).  NULL: ask the layer below.
+	 */
 	int	(*want_fd)(const struct stream *, enum io want, short *events);
-	/* Release the stream (and its lower stream, which it owns). */
+	/* Answer a query into *out and return 0, or -1 to pass it down. */
+	int	(*query)(const struct stream *, enum stream_query, void *out);
+	/* Release this layer's own state (the lower layer is closed after). */
 	void	(*close)(struct stream *);
 };
 
+/* Every layer has just this; its own state hangs off ctx. */
 struct stream {
 	const struct stream_ops *ops;
-	struct stream	*lower;		/* the layer below, or NULL */
+	struct stream	*lower;		/* the layer below (owned), or NULL */
 	void		*ctx;		/* the implementation's own state */
-	int		 rfd;		/* fd streams: read side */
-	int		 wfd;		/* fd streams: write side */
-	bool		 own_fds;	/* close rfd/wfd on close */
-	bool		 nonblocking;	/* I/O may be tried without polling */
-	bool		 is_socket;	/* wfd is a socket (shutdown applies) */
-	bool		 eof_unclean;	/* EOF came without close_notify */
-	bool		 w_nowait;	/* fd stream: try RWF_NOWAIT writes */
-	bool		 w_pipe;	/* fd stream: wfd is a pipe or FIFO */
 	int		 sys_errno;	/* errno of the last IO_ERROR, or 0 */
 	struct error	 err;		/* why the last IO_ERROR happened */
 };
 
+/* Flags for stream_fd_new(). */
+#define STREAM_OWN_FDS	0x1	/* close the descriptors with the stream */
+
 /*
  * An fd stream reads rfd and writes wfd; they may be one socket, or two
- * descriptors such as stdin/stdout or a child's pipes.  own_fds closes them
- * with the stream.  Sockets are switched to non-blocking mode; other
- * descriptors are left as they are, since they may be shared with other
- * processes, and are only used once poll says they are ready.
+ * descriptors such as stdin/stdout or a child's pipes.  Sockets are switched
+ * to non-blocking mode; other descriptors are left as they are, since they
+ * may be shared with other processes, and are only used once poll says they
+ * are ready.
  */
-struct stream	*stream_fd_new(int rfd, int wfd, bool own_fds);
+struct stream	*stream_fd_new(int rfd, int wfd, unsigned flags);
 
-static inline enum io
-stream_handshake(struct stream *s)
-{
-	return s->ops->handshake != NULL ? s->ops->handshake(s) : IO_DONE;
-}
+/* What an fd stream found out about its descriptors. */
+struct fd_state {
+	int	 rfd;
+	int	 wfd;
+	unsigned flags;		/* STREAM_OWN_FDS */
+	bool	 nonblocking;	/* we made the socket non-blocking */
+	bool	 is_socket;	/* wfd is a socket (shutdown applies) */
+	bool	 w_pipe;	/* wfd is a pipe or FIFO */
+	bool	 w_nowait;	/* RWF_NOWAIT writes are worth trying */
+	bool	 eof;		/* read saw EOF */
+};
+/* The state of an fd stream, or NULL for any other kind of layer. */
+const struct fd_state *stream_fd_state(const struct stream *);
+
+/*
+ * A new layer over lower (NULL for a bottom layer), which it then owns.
+ * For implementations: the ops and ctx are theirs.
+ */
+struct stream	*stream_layer_new(const struct stream_ops *, void *ctx,
+		    struct stream *lower);
+
+/* Driving a stream: these pass down through the layers as the slots say. */
+enum io		 stream_handshake(struct stream *);
+size_t		 stream_pending(const struct stream *);
+int		 stream_want_fd(const struct stream *, enum io want,
+		    short *events);
+enum io		 stream_shutdown_write(struct stream *);
+int		 stream_query(const struct stream *, enum stream_query,
+		    void *out);
 
 static inline enum io
 stream_read(struct stream *s, void *buf, size_t len, size_t *n)
@@ -102,29 +148,16 @@ stream_write(struct stream *s, const void *buf, size_t len, size_t *n)
 	return s->ops->write(s, buf, len, n);
 }
 
-static inline enum io
-stream_shutdown_write(struct stream *s)
-{
-	return s->ops->shutdown_write(s);
-}
-
-static inline size_t
-stream_pending(const struct stream *s)
-{
-	return s->ops->pending != NULL ? s->ops->pending(s) : 0;
-}
-
-static inline int
-stream_want_fd(const struct stream *s, enum io want, short *events)
-{
-	return s->ops->want_fd(s, want, events);
-}
+/* Typed queries, with the answer a stream that does not know gives. */
+int		 stream_fd(const struct stream *);		/* -1 */
+bool		 stream_eof_clean(const struct stream *);	/* true */
+bool		 stream_nonblocking(const struct stream *);	/* false */
+bool		 stream_keeps_datagrams(const struct stream *);	/* false */
 
 void	stream_close(struct stream *);
 
-/* Helpers for implementations. */
+/* For implementations: record the failure in s->err; returns IO_ERROR. */
 enum io	stream_fail(struct stream *, enum status, int errnum, const char *,
 	    ...) __attribute__((format(printf, 4, 5)));
-int	stream_default_want_fd(const struct stream *, enum io, short *);
 
 #endif

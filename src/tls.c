@@ -26,8 +26,14 @@
 #include "net.h"
 #include "tls.h"
 
-/* Large enough for many records per read(2) with read-ahead on. */
-#define TLS_READ_BUFFER	(256 * 1024)
+/*
+ * The read-ahead buffer: large enough for many records per read(2) while a
+ * session is busy, one record while it is not.  OpenSSL frees it whenever
+ * it is empty (SSL_MODE_RELEASE_BUFFERS), and sizes it anew on the next
+ * read, so an idle session holds none.
+ */
+#define TLS_READ_BUFFER_BUSY	(256 * 1024)
+#define TLS_READ_BUFFER_IDLE	(17 * 1024)
 
 struct tls {
 	SSL		*ssl;
@@ -40,6 +46,9 @@ struct tls {
 	bool		 shut_sent;	/* close_notify is out */
 	bool		 cert_requested; /* asked for a certificate we lack */
 	bool		 starved;	/* the last read wanted the socket */
+	bool		 busy;		/* reads fill the caller's buffer */
+	bool		 eof_unclean;	/* EOF came without close_notify */
+	bool		 lower_failed;	/* the lower stream said IO_ERROR */
 	unsigned char	 pin[TLS_PIN_LEN];
 	int		 verify_err;	/* first X509_V_ERR_* seen, or 0 */
 	X509		*leaf;		/* the peer's certificate, even if refused */
@@ -331,11 +340,11 @@ tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
 	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION))
 		goto ssl_fail;
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_read_ahead(ctx, 1);
 	/* A pin covers the first handshake only: no TLS 1.2 renegotiation. */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
-	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER);
+	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER_IDLE);
 
 	if (o->key_file != NULL && o->cert_file == NULL) {
 		err_set(e, ST_USAGE, "--ssl-key needs --ssl-cert");
@@ -461,9 +470,17 @@ tls_result(struct stream *s, int ret, const char *what)
 	case SSL_ERROR_ZERO_RETURN:
 		return IO_EOF;
 	case SSL_ERROR_SYSCALL:
+		if (t->lower_failed) {
+			/* A lower stream said why; errno means nothing. */
+			t->lower_failed = false;
+			ERR_clear_error();
+			s->err = s->lower->err;
+			s->sys_errno = s->lower->sys_errno;
+			return IO_ERROR;
+		}
 		/* No error and no errno: the transport ended mid-stream. */
 		if (ERR_peek_error() == 0 && sys == 0) {
-			s->eof_unclean = true;
+			t->eof_unclean = true;
 			return IO_EOF;
 		}
 		ERR_clear_error();
@@ -473,7 +490,7 @@ tls_result(struct stream *s, int ret, const char *what)
 		reason = ERR_GET_REASON(code);
 		if (reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
 			ERR_clear_error();
-			s->eof_unclean = true;
+			t->eof_unclean = true;
 			return IO_EOF;
 		}
 		if (t->pin_mismatch || (t->verify_err != 0 && !t->no_verify &&
@@ -493,7 +510,11 @@ tls_result(struct stream *s, int ret, const char *what)
 			    "certificate verification failed: %s",
 			    verify_reason(t, buf, sizeof(buf)));
 		}
-		/* The peer refused ours: main must not hint about its. */
+		/*
+		 * The peer refused our certificate, or asked for one we do
+		 * not have: the fault is on our side, so the caller must not
+		 * offer hints about the peer's certificate.
+		 */
 		if (t->cert_requested && (cert_alert(reason) ||
 		    reason == SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE)) {
 			err_ssl(&s->err, ST_VERIFY, "%s: the peer requires a "
@@ -558,11 +579,22 @@ tls_read(struct stream *s, void *buf, size_t len, size_t *n)
 	ret = SSL_read_ex(t->ssl, buf, len, n);
 	if (ret == 1) {
 		t->starved = false;
+		if (*n == len && !t->busy) {
+			/* A bulk transfer: read many records per read(2). */
+			t->busy = true;
+			SSL_set_default_read_buffer_len(t->ssl,
+			    TLS_READ_BUFFER_BUSY);
+		}
 		return IO_DONE;
 	}
 	r = tls_result(s, ret, "TLS read");
 	/* What is left in the buffer is a partial record: poll will wake. */
 	t->starved = r == IO_WANT_READ;
+	if (t->starved && t->busy && SSL_has_pending(t->ssl) == 0) {
+		/* Drained: the next buffer OpenSSL makes is a small one. */
+		t->busy = false;
+		SSL_set_default_read_buffer_len(t->ssl, TLS_READ_BUFFER_IDLE);
+	}
 	return r;
 }
 
@@ -617,6 +649,29 @@ tls_pending(const struct stream *s)
 	return !t->starved && SSL_has_pending(t->ssl) ? 1 : 0;
 }
 
+static int
+tls_query(const struct stream *s, enum stream_query q, void *out)
+{
+	struct tls *t = s->ctx;
+
+	switch (q) {
+	case STREAM_Q_TLS:
+		*(struct tls **)out = t;
+		return 0;
+	case STREAM_Q_FD:
+		*(int *)out = -1;	/* the bytes below are not the data */
+		return 0;
+	case STREAM_Q_EOF_CLEAN:
+		*(bool *)out = !t->eof_unclean;
+		return 0;
+	case STREAM_Q_DATAGRAM:
+		*(bool *)out = false;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 static void
 tls_close(struct stream *s)
 {
@@ -625,8 +680,6 @@ tls_close(struct stream *s)
 	SSL_free(t->ssl);
 	X509_free(t->leaf);
 	free(t);
-	stream_close(s->lower);
-	free(s);
 }
 
 static const struct stream_ops tls_ops = {
@@ -636,29 +689,116 @@ static const struct stream_ops tls_ops = {
 	.write = tls_write,
 	.shutdown_write = tls_shutdown_write,
 	.pending = tls_pending,
-	.want_fd = stream_default_want_fd,
+	.query = tls_query,
 	.close = tls_close,
 };
+
+/*
+ * TLS over a stream that is not a bare socket: OpenSSL's record I/O goes
+ * through this BIO to the lower stream, and the stream's wants come back as
+ * the BIO's retry flags, so that SSL_get_error() reports them.
+ */
+static int
+sbio_result(BIO *b, enum io r)
+{
+	struct tls *t;
+
+	switch (r) {
+	case IO_DONE:
+		return 1;
+	case IO_WANT_READ:
+		BIO_set_retry_read(b);
+		return 0;
+	case IO_WANT_WRITE:
+		BIO_set_retry_write(b);
+		return 0;
+	case IO_EOF:
+		return 0;
+	default:
+		t = BIO_get_app_data(b);
+		if (t != NULL)
+			t->lower_failed = true;
+		return 0;
+	}
+}
+
+static int
+sbio_read(BIO *b, char *buf, size_t len, size_t *n)
+{
+	BIO_clear_retry_flags(b);
+	*n = 0;
+	return sbio_result(b, stream_read(BIO_get_data(b), buf, len, n));
+}
+
+static int
+sbio_write(BIO *b, const char *buf, size_t len, size_t *n)
+{
+	BIO_clear_retry_flags(b);
+	*n = 0;
+	return sbio_result(b, stream_write(BIO_get_data(b), buf, len, n));
+}
+
+static long
+sbio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	/* Writes go straight down, so there is nothing to flush. */
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static BIO_METHOD *
+stream_bio_method(void)
+{
+	static BIO_METHOD *m;
+
+	if (m != NULL)
+		return m;
+	m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+	    "tlsnc stream");
+	if (m == NULL || !BIO_meth_set_read_ex(m, sbio_read) ||
+	    !BIO_meth_set_write_ex(m, sbio_write) ||
+	    !BIO_meth_set_ctrl(m, sbio_ctrl)) {
+		BIO_meth_free(m);
+		m = NULL;
+	}
+	return m;
+}
+
+/* Give OpenSSL the socket itself when there is one, else the BIO. */
+static int
+attach_lower(struct tls *t, struct stream *lower)
+{
+	BIO_METHOD *m;
+	BIO *b;
+	int fd = stream_fd(lower);
+
+	if (fd >= 0)
+		return SSL_set_fd(t->ssl, fd) == 1 ? 0 : -1;
+	if ((m = stream_bio_method()) == NULL || (b = BIO_new(m)) == NULL)
+		return -1;
+	BIO_set_data(b, lower);
+	BIO_set_app_data(b, t);
+	BIO_set_init(b, 1);
+	SSL_set_bio(t->ssl, b, b);
+	return 0;
+}
 
 struct stream *
 tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
     const char *host, struct error *e)
 {
-	struct stream *s;
+	struct stream *s = NULL;
 	struct tls *t;
 	const char *name = o->servername != NULL ? o->servername : host;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (t = calloc(1, sizeof(*t))) == NULL) {
-		free(s);
+	if ((t = calloc(1, sizeof(*t))) == NULL ||
+	    (s = stream_layer_new(&tls_ops, t, lower)) == NULL) {
+		free(t);
 		err_set(e, ST_RUNTIME, "out of memory");
 		return NULL;
 	}
-	s->ops = &tls_ops;
-	s->ctx = t;
-	s->lower = lower;
-	s->rfd = s->wfd = -1;
-	s->nonblocking = lower->nonblocking;
 	t->server = o->server;
 	t->no_verify = o->no_verify;
 	t->have_pin = o->have_pin;
@@ -666,10 +806,7 @@ tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
 	if ((t->ssl = SSL_new(ctx)) == NULL)
 		goto ssl_fail;
 	SSL_set_ex_data(t->ssl, tls_ex_index, t);
-	/* Over a socket, OpenSSL does its own I/O on the descriptor. */
-	if (lower->rfd == lower->wfd ? SSL_set_fd(t->ssl, lower->rfd) != 1 :
-	    (SSL_set_rfd(t->ssl, lower->rfd) != 1 ||
-	    SSL_set_wfd(t->ssl, lower->wfd) != 1))
+	if (attach_lower(t, lower) == -1)
 		goto ssl_fail;
 	if (o->server) {
 		SSL_set_accept_state(t->ssl);
@@ -699,12 +836,21 @@ ssl_fail:
 	return NULL;
 }
 
+/* The topmost TLS layer of s, or NULL. */
+static struct tls *
+tls_of(const struct stream *s)
+{
+	struct tls *t = NULL;
+
+	return stream_query(s, STREAM_Q_TLS, &t) == 0 ? t : NULL;
+}
+
 bool
 tls_verify_failed(const struct stream *s)
 {
-	const struct tls *t = s->ctx;
+	const struct tls *t = tls_of(s);
 
-	return t->verify_failed;
+	return t != NULL && t->verify_failed;
 }
 
 static void
@@ -727,14 +873,23 @@ name_string(const X509_NAME *n, char *out, size_t len)
 void
 tls_get_info(const struct stream *s, struct tls_info *info)
 {
-	const struct tls *t = s->ctx;
-	const SSL_CIPHER *c = SSL_get_current_cipher(t->ssl);
-	X509 *peer = SSL_get0_peer_certificate(t->ssl);
+	const struct tls *t = tls_of(s);
+	const SSL_CIPHER *c;
+	X509 *peer;
 	const char *g = NULL;
 	int nid;
 	char buf[400];
 
 	memset(info, 0, sizeof(*info));
+	if (t == NULL) {
+		snprintf(info->version, sizeof(info->version), "none");
+		snprintf(info->cipher, sizeof(info->cipher), "none");
+		snprintf(info->group, sizeof(info->group), "none");
+		snprintf(info->verify, sizeof(info->verify), "no TLS");
+		return;
+	}
+	c = SSL_get_current_cipher(t->ssl);
+	peer = SSL_get0_peer_certificate(t->ssl);
 	snprintf(info->version, sizeof(info->version), "%s",
 	    SSL_get_version(t->ssl));
 	snprintf(info->cipher, sizeof(info->cipher), "%s",

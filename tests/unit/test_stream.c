@@ -73,8 +73,8 @@ make_socketpair(struct stream **a, struct stream **b)
 	int sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_non_null(*a = stream_fd_new(sv[0], sv[0], true));
-	assert_non_null(*b = stream_fd_new(sv[1], sv[1], true));
+	assert_non_null(*a = stream_fd_new(sv[0], sv[0], STREAM_OWN_FDS));
+	assert_non_null(*b = stream_fd_new(sv[1], sv[1], STREAM_OWN_FDS));
 }
 
 /* A connected loopback TCP pair, made by hand: net.c is not linked here. */
@@ -202,15 +202,15 @@ socket_flags(void **state)
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_false(fd_is_nonblocking(sv[0]));
-	assert_non_null(s = stream_fd_new(sv[0], sv[0], true));
-	assert_int_equal(s->rfd, sv[0]);
-	assert_int_equal(s->wfd, sv[0]);
-	assert_true(s->own_fds);
-	assert_true(s->is_socket);
-	assert_true(s->nonblocking);
+	assert_non_null(s = stream_fd_new(sv[0], sv[0], STREAM_OWN_FDS));
+	assert_int_equal(stream_fd_state(s)->rfd, sv[0]);
+	assert_int_equal(stream_fd_state(s)->wfd, sv[0]);
+	assert_true(stream_fd_state(s)->flags & STREAM_OWN_FDS);
+	assert_true(stream_fd_state(s)->is_socket);
+	assert_true(stream_fd_state(s)->nonblocking);
 	assert_true(fd_is_nonblocking(sv[0]));
 	assert_null(s->lower);
-	assert_false(s->eof_unclean);
+	assert_true(stream_eof_clean(s));
 	stream_close(s);
 	assert_false(fd_is_open(sv[0]));
 	close(sv[1]);
@@ -257,7 +257,7 @@ eof_after_peer_close(void **state)
 	assert_int_equal(stream_read(a, buf, sizeof(buf), &n), IO_EOF);
 	assert_int_equal(n, 0);
 	assert_int_equal(stream_read(a, buf, sizeof(buf), &n), IO_EOF);
-	assert_false(a->eof_unclean);
+	assert_true(stream_eof_clean(a));
 	stream_close(a);
 }
 
@@ -272,9 +272,9 @@ want_write_when_full(void **state)
 
 	(void)state;
 	make_socketpair(&a, &b);
-	assert_int_equal(setsockopt(a->wfd, SOL_SOCKET, SO_SNDBUF, &small,
+	assert_int_equal(setsockopt(stream_fd_state(a)->wfd, SOL_SOCKET, SO_SNDBUF, &small,
 	    sizeof(small)), 0);
-	assert_int_equal(setsockopt(b->rfd, SOL_SOCKET, SO_RCVBUF, &small,
+	assert_int_equal(setsockopt(stream_fd_state(b)->rfd, SOL_SOCKET, SO_RCVBUF, &small,
 	    sizeof(small)), 0);
 	/* A counting pattern, so that loss or reordering shows. */
 	for (;;) {
@@ -346,9 +346,9 @@ half_close_tcp(void **state)
 
 	(void)state;
 	make_tcp_pair(&cfd, &sfd);
-	assert_non_null(c = stream_fd_new(cfd, cfd, true));
-	assert_non_null(s = stream_fd_new(sfd, sfd, true));
-	assert_true(c->is_socket && c->nonblocking);
+	assert_non_null(c = stream_fd_new(cfd, cfd, STREAM_OWN_FDS));
+	assert_non_null(s = stream_fd_new(sfd, sfd, STREAM_OWN_FDS));
+	assert_true(stream_fd_state(c)->is_socket && stream_fd_state(c)->nonblocking);
 	write_all(c, "ping", 4);
 	assert_int_equal(stream_shutdown_write(c), IO_DONE);
 	read_exact(s, buf, 4);
@@ -374,7 +374,7 @@ shutdown_unconnected_socket(void **state)
 	(void)state;
 	/* ENOTCONN is not an error: there is nobody to tell. */
 	assert_true((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
-	assert_non_null(s = stream_fd_new(fd, fd, true));
+	assert_non_null(s = stream_fd_new(fd, fd, STREAM_OWN_FDS));
 	assert_int_equal(stream_shutdown_write(s), IO_DONE);
 	stream_close(s);
 }
@@ -391,12 +391,12 @@ pipe_distinct_fds(void **state)
 	(void)state;
 	assert_int_equal(pipe(in), 0);
 	assert_int_equal(pipe(out), 0);
-	assert_non_null(s = stream_fd_new(in[0], out[1], true));
-	assert_int_equal(s->rfd, in[0]);
-	assert_int_equal(s->wfd, out[1]);
-	assert_false(s->is_socket);
+	assert_non_null(s = stream_fd_new(in[0], out[1], STREAM_OWN_FDS));
+	assert_int_equal(stream_fd_state(s)->rfd, in[0]);
+	assert_int_equal(stream_fd_state(s)->wfd, out[1]);
+	assert_false(stream_fd_state(s)->is_socket);
 	/* Shared descriptors keep their blocking mode. */
-	assert_false(s->nonblocking);
+	assert_false(stream_fd_state(s)->nonblocking);
 	assert_false(fd_is_nonblocking(in[0]));
 	assert_false(fd_is_nonblocking(out[1]));
 
@@ -428,7 +428,7 @@ pipe_set_nonblocking_by_caller(void **state)
 	(void)state;
 	/* A descriptor the caller made non-blocking reports the want. */
 	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
-	assert_non_null(s = stream_fd_new(p[0], p[1], true));
+	assert_non_null(s = stream_fd_new(p[0], p[1], STREAM_OWN_FDS));
 	assert_int_equal(stream_read(s, buf, sizeof(buf), &n), IO_WANT_READ);
 	assert_int_equal(n, 0);
 	stream_close(s);
@@ -446,7 +446,7 @@ pipe_shutdown_write(void **state)
 	(void)state;
 	assert_int_equal(pipe(in), 0);
 	assert_int_equal(pipe(out), 0);
-	assert_non_null(s = stream_fd_new(in[0], out[1], true));
+	assert_non_null(s = stream_fd_new(in[0], out[1], STREAM_OWN_FDS));
 	write_all(s, "tail", 4);
 	assert_int_equal(stream_shutdown_write(s), IO_DONE);
 
@@ -456,7 +456,7 @@ pipe_shutdown_write(void **state)
 	assert_int_equal(read(out[0], buf, sizeof(buf)), 0);
 
 	/* The number stays taken, by /dev/null, so nothing reuses it. */
-	assert_int_equal(s->wfd, out[1]);
+	assert_int_equal(stream_fd_state(s)->wfd, out[1]);
 	assert_true(fd_is_open(out[1]));
 	assert_int_equal(fstat(out[1], &st), 0);
 	assert_int_equal(stat("/dev/null", &null_st), 0);
@@ -487,8 +487,8 @@ shutdown_same_fd_not_socket(void **state)
 	assert_true((fd = mkstemp(path)) >= 0);
 	unlink(path);
 	assert_int_equal(fstat(fd, &before), 0);
-	assert_non_null(s = stream_fd_new(fd, fd, false));
-	assert_false(s->is_socket);
+	assert_non_null(s = stream_fd_new(fd, fd, 0));
+	assert_false(stream_fd_state(s)->is_socket);
 	assert_int_equal(stream_shutdown_write(s), IO_DONE);
 	assert_int_equal(fstat(fd, &after), 0);
 	assert_true(before.st_ino == after.st_ino);
@@ -507,8 +507,8 @@ not_owned_fds_stay_open(void **state)
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_non_null(s = stream_fd_new(sv[0], sv[0], false));
-	assert_false(s->own_fds);
+	assert_non_null(s = stream_fd_new(sv[0], sv[0], 0));
+	assert_false(stream_fd_state(s)->flags & STREAM_OWN_FDS);
 	stream_close(s);
 	assert_true(fd_is_open(sv[0]));
 	close(sv[0]);
@@ -576,7 +576,7 @@ write_to_closed_pipe(void **state)
 	assert_int_equal(sigaction(SIGPIPE, &sa, &old), 0);
 	assert_int_equal(pipe(p), 0);
 	close(p[0]);
-	assert_non_null(s = stream_fd_new(-1, p[1], true));
+	assert_non_null(s = stream_fd_new(-1, p[1], STREAM_OWN_FDS));
 	assert_int_equal(stream_write(s, "lost", 4, &n), IO_ERROR);
 	assert_int_equal(s->sys_errno, EPIPE);
 	assert_int_equal(s->err.status, ST_RUNTIME);
@@ -596,7 +596,7 @@ read_error(void **state)
 	(void)state;
 	/* Reading the write end of a pipe fails with EBADF. */
 	assert_int_equal(pipe(p), 0);
-	assert_non_null(s = stream_fd_new(p[1], p[1], false));
+	assert_non_null(s = stream_fd_new(p[1], p[1], 0));
 	assert_int_equal(stream_read(s, buf, sizeof(buf), &n), IO_ERROR);
 	assert_int_equal(n, 0);
 	assert_int_equal(s->sys_errno, EBADF);
@@ -616,7 +616,7 @@ want_fd_events(void **state)
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_non_null(s = stream_fd_new(sv[0], sv[0], true));
+	assert_non_null(s = stream_fd_new(sv[0], sv[0], STREAM_OWN_FDS));
 	ev = 0;
 	assert_int_equal(stream_want_fd(s, IO_WANT_READ, &ev), sv[0]);
 	assert_int_equal(ev, POLLIN);
@@ -628,7 +628,7 @@ want_fd_events(void **state)
 
 	/* Distinct descriptors: each want names its own side. */
 	assert_int_equal(pipe(p), 0);
-	assert_non_null(s = stream_fd_new(p[0], p[1], true));
+	assert_non_null(s = stream_fd_new(p[0], p[1], STREAM_OWN_FDS));
 	ev = 0;
 	assert_int_equal(stream_want_fd(s, IO_WANT_READ, &ev), p[0]);
 	assert_int_equal(ev, POLLIN);
@@ -649,15 +649,15 @@ mixed_fd_flags(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(pipe(p), 0);
 
-	assert_non_null(s = stream_fd_new(p[0], sv[0], false));
-	assert_true(s->is_socket);
-	assert_false(s->nonblocking);
+	assert_non_null(s = stream_fd_new(p[0], sv[0], 0));
+	assert_true(stream_fd_state(s)->is_socket);
+	assert_false(stream_fd_state(s)->nonblocking);
 	assert_false(fd_is_nonblocking(sv[0]));
 	stream_close(s);
 
-	assert_non_null(s = stream_fd_new(sv[0], p[1], false));
-	assert_false(s->is_socket);
-	assert_false(s->nonblocking);
+	assert_non_null(s = stream_fd_new(sv[0], p[1], 0));
+	assert_false(stream_fd_state(s)->is_socket);
+	assert_false(stream_fd_state(s)->nonblocking);
 	assert_false(fd_is_nonblocking(sv[0]));
 	stream_close(s);
 
@@ -696,9 +696,9 @@ blocking_fifo_write_takes_only_room(void **state)
 	r = write(fill, big, (size_t)cap - 16384);
 	assert_int_equal(r, cap - 16384);
 
-	s = stream_fd_new(-1, wfd, true);
+	s = stream_fd_new(-1, wfd, STREAM_OWN_FDS);
 	assert_non_null(s);
-	assert_false(s->nonblocking);
+	assert_false(stream_fd_state(s)->nonblocking);
 	assert_int_equal(stream_write(s, big, sizeof(big), &n), IO_DONE);
 	assert_true(n > 0 && n <= 16384);
 	assert_int_equal(ioctl(rfd, FIONREAD, &queued), 0);
@@ -727,10 +727,10 @@ blocking_socket_write_does_not_block(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(pipe(p), 0);
 	/* Distinct read and write fds: the socket is left blocking. */
-	s = stream_fd_new(p[0], sv[0], true);
+	s = stream_fd_new(p[0], sv[0], STREAM_OWN_FDS);
 	assert_non_null(s);
-	assert_true(s->is_socket);
-	assert_false(s->nonblocking);
+	assert_true(stream_fd_state(s)->is_socket);
+	assert_false(stream_fd_state(s)->nonblocking);
 	while (send(sv[0], big, sizeof(big), MSG_DONTWAIT) > 0)
 		;
 	assert_int_equal(stream_write(s, big, sizeof(big), &n),

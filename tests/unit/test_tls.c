@@ -626,7 +626,7 @@ test_not_tls_peer(void **state)
 	make_client_ctx(&co);
 	tu_socketpair(sv);
 	fx->cli = tu_tls_over(fx->cctx, sv[0], &co, "localhost");
-	fx->plain = stream_fd_new(sv[1], sv[1], true);
+	fx->plain = stream_fd_new(sv[1], sv[1], STREAM_OWN_FDS);
 	w = write(sv[1], http, sizeof(http) - 1);
 	assert_int_equal(w, (ssize_t)sizeof(http) - 1);
 	assert_int_equal(tu_handshake(fx->cli, NULL, &rc, NULL, HS_TIMEOUT), 0);
@@ -743,8 +743,8 @@ test_partial_record_not_pending(void **state)
 
 	(void)state;
 	pinned_pair();
-	cfd = fx->cli->lower->rfd;
-	sfd = fx->srv->lower->wfd;
+	cfd = stream_fd_state(fx->cli->lower)->rfd;
+	sfd = stream_fd_state(fx->srv->lower)->wfd;
 	assert_int_equal(stream_write(fx->srv, hello, sizeof(hello), &n),
 	    IO_DONE);
 	assert_int_equal(n, sizeof(hello));
@@ -832,7 +832,7 @@ test_close_notify_half_close(void **state)
 	assert_int_equal(tu_pump(ep, 2, XFER_TIMEOUT), 0);
 	assert_true(ep[1].got_eof);
 	assert_false(ep[1].eof_unclean);
-	assert_false(fx->srv->eof_unclean);
+	assert_true(stream_eof_clean(fx->srv));
 	assert_int_equal(ep[1].dstlen, strlen(hello));
 	assert_memory_equal(got, hello, strlen(hello));
 
@@ -885,7 +885,7 @@ test_truncation(void **state)
 	assert_memory_equal(got, part, strlen(part));
 	assert_true(ep[1].got_eof);
 	assert_true(ep[1].eof_unclean);
-	assert_true(fx->srv->eof_unclean);
+	assert_false(stream_eof_clean(fx->srv));
 }
 
 static void
@@ -897,7 +897,7 @@ test_truncation_fin_only(void **state)
 	(void)state;
 	pinned_pair();
 	/* A bare FIN, the socket still open: no close_notify either. */
-	assert_int_equal(shutdown(fx->cli->lower->wfd, SHUT_WR), 0);
+	assert_int_equal(shutdown(stream_fd_state(fx->cli->lower)->wfd, SHUT_WR), 0);
 	memset(&ep, 0, sizeof(ep));
 	ep.s = fx->srv;
 	ep.read = true;

@@ -261,7 +261,7 @@ tu_tls_over(SSL_CTX *ctx, int fd, const struct tls_opts *o, const char *host)
 	struct stream *lower, *s;
 	struct error e = { ST_OK, "" };
 
-	lower = stream_fd_new(fd, fd, true);
+	lower = stream_fd_new(fd, fd, STREAM_OWN_FDS);
 	assert_non_null(lower);
 	s = tls_stream_new(ctx, lower, o, host, &e);
 	if (s == NULL)
@@ -444,7 +444,7 @@ tu_ep_read(struct tu_ep *p)
 		}
 		if (io == IO_EOF) {
 			p->got_eof = true;
-			p->eof_unclean = p->s->eof_unclean;
+			p->eof_unclean = !stream_eof_clean(p->s);
 			return 0;
 		}
 		if (io != IO_DONE) {

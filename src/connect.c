@@ -1,0 +1,29 @@
+/* The connect driver: one session with the named host. */
+#include "config.h"
+
+#include "drivers.h"
+#include "net.h"
+
+int
+mode_connect(const struct mode *m)
+{
+	const struct options *o = m->o;
+	struct net_opts no = {
+		.family = o->family,
+		.numeric = o->numeric,
+		.src_addr = o->src_addr,
+		.src_port = o->src_port,
+	};
+	int64_t deadline = o->wait_ms > 0 ? now_ms() + o->wait_ms : -1;
+	char peer[ADDR_STR_MAX];
+	struct error e;
+	int fd;
+
+	err_clear(&e);
+	if (net_connect(o->host, o->port, &no, deadline, &fd, peer, &e) !=
+	    ST_OK)
+		return report_failure(&e);
+	if (verbose >= 1)
+		say("Connected to %s", peer);
+	return run_session(m, fd, deadline);
+}

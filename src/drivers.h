@@ -1,0 +1,55 @@
+/*
+ * The mode drivers: connect, listen and keep-open.  They set up the
+ * streams and the loop, print what a user sees, and return the exit
+ * status; main() only parses and dispatches.  Drivers (and main) are the
+ * only code that prints.
+ */
+#ifndef TLSNC_DRIVERS_H
+#define TLSNC_DRIVERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "options.h"
+#include "relay.h"
+#include "status.h"
+#include "stream.h"
+
+/* Default handshake deadline of each -k client when -w is not given. */
+#define KEEP_OPEN_HANDSHAKE_MS	10000
+
+/* What every driver gets: the options and the TLS context (or NULL). */
+struct mode {
+	const struct options *o;
+	SSL_CTX		*ctx;
+	const char	*own_fp;	/* our certificate's fingerprint */
+	bool		 ephemeral;	/* it was made for this run */
+};
+
+int	mode_connect(const struct mode *);
+int	mode_listen(const struct mode *);
+int	mode_keep_open(const struct mode *, int lfd);
+
+/* --- Shared by the drivers (session.c). */
+
+extern int verbose;
+
+/* "tlsnc: " and one line on stderr. */
+void	say(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* Print e and return the exit status it stands for. */
+int	report_failure(const struct error *);
+/* The relay options every session shares, from the command line. */
+void	session_opts(const struct mode *, struct relay_opts *);
+/* Layer TLS over a connected socket when asked; NULL with e filled in. */
+struct stream *net_stream_new(const struct mode *, int fd, struct error *);
+/* Say what a failed certificate was and how to get through. */
+void	verify_hint(struct stream *net);
+/*
+ * Run one session between stdin/stdout and a connected socket until it
+ * ends, on a loop of its own that also takes SIGINT and SIGTERM.
+ */
+int	run_session(const struct mode *, int fd, int64_t deadline);
+
+#endif

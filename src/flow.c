@@ -1,0 +1,142 @@
+/* One direction of bytes, with a buffer that follows the load. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow.h"
+
+void
+flow_init(struct flow *f, struct stream *src, struct stream *dst, size_t max)
+{
+	memset(f, 0, sizeof(*f));
+	f->src = src;
+	f->dst = dst;
+	f->max = max != 0 ? max : FLOW_BUF_MAX;
+	f->rwant = IO_WANT_READ;
+	f->wwant = IO_WANT_WRITE;
+	f->dst_nonblocking = dst != NULL && stream_nonblocking(dst);
+}
+
+void
+flow_release(struct flow *f)
+{
+	free(f->buf);
+	f->buf = NULL;
+	f->cap = f->head = f->len = 0;
+}
+
+/*
+ * Make room to read into: allocate, compact or grow.  Returns the room, or
+ * 0 when the buffer is full (or memory is short, which waits like full).
+ */
+static size_t
+make_room(struct flow *f)
+{
+	size_t want;
+	char *p;
+
+	if (f->buf == NULL) {
+		want = f->hot ? f->max : FLOW_BUF_SMALL;
+		if (want > f->max)
+			want = f->max;
+		if ((f->buf = malloc(want)) == NULL)
+			return 0;
+		f->cap = want;
+		f->head = f->len = 0;
+	}
+	if (f->head > 0 && f->head + f->len == f->cap) {
+		memmove(f->buf, f->buf + f->head, f->len);
+		f->head = 0;
+	}
+	if (f->len == f->cap && f->cap < f->max) {
+		if ((p = realloc(f->buf, f->max)) != NULL) {
+			f->buf = p;
+			f->cap = f->max;
+			f->hot = true;
+		}
+	}
+	if (f->len >= f->max)
+		return 0;
+	return f->cap - f->head - f->len;
+}
+
+enum io
+flow_read(struct flow *f, size_t *got)
+{
+	size_t n, room, total = 0;
+	enum io io;
+
+	for (;;) {
+		if ((room = make_room(f)) == 0) {
+			io = IO_DONE;
+			break;
+		}
+		io = stream_read(f->src, f->buf + f->head + f->len, room, &n);
+		if (io != IO_DONE) {
+			if (io == IO_EOF)
+				f->src_eof = true;
+			else
+				f->rwant = io;
+			f->drained = true;
+			break;
+		}
+		f->len += n;
+		total += n;
+		f->rwant = IO_WANT_READ;
+		f->drained = n < room;
+		/* Poll cannot see what the layer already holds. */
+		if (stream_pending(f->src) == 0)
+			break;
+	}
+	if (total > 0)
+		f->hot = total >= FLOW_BUF_SMALL;
+	if (f->len == 0 && f->drained)
+		flow_release(f);
+	*got = total;
+	return io;
+}
+
+enum io
+flow_write(struct flow *f)
+{
+	size_t n;
+	enum io io = IO_DONE;
+
+	while (f->len > 0) {
+		io = stream_write(f->dst, f->buf + f->head, f->len, &n);
+		if (io != IO_DONE) {
+			if (io != IO_ERROR)
+				f->wwant = io;
+			return io;
+		}
+		f->head += n;
+		f->len -= n;
+		f->bytes += n;
+		f->wwant = IO_WANT_WRITE;
+		/* A sink that blocks is written once per readiness. */
+		if (!f->dst_nonblocking)
+			break;
+	}
+	if (f->len == 0) {
+		f->head = 0;
+		if (f->drained || f->src_eof)
+			flow_release(f);
+	}
+	return io;
+}
+
+enum io
+flow_shutdown(struct flow *f)
+{
+	enum io io = stream_shutdown_write(f->dst);
+
+	if (io == IO_WANT_READ || io == IO_WANT_WRITE) {
+		f->wwant = io;
+		return io;
+	}
+	/* A failed half-close loses nothing: every byte was sent. */
+	f->done = true;
+	f->shut_sent = true;
+	return io;
+}

@@ -1,0 +1,86 @@
+/*
+ * A flow: one direction of bytes, from a source stream through a buffer to
+ * a sink stream.  A relay is two flows.
+ *
+ * The buffer is lazy.  A flow that has nothing to move holds none: it is
+ * allocated at the first read, small (FLOW_BUF_SMALL) unless the flow was
+ * busy lately, grown to the flow's maximum when a read fills it, and freed
+ * once everything read has been written and the source had nothing more.
+ * So an idle session costs no buffer memory, and a bulk transfer still
+ * reads and writes in large blocks.
+ *
+ * flow_read() and flow_write() move what they can without waiting and
+ * leave in rwant and wwant what the source and the sink wait for.  They
+ * return the last stream result: IO_ERROR leaves the reason in the
+ * stream's err, and the caller decides what it means.
+ */
+#ifndef TLSNC_FLOW_H
+#define TLSNC_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stream.h"
+
+#define FLOW_BUF_SMALL	(16 * 1024)
+#define FLOW_BUF_MAX	(256 * 1024)
+
+struct flow {
+	struct stream	*src;
+	struct stream	*dst;
+	char		*buf;		/* NULL while idle */
+	size_t		 cap;
+	size_t		 head;		/* first unwritten byte */
+	size_t		 len;		/* bytes buffered */
+	size_t		 max;		/* the most it buffers */
+	enum io		 rwant;		/* what the source waits for */
+	enum io		 wwant;		/* what the sink waits for */
+	bool		 src_eof;	/* the source is finished */
+	bool		 done;		/* and the sink has been told */
+	bool		 shut_sent;	/* the half-close went out */
+	bool		 hot;		/* recent reads were large */
+	bool		 drained;	/* the last read emptied the source */
+	bool		 dst_nonblocking;
+	uint64_t	 bytes;		/* written to the sink */
+};
+
+void	flow_init(struct flow *, struct stream *src, struct stream *dst,
+	    size_t max);
+/* Free the buffer; what it held is discarded. */
+void	flow_release(struct flow *);
+
+/*
+ * Read until the buffer is full or the source waits, and while a layer
+ * holds bytes that poll cannot see.  *got is what was read this time.
+ * IO_EOF sets src_eof.
+ */
+enum io	flow_read(struct flow *, size_t *got);
+/* Write until the buffer is empty or the sink waits. */
+enum io	flow_write(struct flow *);
+/* Half-close the sink (IO_DONE once out, or a want to retry on). */
+enum io	flow_shutdown(struct flow *);
+
+/* Room to read into, so the source is worth watching. */
+static inline bool
+flow_can_read(const struct flow *f)
+{
+	return !f->src_eof && !f->done && f->len < f->max;
+}
+
+/* Bytes to write, or a half-close to send. */
+static inline bool
+flow_wants_sink(const struct flow *f)
+{
+	return !f->done && (f->len > 0 || f->src_eof);
+}
+
+/* The source holds bytes inside a layer: read again without waiting. */
+static inline bool
+flow_has_hidden(const struct flow *f)
+{
+	return flow_can_read(f) && f->rwant == IO_WANT_READ &&
+	    stream_pending(f->src) > 0;
+}
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * One session between standard input and output and the network, and what
+ * the drivers share: printing, the relay options, the network stream.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drivers.h"
+#include "loop.h"
+#include "tls.h"
+
+int verbose;
+
+void
+say(const char *fmt, ...)
+{
+	va_list ap;
+	char line[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "tlsnc: %s\n", line);
+}
+
+int
+report_failure(const struct error *e)
+{
+	say("%s", e->msg[0] != '\0' ? e->msg : "failed");
+	return e->status != ST_OK ? (int)e->status : ST_RUNTIME;
+}
+
+/* The handshake summary, printed with -v once TLS is established. */
+static enum status
+on_established(struct stream *s, void *arg, struct error *e)
+{
+	const struct mode *m = arg;
+	struct tls_info info;
+
+	(void)e;
+	/* Under -k a summary per client is -vv's business. */
+	if (verbose < (m->o->keep_open ? 2 : 1))
+		return ST_OK;
+	tls_get_info(s, &info);
+	say("TLS %s, cipher %s, group %s", info.version, info.cipher,
+	    info.group);
+	if (info.have_peer_cert) {
+		say("peer certificate subject: %s", info.subject);
+		say("peer certificate issuer: %s", info.issuer);
+		say("peer certificate %s", info.fingerprint);
+	} else {
+		say("peer certificate: none");
+	}
+	say("verification: %s", info.verify);
+	return ST_OK;
+}
+
+/*
+ * A plain session whose peer opens with a TLS handshake record (content
+ * type 22, version 3.x) most likely wanted --ssl.
+ */
+static void
+on_first_data(const void *buf, size_t n, void *arg)
+{
+	const unsigned char *p = buf;
+
+	(void)arg;
+	if (verbose >= 1 && n >= 3 && p[0] == 0x16 && p[1] == 0x03 &&
+	    p[2] <= 0x04)
+		say("warning: the peer began a TLS handshake; use --ssl to "
+		    "speak TLS");
+}
+
+void
+verify_hint(struct stream *net)
+{
+	struct tls_info info;
+
+	tls_get_info(net, &info);
+	if (!info.have_peer_cert)
+		return;
+	say("the peer's certificate is %s (subject %s)", info.fingerprint,
+	    info.subject);
+	say("to accept exactly this certificate, add --ssl-pin %s; "
+	    "--ssl-no-verify accepts any (insecure)", info.fingerprint);
+}
+
+void
+session_opts(const struct mode *m, struct relay_opts *ro)
+{
+	const struct options *o = m->o;
+
+	memset(ro, 0, sizeof(*ro));
+	ro->handshake_deadline = -1;
+	ro->idle_ms = o->idle_ms;
+	ro->quit_after_eof_ms = o->quit_ms;
+	ro->recv_only = o->recv_only;
+	ro->no_shutdown = o->no_shutdown;
+	ro->end_at_peer_eof = !o->recv_only && isatty(STDIN_FILENO);
+	ro->on_established = on_established;
+	if (m->ctx == NULL)
+		ro->on_first_data = on_first_data;
+	ro->arg = (void *)m;
+}
+
+struct stream *
+net_stream_new(const struct mode *m, int fd, struct error *e)
+{
+	struct stream *net, *t;
+
+	if ((net = stream_fd_new(fd, fd, STREAM_OWN_FDS)) == NULL) {
+		close(fd);
+		err_set(e, ST_RUNTIME, "out of memory");
+		return NULL;
+	}
+	if (m->ctx == NULL)
+		return net;
+	t = tls_stream_new(m->ctx, net, &m->o->tls,
+	    m->o->listen ? NULL : m->o->host, e);
+	if (t == NULL)
+		stream_close(net);
+	return t;
+}
+
+/* SIGINT and SIGTERM end the session cleanly: close_notify, then FIN. */
+struct signalled {
+	struct relay	*relay;
+	int		 signo;
+};
+
+static void
+on_signal(struct loop *l, int signo, void *arg)
+{
+	struct signalled *sg = arg;
+
+	(void)l;
+	if (sg->signo == 0)
+		sg->signo = signo;
+	relay_stop(sg->relay, ST_OK, NULL);
+}
+
+static int
+run_relay(const struct mode *m, struct stream *local, struct stream *net,
+    int64_t deadline)
+{
+	struct signalled sg = { NULL, 0 };
+	struct relay_opts ro;
+	struct relay_stats stats;
+	struct loop *loop;
+	struct error e;
+	enum status st;
+
+	err_clear(&e);
+	session_opts(m, &ro);
+	ro.handshake_deadline = deadline;
+	if ((loop = loop_new(&e)) == NULL ||
+	    (sg.relay = relay_new(loop, local, net, &ro, &e)) == NULL ||
+	    loop_signal(loop, SIGINT, on_signal, &sg, &e) == -1 ||
+	    loop_signal(loop, SIGTERM, on_signal, &sg, &e) == -1) {
+		relay_free(sg.relay);
+		loop_free(loop);
+		return report_failure(&e);
+	}
+	relay_start(sg.relay);
+	while (!relay_finished(sg.relay, &st, &e))
+		if (loop_once(loop, &e) == -1)
+			relay_stop(sg.relay, e.status, "%s", e.msg);
+	relay_get_stats(sg.relay, &stats);
+	relay_free(sg.relay);
+	loop_free(loop);
+	if (st != ST_OK) {
+		say("%s", e.msg);
+		if (st == ST_VERIFY && m->ctx != NULL && !m->o->listen &&
+		    tls_verify_failed(net))
+			verify_hint(net);
+	}
+	if (verbose >= 1)
+		say("%llu bytes sent, %llu bytes received",
+		    (unsigned long long)stats.sent,
+		    (unsigned long long)stats.received);
+	if (st == ST_OK && sg.signo != 0)
+		return 128 + sg.signo;
+	return st;
+}
+
+int
+run_session(const struct mode *m, int fd, int64_t deadline)
+{
+	struct stream *local, *net;
+	struct error e;
+	int rc;
+
+	err_clear(&e);
+	if ((net = net_stream_new(m, fd, &e)) == NULL)
+		return report_failure(&e);
+	if ((local = stream_fd_new(STDIN_FILENO, STDOUT_FILENO, 0)) == NULL) {
+		stream_close(net);
+		err_set(&e, ST_RUNTIME, "out of memory");
+		return report_failure(&e);
+	}
+	rc = run_relay(m, local, net, deadline);
+	stream_close(local);
+	stream_close(net);
+	return rc;
+}
