@@ -27,44 +27,48 @@ flow_release(struct flow *f)
 }
 
 /*
- * Make room to read into: allocate, compact or grow.  Returns the room, or
+ * Make room to read into: allocate, grow or compact.  Returns the room, or
  * 0 when the buffer is full (or memory is short, which waits like full).
  */
 static size_t
 make_room(struct flow *f)
 {
-	size_t want;
+	size_t want = f->hot ? f->max : FLOW_BUF_SMALL;
 	char *p;
 
+	if (want > f->max)
+		want = f->max;
 	if (f->buf == NULL) {
-		want = f->hot ? f->max : FLOW_BUF_SMALL;
-		if (want > f->max)
-			want = f->max;
 		if ((f->buf = malloc(want)) == NULL)
 			return 0;
 		f->cap = want;
 		f->head = f->len = 0;
+	} else if (f->cap < want && (p = realloc(f->buf, want)) != NULL) {
+		f->buf = p;
+		f->cap = want;
 	}
 	if (f->head > 0 && f->head + f->len == f->cap) {
 		memmove(f->buf, f->buf + f->head, f->len);
 		f->head = 0;
-	}
-	if (f->len == f->cap && f->cap < f->max) {
-		if ((p = realloc(f->buf, f->max)) != NULL) {
-			f->buf = p;
-			f->cap = f->max;
-			f->hot = true;
-		}
 	}
 	if (f->len >= f->max)
 		return 0;
 	return f->cap - f->head - f->len;
 }
 
+/* An idle flow holds no buffer; a busy one keeps its large one. */
+static void
+release_if_idle(struct flow *f)
+{
+	if (f->len == 0 && (f->src_eof || (f->drained && !f->hot)))
+		flow_release(f);
+}
+
 enum io
 flow_read(struct flow *f, size_t *got)
 {
 	size_t n, room, total = 0;
+	bool filled = false;
 	enum io io;
 
 	for (;;) {
@@ -85,14 +89,15 @@ flow_read(struct flow *f, size_t *got)
 		total += n;
 		f->rwant = IO_WANT_READ;
 		f->drained = n < room;
+		filled |= n == room;
 		/* Poll cannot see what the layer already holds. */
 		if (stream_pending(f->src) == 0)
 			break;
 	}
-	if (total > 0)
-		f->hot = total >= FLOW_BUF_SMALL;
-	if (f->len == 0 && f->drained)
-		flow_release(f);
+	/* Large reads want a large buffer; small ones give it back. */
+	if (total > 0 || io == IO_WANT_READ)
+		f->hot = filled || total >= FLOW_BUF_SMALL;
+	release_if_idle(f);
 	*got = total;
 	return io;
 }
@@ -120,8 +125,7 @@ flow_write(struct flow *f)
 	}
 	if (f->len == 0) {
 		f->head = 0;
-		if (f->drained || f->src_eof)
-			flow_release(f);
+		release_if_idle(f);
 	}
 	return io;
 }

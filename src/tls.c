@@ -27,13 +27,18 @@
 #include "tls.h"
 
 /*
- * The read-ahead buffer: large enough for many records per read(2) while a
- * session is busy, one record while it is not.  OpenSSL frees it whenever
- * it is empty (SSL_MODE_RELEASE_BUFFERS), and sizes it anew on the next
- * read, so an idle session holds none.
+ * OpenSSL's buffers follow the load, as a flow's do.  While full records
+ * move, a session is busy: the read-ahead buffer is large enough for many
+ * records per read(2), and OpenSSL keeps its buffers.  Once small records
+ * move, it is idle: the read buffer holds one record, and OpenSSL frees
+ * both buffers whenever they are empty (SSL_MODE_RELEASE_BUFFERS), so an
+ * idle session holds none.  Freeing them between every two reads of a
+ * bulk transfer would cost more than the transfer.
  */
 #define TLS_READ_BUFFER_BUSY	(256 * 1024)
 #define TLS_READ_BUFFER_IDLE	(17 * 1024)
+#define TLS_FULL_RECORD		16384
+#define TLS_SMALL_RECORD	4096
 
 struct tls {
 	SSL		*ssl;
@@ -46,7 +51,7 @@ struct tls {
 	bool		 shut_sent;	/* close_notify is out */
 	bool		 cert_requested; /* asked for a certificate we lack */
 	bool		 starved;	/* the last read wanted the socket */
-	bool		 busy;		/* reads fill the caller's buffer */
+	bool		 busy;		/* full records move: keep buffers */
 	bool		 eof_unclean;	/* EOF came without close_notify */
 	bool		 lower_failed;	/* the lower stream said IO_ERROR */
 	unsigned char	 pin[TLS_PIN_LEN];
@@ -567,6 +572,21 @@ tls_handshake(struct stream *s)
 	return r;
 }
 
+/* A read or write of n bytes: busy, or idle? */
+static void
+follow_load(struct tls *t, size_t n)
+{
+	if (!t->busy && n >= TLS_FULL_RECORD) {
+		t->busy = true;
+		SSL_clear_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
+		SSL_set_default_read_buffer_len(t->ssl, TLS_READ_BUFFER_BUSY);
+	} else if (t->busy && n < TLS_SMALL_RECORD) {
+		t->busy = false;
+		SSL_set_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
+		SSL_set_default_read_buffer_len(t->ssl, TLS_READ_BUFFER_IDLE);
+	}
+}
+
 static enum io
 tls_read(struct stream *s, void *buf, size_t len, size_t *n)
 {
@@ -579,22 +599,12 @@ tls_read(struct stream *s, void *buf, size_t len, size_t *n)
 	ret = SSL_read_ex(t->ssl, buf, len, n);
 	if (ret == 1) {
 		t->starved = false;
-		if (*n == len && !t->busy) {
-			/* A bulk transfer: read many records per read(2). */
-			t->busy = true;
-			SSL_set_default_read_buffer_len(t->ssl,
-			    TLS_READ_BUFFER_BUSY);
-		}
+		follow_load(t, *n);
 		return IO_DONE;
 	}
 	r = tls_result(s, ret, "TLS read");
 	/* What is left in the buffer is a partial record: poll will wake. */
 	t->starved = r == IO_WANT_READ;
-	if (t->starved && t->busy && SSL_has_pending(t->ssl) == 0) {
-		/* Drained: the next buffer OpenSSL makes is a small one. */
-		t->busy = false;
-		SSL_set_default_read_buffer_len(t->ssl, TLS_READ_BUFFER_IDLE);
-	}
 	return r;
 }
 
@@ -608,8 +618,10 @@ tls_write(struct stream *s, const void *buf, size_t len, size_t *n)
 	*n = 0;
 	errno = 0;
 	ret = SSL_write_ex(t->ssl, buf, len, n);
-	if (ret == 1)
+	if (ret == 1) {
+		follow_load(t, *n);
 		return IO_DONE;
+	}
 	r = tls_result(s, ret, "TLS write");
 	/* A write can only end in EOF when the peer is gone. */
 	if (r == IO_EOF)
