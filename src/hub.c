@@ -472,6 +472,12 @@ hub_port_attach(struct stream *s, struct relay *r)
 	p->relay = r;
 }
 
+size_t
+hub_output_queued(const struct hub *h)
+{
+	return h->failed ? 0 : h->oqueued;
+}
+
 uint64_t
 hub_port_queued(const struct stream *s)
 {

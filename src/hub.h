@@ -51,6 +51,8 @@ void		 hub_free(struct hub *);
  */
 struct stream	*hub_port_new(struct hub *, void *arg);
 void		 hub_port_attach(struct stream *, struct relay *);
+/* Bytes queued for standard output; 0 also once output has failed. */
+size_t		 hub_output_queued(const struct hub *);
 /* Input queued for the port and not yet read by its relay. */
 uint64_t	 hub_port_queued(const struct stream *);
 

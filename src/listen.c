@@ -256,13 +256,14 @@ on_stop_signal(struct loop *l, int signo, void *arg)
 
 	(void)l;
 	(void)signo;
+	/* A second signal does not wait for standard output to drain. */
+	if (k->stopping)
+		k->over = true;
 	k->stopping = true;
 	loop_io_del(k->loop, &k->lio);
 	loop_timer_stop(k->loop, &k->retry);
 	for (c = k->clients; c != NULL; c = c->next)
 		relay_stop(c->relay, ST_OK, NULL);
-	if (k->nclients == 0)
-		k->over = true;
 }
 
 static void
@@ -347,7 +348,9 @@ mode_keep_open(const struct mode *m, int lfd)
 			k.status = report_failure(&e);
 			break;
 		}
-		if (k.stopping && k.nclients == 0)
+		/* Stopped: once every session is closed and output written. */
+		if (k.stopping && k.nclients == 0 &&
+		    hub_output_queued(k.hub) == 0)
 			k.over = true;
 	}
 	while (k.clients != NULL)

@@ -3,7 +3,10 @@
 
 #include <sys/socket.h>
 
+#include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,96 +14,132 @@
 #include "net.h"
 #include "options.h"
 
-enum {
-	OPT_RECV_ONLY = 256,
-	OPT_NO_SHUTDOWN,
-	OPT_VERSION,
-	OPT_SSL,
-	OPT_SSL_CERT,
-	OPT_SSL_KEY,
-	OPT_SSL_TRUSTFILE,
-	OPT_SSL_VERIFY,
-	OPT_SSL_NO_VERIFY,
-	OPT_SSL_PIN,
-	OPT_SSL_SERVERNAME,
-};
+/*
+ * The setters: one per kind of value.  Each entry of option_table names its
+ * setter and the offset of the field that the setter fills in, so the field's
+ * type must be the one the setter expects (noted before each).
+ */
+static opt_setter	set_flag, set_count, set_string, set_name, set_ipv4,
+			set_ipv6, set_seconds, set_time_limit, set_conns, set_pin;
+
+#define FIELD(member)	offsetof(struct options, member)
 
 /* The order here is the order of --help, the man page and the completion. */
 const struct optdef option_table[] = {
 	{ NULL, '4', NULL, GROUP_GENERAL,
-	  "Use IPv4 only", '4' },
+	  "Use IPv4 only",
+	  set_ipv4, FIELD(family) },
 	{ NULL, '6', NULL, GROUP_GENERAL,
-	  "Use IPv6 only", '6' },
+	  "Use IPv6 only",
+	  set_ipv6, FIELD(family) },
 	{ "listen", 'l', NULL, GROUP_GENERAL,
-	  "Listen for one connection instead of connecting", 'l' },
+	  "Listen for connections instead of connecting",
+	  set_flag, FIELD(listen) },
 	{ "keep-open", 'k', NULL, GROUP_GENERAL,
-	  "Accept many connections at once in listen mode", 'k' },
+	  "Accept many connections at once in listen mode",
+	  set_flag, FIELD(keep_open) },
 	{ "max-conns", 'm', "N", GROUP_GENERAL,
-	  "At most N clients at once with -k", 'm' },
+	  "At most N clients at once with -k",
+	  set_conns, FIELD(max_conns) },
 	{ "source-port", 'p', "PORT", GROUP_GENERAL,
-	  "Local port: the source port, or the port to listen on", 'p' },
+	  "Local port: the source port, or the port to listen on",
+	  set_string, FIELD(src_port) },
 	{ "source", 's', "ADDR", GROUP_GENERAL,
-	  "Source address for a connection", 's' },
+	  "Source address for a connection",
+	  set_string, FIELD(src_addr) },
 	{ "nodns", 'n', NULL, GROUP_GENERAL,
-	  "Numeric addresses only; never resolve names", 'n' },
+	  "Numeric addresses only; never resolve names",
+	  set_flag, FIELD(numeric) },
 	{ "wait", 'w', "SECS", GROUP_GENERAL,
-	  "Time limit for the connect and the TLS handshake together", 'w' },
+	  "Time limit for the connect and the TLS handshake together",
+	  set_time_limit, FIELD(wait_ms) },
 	{ "idle-timeout", 'i', "SECS", GROUP_GENERAL,
-	  "Quit when no data has moved for SECS", 'i' },
+	  "Quit when no data has moved for SECS",
+	  set_time_limit, FIELD(idle_ms) },
 	{ NULL, 'q', "SECS", GROUP_GENERAL,
-	  "Quit SECS after EOF on stdin, even if the peer stays open", 'q' },
+	  "Quit SECS after EOF on stdin, even if the peer stays open",
+	  set_seconds, FIELD(quit_ms) },
 	{ "recv-only", 0, NULL, GROUP_GENERAL,
-	  "Only receive; never read stdin", OPT_RECV_ONLY },
+	  "Only receive; never read stdin",
+	  set_flag, FIELD(recv_only) },
 	{ "no-shutdown", 0, NULL, GROUP_GENERAL,
-	  "Keep the write side open at EOF on stdin", OPT_NO_SHUTDOWN },
+	  "Keep the write side open at EOF on stdin",
+	  set_flag, FIELD(no_shutdown) },
 	{ "verbose", 'v', NULL, GROUP_GENERAL,
-	  "Report progress on stderr; repeat for more", 'v' },
+	  "Report progress on stderr; repeat for more",
+	  set_count, FIELD(verbose) },
 	{ "help", 'h', NULL, GROUP_GENERAL,
-	  "Print this summary and exit", 'h' },
+	  "Print this summary and exit",
+	  set_flag, FIELD(help) },
 	{ "version", 0, NULL, GROUP_GENERAL,
-	  "Print the version and the OpenSSL version, and exit", OPT_VERSION },
+	  "Print the version and the OpenSSL version, and exit",
+	  set_flag, FIELD(version) },
 	{ "ssl", 0, NULL, GROUP_TLS,
-	  "Use TLS (the client verifies the server by default)", OPT_SSL },
+	  "Use TLS (the client verifies the server by default)",
+	  set_flag, FIELD(ssl) },
 	{ "ssl-cert", 0, "FILE", GROUP_TLS,
-	  "PEM certificate (and chain) to present", OPT_SSL_CERT },
+	  "PEM certificate (and chain) to present",
+	  set_string, FIELD(tls.cert_file) },
 	{ "ssl-key", 0, "FILE", GROUP_TLS,
 	  "PEM private key for --ssl-cert (default: the same file)",
-	  OPT_SSL_KEY },
+	  set_string, FIELD(tls.key_file) },
 	{ "ssl-trustfile", 0, "FILE", GROUP_TLS,
 	  "PEM CA certificates to trust instead of the system store",
-	  OPT_SSL_TRUSTFILE },
+	  set_string, FIELD(tls.trust_file) },
 	{ "ssl-verify", 0, NULL, GROUP_TLS,
 	  "Verify the server (the default; accepted for Ncat)",
-	  OPT_SSL_VERIFY },
+	  set_flag, FIELD(ssl_verify) },
 	{ "ssl-no-verify", 0, NULL, GROUP_TLS,
-	  "Do not verify the server (insecure)", OPT_SSL_NO_VERIFY },
+	  "Do not verify the server (insecure)",
+	  set_flag, FIELD(tls.no_verify) },
 	{ "ssl-pin", 0, "SHA256:HEX", GROUP_TLS,
 	  "Accept exactly the certificate with this SHA-256 fingerprint",
-	  OPT_SSL_PIN },
+	  set_pin, FIELD(tls.pin) },
 	{ "ssl-servername", 0, "NAME", GROUP_TLS,
 	  "Name to send as SNI and to verify, instead of the host",
-	  OPT_SSL_SERVERNAME },
+	  set_name, FIELD(tls.servername) },
 };
 
-const size_t option_count = sizeof(option_table) / sizeof(option_table[0]);
+#define OPTION_COUNT	(sizeof(option_table) / sizeof(option_table[0]))
 
+const size_t option_count = OPTION_COUNT;
+
+/*
+ * getopt_long's tables, built from option_table.  A long option returns
+ * LONG_VAL plus its index in the table; a short one returns its letter.
+ */
+#define LONG_VAL	256
+
+struct getopt_tables {
+	struct option	longopts[OPTION_COUNT + 1];
+	char		shortopts[2 * OPTION_COUNT + 2];
+};
+
+/* Which entries of option_table one parse has met, for the checks after. */
+struct given {
+	bool	entry[OPTION_COUNT];
+};
+
+/* The entry that getopt_long's value (or optopt) stands for, or NULL. */
 static const struct optdef *
-find_by_id(int id)
+find_by_val(int val)
 {
 	size_t i;
 
-	for (i = 0; i < option_count; i++)
-		if (option_table[i].id == id)
+	if (val >= LONG_VAL && (size_t)(val - LONG_VAL) < OPTION_COUNT)
+		return &option_table[val - LONG_VAL];
+	if (val <= 0 || val >= LONG_VAL)
+		return NULL;
+	for (i = 0; i < OPTION_COUNT; i++)
+		if (option_table[i].letter == val)
 			return &option_table[i];
 	return NULL;
 }
 
-/* "-p/--source-port" style, for messages. */
+/* "-p/--source-port" style, for messages about the option itself. */
 static const char *
-opt_label(int id, char *buf, size_t len)
+opt_label(const struct optdef *d, char *buf, size_t len)
 {
-	const struct optdef *d = find_by_id(id);
-
 	if (d == NULL)
 		snprintf(buf, len, "?");
 	else if (d->name != NULL && d->letter != 0)
@@ -110,6 +149,171 @@ opt_label(int id, char *buf, size_t len)
 	else
 		snprintf(buf, len, "-%c", d->letter);
 	return buf;
+}
+
+/* "-w" or "--ssl-pin": the shortest name, for messages about a value. */
+static const char *
+opt_short_label(const struct optdef *d, char *buf, size_t len)
+{
+	if (d->letter != 0)
+		snprintf(buf, len, "-%c", d->letter);
+	else
+		snprintf(buf, len, "--%s", d->name);
+	return buf;
+}
+
+/* The field that d's setter fills in. */
+static void *
+field_of(const struct optdef *d, struct options *o)
+{
+	return (char *)o + d->field;
+}
+
+/* bool: true. */
+static enum status
+set_flag(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	bool *flag = field_of(d, o);
+
+	(void)arg;
+	(void)e;
+	*flag = true;
+	return ST_OK;
+}
+
+/* int: one more each time, as -vvv. */
+static enum status
+set_count(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	int *count = field_of(d, o);
+
+	(void)arg;
+	(void)e;
+	(*count)++;
+	return ST_OK;
+}
+
+/* const char *: the argument as given, which outlives the parse. */
+static enum status
+set_string(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	const char **s = field_of(d, o);
+
+	(void)e;
+	*s = arg;
+	return ST_OK;
+}
+
+/* const char *: as set_string, but an empty name is refused. */
+static enum status
+set_name(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	char label[64];
+
+	if (*arg == '\0')
+		return err_set(e, ST_USAGE, "%s: empty name",
+		    opt_short_label(d, label, sizeof(label)));
+	return set_string(d, o, arg, e);
+}
+
+/* int: AF_INET.  Giving -4 and -6 together is refused after parsing. */
+static enum status
+set_ipv4(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	int *family = field_of(d, o);
+
+	(void)arg;
+	(void)e;
+	*family = AF_INET;
+	return ST_OK;
+}
+
+/* int: AF_INET6. */
+static enum status
+set_ipv6(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	int *family = field_of(d, o);
+
+	(void)arg;
+	(void)e;
+	*family = AF_INET6;
+	return ST_OK;
+}
+
+/* int64_t: milliseconds, from seconds that may have a fraction. */
+static enum status
+set_seconds(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	char label[64];
+
+	return parse_seconds(opt_short_label(d, label, sizeof(label)), arg,
+	    field_of(d, o), e);
+}
+
+/* int64_t: as set_seconds, but 0 is refused: it would leave no time. */
+static enum status
+set_time_limit(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	const int64_t *ms = field_of(d, o);
+	char label[64];
+	enum status st;
+
+	if ((st = set_seconds(d, o, arg, e)) != ST_OK)
+		return st;
+	if (*ms == 0)
+		return err_set(e, ST_USAGE, "%s: the time limit must be more "
+		    "than 0", opt_short_label(d, label, sizeof(label)));
+	return ST_OK;
+}
+
+/*
+ * unsigned: a number of connections, 1 to OPTIONS_MAX_CONNS, in decimal
+ * digits only: strtoul alone would also take spaces and signs.
+ */
+static enum status
+set_conns(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	unsigned *conns = field_of(d, o);
+	unsigned long v = 0;
+	char label[64];
+	bool good;
+
+	good = *arg != '\0' && arg[strspn(arg, "0123456789")] == '\0';
+	if (good) {
+		errno = 0;
+		v = strtoul(arg, NULL, 10);
+		good = errno == 0 && v >= 1 && v <= OPTIONS_MAX_CONNS;
+	}
+	if (!good)
+		return err_set(e, ST_USAGE, "%s: invalid number of "
+		    "connections '%s'", opt_short_label(d, label,
+		    sizeof(label)), arg);
+	*conns = (unsigned)v;
+	return ST_OK;
+}
+
+/* unsigned char[TLS_PIN_LEN]: a SHA-256 pin; it also sets tls.have_pin. */
+static enum status
+set_pin(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	char label[64];
+
+	if (tls_parse_pin(arg, field_of(d, o)) == -1)
+		return err_set(e, ST_USAGE, "%s: '%s' is not SHA256: and 64 "
+		    "hex digits", opt_short_label(d, label, sizeof(label)),
+		    arg);
+	o->tls.have_pin = true;
+	return ST_OK;
 }
 
 void
@@ -124,7 +328,7 @@ options_usage(FILE *f)
 	    "       tlsnc -l [options] [host] port\n");
 	for (g = GROUP_GENERAL; g <= GROUP_TLS; g++) {
 		fprintf(f, "\n%s:\n", heading[g]);
-		for (i = 0; i < option_count; i++) {
+		for (i = 0; i < OPTION_COUNT; i++) {
 			const struct optdef *d = &option_table[i];
 
 			if ((int)d->group != g)
@@ -157,16 +361,53 @@ defaults(struct options *o)
 	o->wait_ms = -1;
 	o->idle_ms = 0;
 	o->quit_ms = -1;
+	o->max_conns = 0;
 }
 
-/* One line per forbidden combination, right after parsing. */
+/* Whether the entry with this short letter was given. */
+static bool
+given_letter(const struct given *g, int letter)
+{
+	const struct optdef *d = find_by_val(letter);
+
+	return d != NULL && g->entry[d - option_table];
+}
+
+/* Whether a TLS option other than --ssl itself was given. */
+static bool
+given_tls_option(const struct given *g)
+{
+	size_t i;
+
+	for (i = 0; i < OPTION_COUNT; i++)
+		if (g->entry[i] && option_table[i].group == GROUP_TLS &&
+		    option_table[i].field != FIELD(ssl))
+			return true;
+	return false;
+}
+
+/*
+ * The combinations that decide how the operands are read, checked before
+ * them: "tlsnc -k 9000" lacks -l, it is not a client without a port.
+ */
 static enum status
-check_combinations(struct options *o, bool seen4, bool seen6, bool tls_used,
+check_mode(const struct options *o, struct error *e)
+{
+	if (o->keep_open && !o->listen)
+		return err_set(e, ST_USAGE, "-k needs -l");
+	if (o->max_conns != 0 && !o->keep_open)
+		return err_set(e, ST_USAGE, "-m needs -k");
+	return ST_OK;
+}
+
+/* One line per other forbidden combination, once the operands are read. */
+static enum status
+check_combinations(const struct options *o, const struct given *g,
     struct error *e)
 {
-	if (seen4 && seen6)
+	if (given_letter(g, '4') && given_letter(g, '6'))
 		return err_set(e, ST_USAGE, "cannot use -4 and -6 together");
-	if (tls_used && !o->ssl)
+	if (given_tls_option(g) && !o->ssl)
 		return err_set(e, ST_USAGE, "TLS options need --ssl");
 	if (o->tls.no_verify && o->tls.have_pin)
 		return err_set(e, ST_USAGE,
@@ -194,218 +435,154 @@ check_combinations(struct options *o, bool seen4, bool seen6, bool tls_used,
 	return ST_OK;
 }
 
-enum status
-options_parse(int argc, char **argv, struct options *o, struct error *e)
+/* Fill in getopt_long's tables from option_table. */
+static void
+build_getopt_tables(struct getopt_tables *t)
 {
-	struct option longopts[sizeof(option_table) /
-	    sizeof(option_table[0]) + 1];
-	char shortopts[2 * sizeof(option_table) / sizeof(option_table[0]) + 2];
-	char label[64];
 	size_t i, nl = 0, ns = 0;
-	bool seen4 = false, seen6 = false, tls_used = false;
-	enum status st;
-	int c, nargs;
 
-	defaults(o);
-	err_clear(e);
-	shortopts[ns++] = ':';
-	for (i = 0; i < option_count; i++) {
+	t->shortopts[ns++] = ':';	/* report a missing argument as ':' */
+	for (i = 0; i < OPTION_COUNT; i++) {
 		const struct optdef *d = &option_table[i];
 
 		if (d->letter != 0) {
-			shortopts[ns++] = (char)d->letter;
+			t->shortopts[ns++] = (char)d->letter;
 			if (d->arg != NULL)
-				shortopts[ns++] = ':';
+				t->shortopts[ns++] = ':';
 		}
 		if (d->name != NULL) {
-			longopts[nl].name = d->name;
-			longopts[nl].has_arg = d->arg ? required_argument :
-			    no_argument;
-			longopts[nl].flag = NULL;
-			longopts[nl].val = d->id;
+			t->longopts[nl].name = d->name;
+			t->longopts[nl].has_arg = d->arg != NULL ?
+			    required_argument : no_argument;
+			t->longopts[nl].flag = NULL;
+			t->longopts[nl].val = LONG_VAL + (int)i;
 			nl++;
 		}
 	}
-	shortopts[ns] = '\0';
-	memset(&longopts[nl], 0, sizeof(longopts[nl]));
+	t->shortopts[ns] = '\0';
+	memset(&t->longopts[nl], 0, sizeof(t->longopts[nl]));
+}
 
+/* The message for what getopt_long refused: c is its ':' or '?'. */
+static enum status
+refused_option(int c, char **argv, struct error *e)
+{
+	const struct optdef *d = find_by_val(optopt);
+	char label[64];
+
+	if (c == ':') {
+		if (optopt != 0)
+			return err_set(e, ST_USAGE, "option %s needs an "
+			    "argument", opt_label(d, label, sizeof(label)));
+		return err_set(e, ST_USAGE, "option %s needs an argument",
+		    argv[optind - 1]);
+	}
+	/* A known entry here is a long flag given "=value". */
+	if (optopt != 0 && d != NULL)
+		return err_set(e, ST_USAGE, "option %s takes no argument",
+		    opt_label(d, label, sizeof(label)));
+	if (optopt != 0 && optopt < LONG_VAL)
+		return err_set(e, ST_USAGE, "unknown option '-%c'", optopt);
+	return err_set(e, ST_USAGE, "unknown option '%s'", argv[optind - 1]);
+}
+
+/*
+ * The operands of a listener: "[host] port", or with -p only "[host]".
+ * The port ends up in port_arg and port, never in src_port.
+ */
+static enum status
+listen_operands(struct options *o, int nargs, char **args, struct error *e)
+{
+	enum status st;
+
+	if (nargs > 2)
+		return err_set(e, ST_USAGE, "too many arguments: '%s'",
+		    args[2]);
+	if (nargs == 2) {
+		o->host = args[0];
+		o->port_arg = args[1];
+	} else if (nargs == 1) {
+		/* As in Ncat, "-l -p PORT HOST" names the host. */
+		if (o->src_port != NULL)
+			o->host = args[0];
+		else
+			o->port_arg = args[0];
+	}
+	if (o->port_arg != NULL && o->src_port != NULL)
+		return err_set(e, ST_USAGE, "the port is given twice: by -p "
+		    "and as an argument");
+	if (o->port_arg == NULL)
+		o->port_arg = o->src_port;
+	if (o->port_arg == NULL)
+		return err_set(e, ST_USAGE, "no port to listen on "
+		    "(tlsnc -l [host] port)");
+	o->src_port = NULL;
+	if ((st = parse_port(o->port_arg, true, &o->port, e)) != ST_OK)
+		return st;
+	o->tls.listen_name = o->host;
+	return ST_OK;
+}
+
+/* The operands of a client: "host port".  A -p source port is checked too. */
+static enum status
+connect_operands(struct options *o, int nargs, char **args, struct error *e)
+{
+	struct error pe;
+	enum status st;
+	uint16_t sp;
+
+	if (nargs < 2)
+		return err_set(e, ST_USAGE, nargs == 0 ?
+		    "no host and port given (tlsnc host port)" :
+		    "no port given (tlsnc host port)");
+	if (nargs > 2)
+		return err_set(e, ST_USAGE, "too many arguments: '%s'",
+		    args[2]);
+	o->host = args[0];
+	o->port_arg = args[1];
+	if (*o->host == '\0')
+		return err_set(e, ST_USAGE, "empty host name");
+	if ((st = parse_port(o->port_arg, false, &o->port, e)) != ST_OK)
+		return st;
+	if (o->src_port != NULL &&
+	    parse_port(o->src_port, false, &sp, &pe) != ST_OK)
+		return err_set(e, ST_USAGE, "-p: %.400s", pe.msg);
+	return ST_OK;
+}
+
+enum status
+options_parse(int argc, char **argv, struct options *o, struct error *e)
+{
+	struct getopt_tables t;
+	struct given g;
+	const struct optdef *d;
+	enum status st;
+	int c;
+
+	defaults(o);
+	err_clear(e);
+	memset(&g, 0, sizeof(g));
+	build_getopt_tables(&t);
 	optind = 0;	/* full re-initialisation, so parsing can repeat */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-		switch (c) {
-		case '4':
-			seen4 = true;
-			o->family = AF_INET;
-			break;
-		case '6':
-			seen6 = true;
-			o->family = AF_INET6;
-			break;
-		case 'l':
-			o->listen = true;
-			break;
-		case 'k':
-			o->keep_open = true;
-			break;
-		case 'm':
-			o->max_conns = (unsigned)atoi(optarg);
-			break;
-		case 'p':
-			o->src_port = optarg;
-			break;
-		case 's':
-			o->src_addr = optarg;
-			break;
-		case 'n':
-			o->numeric = true;
-			break;
-		case 'w':
-			if ((st = parse_seconds("-w", optarg, &o->wait_ms,
-			    e)) != ST_OK)
-				return st;
-			if (o->wait_ms == 0)
-				return err_set(e, ST_USAGE, "-w: the time "
-				    "limit must be more than 0");
-			break;
-		case 'i':
-			if ((st = parse_seconds("-i", optarg, &o->idle_ms,
-			    e)) != ST_OK)
-				return st;
-			if (o->idle_ms == 0)
-				return err_set(e, ST_USAGE, "-i: the time "
-				    "limit must be more than 0");
-			break;
-		case 'q':
-			if ((st = parse_seconds("-q", optarg, &o->quit_ms,
-			    e)) != ST_OK)
-				return st;
-			break;
-		case OPT_RECV_ONLY:
-			o->recv_only = true;
-			break;
-		case OPT_NO_SHUTDOWN:
-			o->no_shutdown = true;
-			break;
-		case 'v':
-			o->verbose++;
-			break;
-		case 'h':
-			o->help = true;
-			break;
-		case OPT_VERSION:
-			o->version = true;
-			break;
-		case OPT_SSL:
-			o->ssl = true;
-			break;
-		case OPT_SSL_CERT:
-			tls_used = true;
-			o->tls.cert_file = optarg;
-			break;
-		case OPT_SSL_KEY:
-			tls_used = true;
-			o->tls.key_file = optarg;
-			break;
-		case OPT_SSL_TRUSTFILE:
-			tls_used = true;
-			o->tls.trust_file = optarg;
-			break;
-		case OPT_SSL_VERIFY:
-			tls_used = true;
-			o->ssl_verify = true;
-			break;
-		case OPT_SSL_NO_VERIFY:
-			tls_used = true;
-			o->tls.no_verify = true;
-			break;
-		case OPT_SSL_PIN:
-			tls_used = true;
-			if (tls_parse_pin(optarg, o->tls.pin) == -1)
-				return err_set(e, ST_USAGE, "--ssl-pin: '%s' "
-				    "is not SHA256: and 64 hex digits", optarg);
-			o->tls.have_pin = true;
-			break;
-		case OPT_SSL_SERVERNAME:
-			tls_used = true;
-			if (*optarg == '\0')
-				return err_set(e, ST_USAGE,
-				    "--ssl-servername: empty name");
-			o->tls.servername = optarg;
-			break;
-		case ':':
-			if (optopt != 0)
-				return err_set(e, ST_USAGE, "option %s needs "
-				    "an argument", opt_label(optopt, label,
-				    sizeof(label)));
-			return err_set(e, ST_USAGE, "option %s needs an "
-			    "argument", argv[optind - 1]);
-		case '?':
-		default:
-			/* A known id here is a long flag given "=value". */
-			if (optopt != 0 && find_by_id(optopt) != NULL)
-				return err_set(e, ST_USAGE, "option %s takes "
-				    "no argument", opt_label(optopt, label,
-				    sizeof(label)));
-			if (optopt != 0 && optopt < 256)
-				return err_set(e, ST_USAGE,
-				    "unknown option '-%c'", optopt);
-			return err_set(e, ST_USAGE, "unknown option '%s'",
-			    argv[optind - 1]);
-		}
+	while ((c = getopt_long(argc, argv, t.shortopts, t.longopts,
+	    NULL)) != -1) {
+		if ((d = find_by_val(c)) == NULL)
+			return refused_option(c, argv, e);
+		g.entry[d - option_table] = true;
+		if ((st = d->set(d, o, optarg, e)) != ST_OK)
+			return st;
 	}
 	if (o->help || o->version)
 		return ST_OK;
-
-	nargs = argc - optind;
-	if (o->listen) {
-		if (nargs > 2)
-			return err_set(e, ST_USAGE, "too many arguments: "
-			    "'%s'", argv[optind + 2]);
-		if (nargs == 2) {
-			o->host = argv[optind];
-			o->port_arg = argv[optind + 1];
-		} else if (nargs == 1) {
-			/* As in Ncat, "-l -p PORT HOST" names the host. */
-			if (o->src_port != NULL)
-				o->host = argv[optind];
-			else
-				o->port_arg = argv[optind];
-		}
-		if (o->port_arg != NULL && o->src_port != NULL)
-			return err_set(e, ST_USAGE, "the port is given twice: "
-			    "by -p and as an argument");
-		if (o->port_arg == NULL)
-			o->port_arg = o->src_port;
-		if (o->port_arg == NULL)
-			return err_set(e, ST_USAGE, "no port to listen on "
-			    "(tlsnc -l [host] port)");
-		o->src_port = NULL;
-		if ((st = parse_port(o->port_arg, true, &o->port, e)) != ST_OK)
-			return st;
-		o->tls.listen_name = o->host;
-	} else {
-		if (nargs < 2)
-			return err_set(e, ST_USAGE, nargs == 0 ?
-			    "no host and port given (tlsnc host port)" :
-			    "no port given (tlsnc host port)");
-		if (nargs > 2)
-			return err_set(e, ST_USAGE, "too many arguments: "
-			    "'%s'", argv[optind + 2]);
-		o->host = argv[optind];
-		o->port_arg = argv[optind + 1];
-		if (*o->host == '\0')
-			return err_set(e, ST_USAGE, "empty host name");
-		if ((st = parse_port(o->port_arg, false, &o->port, e)) != ST_OK)
-			return st;
-		if (o->src_port != NULL) {
-			struct error pe;
-			uint16_t sp;
-
-			if (parse_port(o->src_port, false, &sp, &pe) != ST_OK)
-				return err_set(e, ST_USAGE, "-p: %.400s",
-				    pe.msg);
-		}
-	}
+	if ((st = check_mode(o, e)) != ST_OK)
+		return st;
+	if (o->listen)
+		st = listen_operands(o, argc - optind, argv + optind, e);
+	else
+		st = connect_operands(o, argc - optind, argv + optind, e);
+	if (st != ST_OK)
+		return st;
 	o->tls.server = o->listen;
-	return check_combinations(o, seen4, seen6, tls_used, e);
+	return check_combinations(o, &g, e);
 }

@@ -6,6 +6,7 @@
 #define TLSNC_OPTIONS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -17,14 +18,29 @@ enum opt_group {
 	GROUP_TLS,
 };
 
+struct optdef;
+struct options;
+
+/*
+ * A setter stores one option's value in a struct options.  arg is the
+ * option's argument, or NULL for a flag.  Returns ST_OK, or ST_USAGE with a
+ * one-line message in e that names the option (as "-w" or "--ssl-pin").
+ */
+typedef enum status opt_setter(const struct optdef *, struct options *,
+		    const char *arg, struct error *);
+
 struct optdef {
 	const char	*name;		/* long name, or NULL */
 	int		 letter;	/* short letter, or 0 */
 	const char	*arg;		/* argument's name, or NULL for a flag */
 	enum opt_group	 group;
 	const char	*help;
-	int		 id;
+	opt_setter	*set;		/* parses arg and stores it ... */
+	size_t		 field;		/* ... at this offset in struct options */
 };
+
+/* The largest -m value. */
+#define OPTIONS_MAX_CONNS	100000
 
 extern const struct optdef	option_table[];
 extern const size_t		option_count;
@@ -32,8 +48,8 @@ extern const size_t		option_count;
 struct options {
 	int		 family;	/* AF_UNSPEC, AF_INET, AF_INET6 */
 	bool		 listen;
-	bool		 keep_open;	/* -k */
-	unsigned	 max_conns;	/* -m, or 0 */
+	bool		 keep_open;	/* -k: many clients at once with -l */
+	unsigned	 max_conns;	/* -m: at most this many, or 0: no limit */
 	const char	*host;		/* client target, or listen address */
 	const char	*port_arg;
 	uint16_t	 port;

@@ -179,6 +179,59 @@ for v in abc SHA256: "SHA256:$(printf '%062d' 0)" "SHA256:$(printf '%066d' 0)" \
 	    --ssl --ssl-pin "$v" 127.0.0.1 "$DEAD"
 done
 
+# --- -k/--keep-open and -m/--max-conns: status 2 and exactly these lines.
+# usage_line DESC LINE ARGS...: "tlsnc ARGS" (stdin /dev/null, at most 30 s)
+# exits with status 2, prints nothing on stdout, and its stderr is exactly
+# LINE and the "Try 'tlsnc --help'" line.
+usage_line() {
+	_d=$1
+	printf '%s\n%s\n' "$2" "$TRY" > "$T/want.err"
+	shift 2
+	run_limited 30 "$TLSNC" "$@" < /dev/null > "$T/out" 2> "$T/err"
+	_got=$?
+	_good=true
+	status_is "$ST_USAGE" "$_got" || _good=false
+	if [ -s "$T/out" ]; then
+		diag "stdout is not empty:"
+		diag_file "$T/out"
+		_good=false
+	fi
+	if ! cmp -s "$T/want.err" "$T/err"; then
+		diag "stderr (<) is not what was expected (>):"
+		diff "$T/err" "$T/want.err" | sed 's/^/#   /'
+		_good=false
+	fi
+	if $_good; then
+		ok "$_d"
+	else
+		not_ok "$_d"
+	fi
+}
+
+usage_line "-k without -l" "tlsnc: -k needs -l" -k 9000
+usage_line "--keep-open without -l, as a client" "tlsnc: -k needs -l" \
+    --keep-open 127.0.0.1 "$DEAD"
+usage_line "-m without -k, on a client" "tlsnc: -m needs -k" \
+    -m 5 127.0.0.1 "$DEAD"
+# A listener that wrongly accepted these would listen until run_limited
+# stops it.
+usage_line "-m without -k, on a listener" "tlsnc: -m needs -k" -l -m 5 0
+usage_line "--max-conns without its argument" \
+    "tlsnc: option -m/--max-conns needs an argument" -l -k 0 --max-conns
+for v in 0 100001 "" +5 -5 " 5" 1.5 0x10 99999999999999999999; do
+	usage_line "-m '$v' is invalid" \
+	    "tlsnc: -m: invalid number of connections '$v'" -l -k -m "$v" 0
+done
+if listen_tlsnc "$T/k.out" "$T/k.err" /dev/null -l -k -m 100000 127.0.0.1 0
+then
+	ok "-l -k -m 100000 is accepted: the listener gets ready"
+	kill "$LPID"
+	wait "$LPID" 2>/dev/null
+else
+	not_ok "-l -k -m 100000 is accepted: the listener gets ready"
+	diag_file "$T/k.err"
+fi
+
 # --- Certificate and key files, on a listener and on a client.  A listener
 # that wrongly accepted them would listen until run_limited stops it.
 for side in listener client; do

@@ -8,6 +8,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,30 +25,45 @@ static struct options	opts;
 static struct error	err;
 
 /*
- * Run options_parse over "tlsnc" and the NULL-terminated list of arguments.
+ * Run options_parse over "tlsnc" and the NULL-terminated vector of arguments.
  * getopt_long permutes the pointer array, so it is rebuilt on every call; the
  * strings are literals and outlive the struct options that points into them.
  */
 static enum status
-parse_list(const char *first, ...)
+parse_vec(const char *const *args)
 {
 	static char *argv[MAX_ARGS + 2];
-	const char *a;
-	va_list ap;
 	int argc = 0;
 
 	argv[argc++] = (char *)"tlsnc";
-	va_start(ap, first);
-	for (a = first; a != NULL; a = va_arg(ap, const char *)) {
+	for (; *args != NULL; args++) {
 		assert_true(argc <= MAX_ARGS);
-		argv[argc++] = (char *)a;
+		argv[argc++] = (char *)*args;
 	}
-	va_end(ap);
 	argv[argc] = NULL;
 	/* Stale text must not make a later assertion pass. */
 	memset(&err, 'X', sizeof(err));
 	err.msg[sizeof(err.msg) - 1] = '\0';
 	return options_parse(argc, argv, &opts, &err);
+}
+
+/* The same, over the NULL-terminated list of arguments. */
+static enum status
+parse_list(const char *first, ...)
+{
+	const char *args[MAX_ARGS + 2];
+	const char *a;
+	va_list ap;
+	int n = 0;
+
+	va_start(ap, first);
+	for (a = first; a != NULL; a = va_arg(ap, const char *)) {
+		assert_true(n <= MAX_ARGS);
+		args[n++] = a;
+	}
+	va_end(ap);
+	args[n] = NULL;
+	return parse_vec(args);
 }
 
 #define PARSE(...)	parse_list(__VA_ARGS__, (const char *)NULL)
@@ -373,6 +389,126 @@ pin_bad(void **state)
 	}
 }
 
+/* ---- -k/--keep-open and -m/--max-conns ---- */
+
+#define CASE_ARGS	10
+
+/* "tlsnc" and these arguments parse, and set these two fields. */
+struct keep_open_ok {
+	const char	*args[CASE_ARGS];
+	bool		 keep_open;
+	unsigned	 max_conns;
+};
+
+static void
+keep_open_accepted(void **state)
+{
+	static const struct keep_open_ok cases[] = {
+		/* The defaults: one client, and no limit to speak of. */
+		{ { "-l", "9000" }, false, 0 },
+		{ { "h", "1" }, false, 0 },
+		{ { "-l", "-k", "9000" }, true, 0 },
+		{ { "--listen", "--keep-open", "127.0.0.1", "0" }, true, 0 },
+		{ { "-k", "-l", "-p", "9000" }, true, 0 },
+		{ { "-l", "-k", "-m", "1", "0" }, true, 1 },
+		{ { "-l", "-k", "-m", "100000", "0" }, true, 100000 },
+		{ { "-l", "-k", "--max-conns", "250", "0" }, true, 250 },
+		{ { "-l", "-k", "--max-conns=007", "0" }, true, 7 },
+		{ { "-lkm5", "0" }, true, 5 },
+		{ { "-lkm", "64", "0" }, true, 64 },
+		/* Options may follow the operands, as elsewhere. */
+		{ { "-l", "0", "-m", "3", "-k" }, true, 3 },
+		/* With --ssl as well. */
+		{ { "-l", "-k", "-m", "2", "--ssl", "0" }, true, 2 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct keep_open_ok *c = &cases[i];
+		enum status st = parse_vec(c->args);
+
+		if (st != ST_OK)
+			fail_msg("case %zu: status %d: %s", i, (int)st,
+			    err.msg);
+		assert_string_equal(err.msg, "");
+		if (opts.keep_open != c->keep_open ||
+		    opts.max_conns != c->max_conns)
+			fail_msg("case %zu: keep_open %d max_conns %u, want "
+			    "%d %u", i, opts.keep_open, opts.max_conns,
+			    c->keep_open, c->max_conns);
+	}
+}
+
+/* "tlsnc" and these arguments fail with ST_USAGE and exactly this message. */
+struct usage_case {
+	const char	*args[CASE_ARGS];
+	const char	*msg;
+};
+
+static void
+keep_open_errors(void **state)
+{
+	static const struct usage_case cases[] = {
+		/* -k is for a listener, even when the operands look like one. */
+		{ { "-k", "9000" }, "-k needs -l" },
+		{ { "-k" }, "-k needs -l" },
+		{ { "--keep-open", "h", "1" }, "-k needs -l" },
+		{ { "-k", "-m", "5", "h", "1" }, "-k needs -l" },
+		{ { "-m", "5", "h", "1" }, "-m needs -k" },
+		{ { "-l", "-m", "5", "9000" }, "-m needs -k" },
+		{ { "-l", "--max-conns", "5" }, "-m needs -k" },
+		{ { "-l", "-k", "-m" },
+		  "option -m/--max-conns needs an argument" },
+		{ { "-l", "-k", "0", "--max-conns" },
+		  "option -m/--max-conns needs an argument" },
+		{ { "-l", "--keep-open=1", "0" },
+		  "option -k/--keep-open takes no argument" },
+		/* A bad value is named before a missing -k. */
+		{ { "-m", "0", "h", "1" },
+		  "-m: invalid number of connections '0'" },
+		/* The other checks still run with -k. */
+		{ { "-l", "-k", "-s", "127.0.0.1", "0" },
+		  "-s is for a client; give the listen address as an "
+		  "argument" },
+		{ { "-l", "-k", "a", "1", "c" }, "too many arguments: 'c'" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum status st = parse_vec(cases[i].args);
+
+		if (st != ST_USAGE || err.status != ST_USAGE ||
+		    strcmp(err.msg, cases[i].msg) != 0)
+			fail_msg("case %zu: status %d '%s', want 2 '%s'", i,
+			    (int)st, err.msg, cases[i].msg);
+	}
+}
+
+/* Every -m value but a plain decimal 1 to 100000 is refused, by name. */
+static void
+max_conns_bad_values(void **state)
+{
+	static const char *const bad[] = {
+		"0", "00", "100001", "999999", "", " ", "+5", "-5", "-0",
+		" 5", "5 ", "5\n", "1.5", "1e3", "0x10", "abc", "5k", "5,000",
+		"4294967297",			/* 2^32 + 1: wraps in 32 bits */
+		"18446744073709551617",		/* 2^64 + 1 */
+		"99999999999999999999999",
+	};
+	char want[ERROR_MSG_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(want, sizeof(want), "-m: invalid number of "
+		    "connections '%s'", bad[i]);
+		USAGE_ERROR(want, "-l", "-k", "-m", bad[i], "0");
+		USAGE_ERROR(want, "-l", "-k", "--max-conns", bad[i], "0");
+	}
+}
+
 /* ---- every error path in options.c ---- */
 
 static void
@@ -685,6 +821,9 @@ main(void)
 		cmocka_unit_test(help_and_version),
 		cmocka_unit_test(pin_forms),
 		cmocka_unit_test(pin_bad),
+		cmocka_unit_test(keep_open_accepted),
+		cmocka_unit_test(keep_open_errors),
+		cmocka_unit_test(max_conns_bad_values),
 		cmocka_unit_test(err_unknown_short),
 		cmocka_unit_test(err_unknown_long),
 		cmocka_unit_test(err_missing_argument),
