@@ -17,6 +17,12 @@
 #include "status.h"
 #include "stream.h"
 
+/*
+ * The status when standard output's reader went away, as a shell reports a
+ * tool that SIGPIPE ended: 128 + 13.
+ */
+#define EXIT_OUTPUT_GONE	141
+
 /* Default handshake deadline of each -k client when -w is not given. */
 #define KEEP_OPEN_HANDSHAKE_MS	10000
 

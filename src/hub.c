@@ -221,7 +221,8 @@ write_output(struct hub *h)
 		if (io == IO_ERROR) {
 			h->failed = true;
 			if (h->opts.on_fatal != NULL)
-				h->opts.on_fatal(&h->out->err, h->opts.arg);
+				h->opts.on_fatal(&h->out->err,
+				    h->out->sys_errno, h->opts.arg);
 			return;
 		}
 		if (io != IO_DONE)

@@ -267,13 +267,18 @@ on_stop_signal(struct loop *l, int signo, void *arg)
 }
 
 static void
-on_output_failed(const struct error *e, void *arg)
+on_output_failed(const struct error *e, int errnum, void *arg)
 {
 	struct keep *k = arg;
 	struct client *c;
 
-	say("writing output: %s", e->msg);
-	k->status = ST_RUNTIME;
+	if (errnum == EPIPE) {
+		/* Standard output's reader went away: end quietly. */
+		k->status = EXIT_OUTPUT_GONE;
+	} else {
+		say("writing output: %s", e->msg);
+		k->status = ST_RUNTIME;
+	}
 	k->stopping = true;
 	loop_io_del(k->loop, &k->lio);
 	for (c = k->clients; c != NULL; c = c->next)

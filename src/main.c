@@ -24,7 +24,11 @@
 #include "options.h"
 #include "tls.h"
 
-/* Keep descriptors 0-2 valid so that nothing else lands on them. */
+/*
+ * Keep descriptors 0-2 valid so that nothing else lands on them.  A closed
+ * stdout gets /dev/null opened read-only, so that writing output fails
+ * (EBADF) as it would have, and is reported, rather than vanishing.
+ */
 static void
 sanitize_stdio(void)
 {
@@ -32,8 +36,8 @@ sanitize_stdio(void)
 
 	for (fd = 0; fd <= 2; fd++) {
 		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
-			int null = open("/dev/null", fd == 0 ? O_RDONLY :
-			    O_WRONLY);
+			int null = open("/dev/null", fd == 2 ? O_WRONLY :
+			    O_RDONLY);
 
 			if (null != fd && null >= 0)
 				close(null);

@@ -51,6 +51,7 @@ struct relay {
 	bool		 done_told;	/* on_done has been called */
 	bool		 truncated;
 	bool		 seen_data;	/* on_first_data has been called */
+	bool		 output_gone;	/* writing local found no reader */
 	enum status	 status;
 	struct error	 err;
 	int64_t		 last_activity;
@@ -244,6 +245,13 @@ flow_do_write(struct relay *r, struct flow *f)
 		    "%llu bytes of input were not sent", msg,
 		    (unsigned long long)f->len);
 		flow_release(f);
+	} else if (f->dst->sys_errno == EPIPE) {
+		/*
+		 * Whoever read our output has gone (tlsnc | head): end as
+		 * Unix tools do on SIGPIPE, quietly, and close cleanly.
+		 */
+		r->output_gone = true;
+		finish(r, ST_OK);
 	} else {
 		fail(r, f->dst->err.status ? f->dst->err.status : ST_RUNTIME,
 		    "writing output: %s", f->dst->err.msg);
@@ -273,7 +281,8 @@ flow_finish(struct relay *r, struct flow *f)
 
 	if (f->done || r->finished || !f->src_eof || f->len > 0)
 		return;
-	if (f == &r->flow[OUT] && r->opts.no_shutdown) {
+	if ((f == &r->flow[OUT] && r->opts.no_shutdown) ||
+	    (f == &r->flow[IN] && r->opts.hold_local_eof)) {
 		f->done = true;
 	} else {
 		/* A pipe's half-close puts /dev/null in its place. */
@@ -613,6 +622,7 @@ relay_get_stats(const struct relay *r, struct relay_stats *s)
 	s->received = r->flow[IN].bytes;
 	s->truncated = r->truncated;
 	s->unsent = r->flow[OUT].len;
+	s->output_gone = r->output_gone;
 }
 
 void

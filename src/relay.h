@@ -40,6 +40,12 @@ struct relay_opts {
 	bool	 recv_only;		/* never read local */
 	bool	 no_shutdown;		/* no half-close on local EOF */
 	bool	 end_at_peer_eof;	/* local is a terminal */
+	/*
+	 * Leave local's write side open until the process exits, rather
+	 * than half-close it at the peer's EOF: a parent watching our stdout
+	 * (socat EXEC:, inetd) takes EOF there for "the child is done".
+	 */
+	bool	 hold_local_eof;
 	/* Called once a stream's handshake completes; non-OK aborts. */
 	enum status (*on_established)(struct stream *, void *, struct error *);
 	/* Called once with the first bytes that arrive from net, or NULL. */
@@ -59,6 +65,7 @@ struct relay_stats {
 	uint64_t received;		/* net -> local */
 	bool	 truncated;		/* net EOF without close_notify */
 	uint64_t unsent;		/* local bytes read but not sent */
+	bool	 output_gone;		/* local's reader went away (EPIPE) */
 };
 
 /* One session in a loop of its own, until it ends. */

@@ -4,7 +4,8 @@
  */
 #include "config.h"
 
-#include <errno.h>
+#include <sys/stat.h>
+
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -91,6 +92,20 @@ verify_hint(struct stream *net)
 	    "--ssl-no-verify accepts any (insecure)", info.fingerprint);
 }
 
+/*
+ * A socket on stdout belongs to a parent that watches it (socat EXEC:,
+ * inetd) and takes EOF there for "the child is done", even while our input
+ * is still going; a pipe's reader waits for EOF to answer.  So only a pipe
+ * or a file is half-closed at the peer's EOF; a socket waits for the exit.
+ */
+static bool
+stdout_is_socket(void)
+{
+	struct stat st;
+
+	return fstat(STDOUT_FILENO, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 void
 session_opts(const struct mode *m, struct relay_opts *ro)
 {
@@ -103,6 +118,7 @@ session_opts(const struct mode *m, struct relay_opts *ro)
 	ro->recv_only = o->recv_only;
 	ro->no_shutdown = o->no_shutdown;
 	ro->end_at_peer_eof = !o->recv_only && isatty(STDIN_FILENO);
+	ro->hold_local_eof = stdout_is_socket();
 	ro->on_established = on_established;
 	if (m->ctx == NULL)
 		ro->on_first_data = on_first_data;
@@ -186,6 +202,8 @@ run_relay(const struct mode *m, struct stream *local, struct stream *net,
 		    (unsigned long long)stats.received);
 	if (st == ST_OK && sg.signo != 0)
 		return 128 + sg.signo;
+	if (st == ST_OK && stats.output_gone)
+		return EXIT_OUTPUT_GONE;
 	return st;
 }
 
