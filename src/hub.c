@@ -108,7 +108,10 @@ set_full(struct port *p, bool full)
 	p->full = full;
 	if (full) {
 		h->nfull++;
-		loop_timer_set(h->loop, &p->stall, now_ms() + HUB_STALL_MS);
+		/* Without a timer it could stall the others for ever. */
+		if (loop_timer_set(h->loop, &p->stall, now_ms() +
+		    HUB_STALL_MS) == -1 && h->opts.on_stall != NULL)
+			h->opts.on_stall(p->arg);
 	} else {
 		h->nfull--;
 		loop_timer_stop(h->loop, &p->stall);

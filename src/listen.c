@@ -201,7 +201,8 @@ out_of_fds(struct keep *k, int err)
 	}
 	k->paused = true;
 	loop_io_del(k->loop, &k->lio);
-	loop_timer_set(k->loop, &k->retry, now_ms() + ACCEPT_RETRY_MS);
+	/* Without the timer, accepting resumes when a client leaves. */
+	(void)loop_timer_set(k->loop, &k->retry, now_ms() + ACCEPT_RETRY_MS);
 }
 
 static void

@@ -266,7 +266,7 @@ loop_timer_stop(struct loop *l, struct loop_timer *t)
 	heap_down(l, last->slot);
 }
 
-void
+int
 loop_timer_set(struct loop *l, struct loop_timer *t, int64_t at)
 {
 	struct loop_timer **h;
@@ -274,19 +274,20 @@ loop_timer_set(struct loop *l, struct loop_timer *t, int64_t at)
 
 	if (loop_timer_armed(t)) {
 		if (t->at == at)
-			return;
+			return 0;
 		loop_timer_stop(l, t);
 	}
 	if (l->nheap == l->capheap) {
 		cap = l->capheap == 0 ? 64 : 2 * l->capheap;
 		if ((h = realloc(l->heap, cap * sizeof(*h))) == NULL)
-			abort();	/* a few bytes per session; see README */
+			return -1;
 		l->heap = h;
 		l->capheap = cap;
 	}
 	t->at = at;
 	heap_place(l, l->nheap++, t);
 	heap_up(l, t->slot);
+	return 0;
 }
 
 /* --- Deferred work. */

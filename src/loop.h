@@ -84,8 +84,11 @@ int		 loop_io_set(struct loop *, struct loop_io *, uint32_t events,
 void		 loop_io_del(struct loop *, struct loop_io *);
 
 void		 loop_timer_init(struct loop_timer *, loop_timer_fn *);
-/* Fire at time at (replacing any earlier setting). */
-void		 loop_timer_set(struct loop *, struct loop_timer *, int64_t at);
+/*
+ * Fire at time at (replacing any earlier setting).  Returns 0, or -1 when
+ * the heap could not grow (out of memory): the timer is then not armed.
+ */
+int		 loop_timer_set(struct loop *, struct loop_timer *, int64_t at);
 void		 loop_timer_stop(struct loop *, struct loop_timer *);
 static inline bool
 loop_timer_armed(const struct loop_timer *t)

@@ -130,6 +130,15 @@ epoll_events(short ev)
 	return ((ev & POLLIN) ? EPOLLIN : 0) | ((ev & POLLOUT) ? EPOLLOUT : 0);
 }
 
+/* Does a descriptor satisfy want w of s, or does s wake us itself? */
+static bool
+has_fd(const struct stream *s, enum io w)
+{
+	short ev;
+
+	return stream_want_fd(s, w, &ev) >= 0;
+}
+
 /* Is the want of s satisfied by what woke this step? */
 static bool
 is_ready(const struct relay *r, const struct stream *s, enum io want)
@@ -309,9 +318,9 @@ step_flow(struct relay *r, struct flow *f)
 			flow_in_read(r, f);
 		else
 			flow_out_read(r, f);
-		/* A non-blocking sink can take it straight away. */
+		/* A sink that cannot block can take it straight away. */
 		if (f->len > before && (f->dst_nonblocking ||
-		    stream_want_fd(f->dst, f->wwant, &(short){ 0 }) < 0))
+		    !has_fd(f->dst, f->wwant)))
 			wready = true;
 	}
 	if (r->finished)
@@ -371,9 +380,9 @@ check_finished(struct relay *r)
 
 static void on_watch(struct loop_io *, uint32_t);
 
+/* Add the descriptor and events that satisfy want w of s to the set. */
 static void
-want(struct relay *r, uint32_t *ev, int *fds, int *n, const struct stream *s,
-    enum io w)
+want(uint32_t *ev, int *fds, int *n, const struct stream *s, enum io w)
 {
 	short pev;
 	int fd = stream_want_fd(s, w, &pev), i;
@@ -390,7 +399,6 @@ want(struct relay *r, uint32_t *ev, int *fds, int *n, const struct stream *s,
 		fds[*n] = fd;
 		ev[(*n)++] = epoll_events(pev);
 	}
-	(void)r;
 }
 
 static int
@@ -455,7 +463,7 @@ arm(struct relay *r)
 	if (!r->established[0] || !r->established[1]) {
 		for (i = 0; i < 2; i++)
 			if (!r->established[i])
-				want(r, ev, fds, &n, r->end[i], r->hs_want[i]);
+				want(ev, fds, &n, r->end[i], r->hs_want[i]);
 	} else {
 		for (i = 0; i < 2; i++) {
 			struct flow *f = &r->flow[i];
@@ -463,9 +471,9 @@ arm(struct relay *r)
 			if (f->done)
 				continue;
 			if (flow_can_read(f))
-				want(r, ev, fds, &n, f->src, f->rwant);
+				want(ev, fds, &n, f->src, f->rwant);
 			if (flow_wants_sink(f))
-				want(r, ev, fds, &n, f->dst, f->wwant);
+				want(ev, fds, &n, f->dst, f->wwant);
 			if (flow_has_hidden(f))
 				loop_defer(r->loop, &r->defer);
 		}
@@ -477,10 +485,13 @@ arm(struct relay *r)
 	}
 	/* A later deadline can wait: the timer re-arms when it fires. */
 	at = next_deadline(r);
-	if (at < 0)
+	if (at < 0) {
 		loop_timer_stop(r->loop, &r->timer);
-	else if (!loop_timer_armed(&r->timer) || at < r->timer.at)
-		loop_timer_set(r->loop, &r->timer, at);
+	} else if ((!loop_timer_armed(&r->timer) || at < r->timer.at) &&
+	    loop_timer_set(r->loop, &r->timer, at) == -1) {
+		fail(r, ST_RUNTIME, "out of memory");
+		loop_defer(r->loop, &r->defer);
+	}
 }
 
 /* --- Steps. */
