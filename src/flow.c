@@ -33,7 +33,9 @@ flow_release(struct flow *f)
 static size_t
 make_room(struct flow *f)
 {
-	size_t want = f->hot ? f->max : FLOW_BUF_SMALL;
+	/* Busy lately, or this read filled it: the large size. */
+	bool full = f->buf != NULL && f->head == 0 && f->len == f->cap;
+	size_t want = f->hot || full ? f->max : FLOW_BUF_SMALL;
 	char *p;
 
 	if (want > f->max)
@@ -80,7 +82,7 @@ flow_read(struct flow *f, size_t *got)
 		if (io != IO_DONE) {
 			if (io == IO_EOF)
 				f->src_eof = true;
-			else
+			else if (io != IO_ERROR)
 				f->rwant = io;
 			f->drained = true;
 			break;

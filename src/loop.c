@@ -22,7 +22,8 @@ struct loop {
 	struct epoll_event ev[LOOP_BATCH];
 	int		 nev;
 	int		 iev;
-	struct loop_io	*ready;		/* always-ready watches */
+	struct loop_io	*ready;		/* always-ready watches, in turn */
+	struct loop_io	*ready_tail;
 	struct loop_io	*abatch[LOOP_BATCH];	/* those being run */
 	size_t		 nabatch;
 	struct loop_defer *dhead, *dtail;	/* deferred, in order */
@@ -88,11 +89,13 @@ ready_add(struct loop *l, struct loop_io *io)
 	if (io->on_ready)
 		return;
 	io->on_ready = true;
-	io->prev_ready = NULL;
-	io->next_ready = l->ready;
-	if (l->ready != NULL)
-		l->ready->prev_ready = io;
-	l->ready = io;
+	io->next_ready = NULL;
+	io->prev_ready = l->ready_tail;
+	if (l->ready_tail != NULL)
+		l->ready_tail->next_ready = io;
+	else
+		l->ready = io;
+	l->ready_tail = io;
 }
 
 static void
@@ -108,6 +111,8 @@ ready_remove(struct loop *l, struct loop_io *io)
 		l->ready = io->next_ready;
 	if (io->next_ready != NULL)
 		io->next_ready->prev_ready = io->prev_ready;
+	else
+		l->ready_tail = io->prev_ready;
 	for (i = 0; i < l->nabatch; i++)
 		if (l->abatch[i] == io)
 			l->abatch[i] = NULL;
@@ -429,13 +434,22 @@ run_deferred(struct loop *l)
 static void
 run_always_ready(struct loop *l)
 {
-	struct loop_io *io;
+	struct loop_io *io, *first = NULL;
 	size_t i;
 
+	/*
+	 * Take a batch from the front and move it to the back, so that a
+	 * list longer than a batch is served in turn.
+	 */
 	l->nabatch = 0;
-	for (io = l->ready; io != NULL && l->nabatch < LOOP_BATCH;
-	    io = io->next_ready)
+	while ((io = l->ready) != NULL && l->nabatch < LOOP_BATCH &&
+	    io != first) {
+		if (first == NULL)
+			first = io;
+		ready_remove(l, io);
+		ready_add(l, io);
 		l->abatch[l->nabatch++] = io;
+	}
 	for (i = 0; i < l->nabatch; i++) {
 		/* A watch deleted by an earlier callback is struck out. */
 		if ((io = l->abatch[i]) != NULL)

@@ -906,7 +906,9 @@ tls_get_info(const struct stream *s, struct tls_info *info)
 	    SSL_get_version(t->ssl));
 	snprintf(info->cipher, sizeof(info->cipher), "%s",
 	    c != NULL ? SSL_CIPHER_get_name(c) : "none");
-	nid = SSL_get_negotiated_group(t->ssl);
+	/* Before 3.5, OpenSSL crashes here if no session was ever made. */
+	nid = SSL_get_session(t->ssl) != NULL ?
+	    SSL_get_negotiated_group(t->ssl) : 0;
 	if (nid > 0)
 		g = SSL_group_to_name(t->ssl, nid);
 	snprintf(info->group, sizeof(info->group), "%s", g != NULL ? g : "none");

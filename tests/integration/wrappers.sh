@@ -70,7 +70,9 @@ fi
 # --- The reader of our output goes away (tlsnc | head -c 10): no error
 # line, status 141 as for a tool that SIGPIPE ended, and a clean close:
 # the listener, whose stdin stays open until the client is gone, sees
-# close_notify and no truncation.
+# close_notify and no truncation.  The listener sends twice: once before
+# head has gone, and once after, so that the client's write finds the pipe
+# broken while nothing is left unread on its socket.
 pipe_reader_gone() {
 	_mode=$1
 	shift
@@ -81,15 +83,26 @@ pipe_reader_gone() {
 		not_ok "reader gone ($_mode): listener did not start"
 		return
 	fi
-	# The listener's data goes in once the client is connected.
 	_cl=""
 	if [ "$_mode" = TLS ]; then
 		_cl="--ssl --ssl-pin $(pin_of "$T/l.err")"
 	fi
-	cat "$T/small" > "$T/hold" &
+	rm -f "$T/c.st"
 	# shellcheck disable=SC2086
 	( run_limited 60 "$TLSNC" $_cl 127.0.0.1 "$LPORT" < /dev/null \
-	    2> "$T/c.err"; echo $? > "$T/c.st" ) | head -c 10 > "$T/c.out"
+	    2> "$T/c.err"; echo $? > "$T/c.st" ) | head -c 10 > "$T/c.out" &
+	_head=$!
+	BG_PIDS="$BG_PIDS $_head"
+	printf 'first part, for head\n' > "$T/hold"
+	# head is reaped only with the whole job: a zombie counts as gone.
+	_i=0
+	while [ "$_i" -lt 1500 ] && ps -o stat= -p "$_head" | grep -qv '^Z'
+	do
+		sleep 0.02
+		_i=$((_i + 1))
+	done
+	printf 'second part, into a broken pipe\n' > "$T/hold"
+	wait_for "$T/c.st" . 30
 	unhold
 	listener_status
 	check "reader gone ($_mode): client exit status 141" \

@@ -1,0 +1,879 @@
+/*
+ * Unit tests for flows (src/flow.c): one direction of bytes through a lazy
+ * buffer.
+ *
+ * Real descriptors (socketpairs and pipes) show the buffer's life: none
+ * while idle, small at first, grown when a read fills it, released when
+ * the source ran dry and everything was written, never above the flow's
+ * maximum.  A scripted fake stream makes the edge cases deterministic:
+ * wants, partial writes, errors, and bytes held inside a layer.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "flow.h"
+#include "stream.h"
+
+#define WATCHDOG_SECS	60
+#define FAKE_STEPS	8
+#define FAKE_SINK_MAX	(1024 * 1024)
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Byte i of every stream the tests send: a sequence that never repeats. */
+static unsigned char
+seq_byte(size_t i)
+{
+	return (unsigned char)(i * 7 + (i >> 8) * 13 + (i >> 16));
+}
+
+static void
+assert_seq(const unsigned char *buf, size_t len, size_t from)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (buf[i] != seq_byte(from + i))
+			fail_msg("byte %zu: %#x, want %#x", from + i, buf[i],
+			    seq_byte(from + i));
+}
+
+/* --- The fake stream. */
+
+/* One scripted result: n bytes at most for IO_DONE, and pending after. */
+struct fake_step {
+	enum io		 io;
+	size_t		 n;
+	size_t		 pending;
+};
+
+/*
+ * A stream that answers from scripts: reads produce the sequence, writes
+ * keep what they are given.  A finished script wants I/O for ever.
+ */
+struct fake {
+	struct fake_step steps[FAKE_STEPS];	/* reads or writes */
+	size_t		 nsteps, pos;
+	enum io		 shuts[FAKE_STEPS];	/* shutdown_write results */
+	size_t		 nshuts, shutpos;
+	bool		 nonblocking;
+	size_t		 pending;		/* what the pending slot says */
+	size_t		 next;			/* sequence position read */
+	unsigned char	*sink;			/* what was written */
+	size_t		 sinklen;
+	size_t		 lens[FAKE_STEPS];	/* len offered to each call */
+	size_t		 calls;
+	bool		 zero_len;		/* a call offered no room */
+};
+
+static enum io
+fake_next(struct stream *s, size_t len, size_t *n)
+{
+	struct fake *f = s->ctx;
+	const struct fake_step *st;
+
+	if (f->calls < FAKE_STEPS)
+		f->lens[f->calls] = len;
+	f->calls++;
+	if (len == 0)
+		f->zero_len = true;
+	*n = 0;
+	if (f->pos == f->nsteps)
+		return f->sink != NULL ? IO_WANT_WRITE : IO_WANT_READ;
+	st = &f->steps[f->pos++];
+	f->pending = st->pending;
+	if (st->io == IO_ERROR)
+		return stream_fail(s, ST_RUNTIME, EIO, "fake %s",
+		    f->sink != NULL ? "write" : "read");
+	if (st->io == IO_DONE)
+		*n = st->n < len ? st->n : len;
+	return st->io;
+}
+
+static enum io
+fake_read(struct stream *s, void *buf, size_t len, size_t *n)
+{
+	struct fake *f = s->ctx;
+	unsigned char *p = buf;
+	enum io io = fake_next(s, len, n);
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		p[i] = seq_byte(f->next++);
+	return io;
+}
+
+static enum io
+fake_write(struct stream *s, const void *buf, size_t len, size_t *n)
+{
+	struct fake *f = s->ctx;
+	enum io io = fake_next(s, len, n);
+
+	assert_true(f->sinklen + *n <= FAKE_SINK_MAX);
+	memcpy(f->sink + f->sinklen, buf, *n);
+	f->sinklen += *n;
+	return io;
+}
+
+static enum io
+fake_shutdown_write(struct stream *s)
+{
+	struct fake *f = s->ctx;
+
+	if (f->shutpos == f->nshuts)
+		return IO_DONE;
+	if (f->shuts[f->shutpos] == IO_ERROR) {
+		f->shutpos++;
+		return stream_fail(s, ST_RUNTIME, EPIPE, "fake shutdown");
+	}
+	return f->shuts[f->shutpos++];
+}
+
+static size_t
+fake_pending(const struct stream *s)
+{
+	const struct fake *f = s->ctx;
+
+	return f->pending;
+}
+
+static int
+fake_query(const struct stream *s, enum stream_query q, void *out)
+{
+	const struct fake *f = s->ctx;
+
+	if (q != STREAM_Q_NONBLOCKING)
+		return -1;
+	*(bool *)out = f->nonblocking;
+	return 0;
+}
+
+static const struct stream_ops fake_ops = {
+	.name = "fake",
+	.read = fake_read,
+	.write = fake_write,
+	.shutdown_write = fake_shutdown_write,
+	.pending = fake_pending,
+	.query = fake_query,
+};
+
+/* --- The fixture: a flow from a source to a sink, and the test's ends. */
+
+struct flow_fx {
+	struct flow	 f;
+	struct stream	*src;
+	struct stream	*dst;
+	int		 src_peer;	/* the test writes the source here */
+	int		 dst_peer;	/* and reads the sink here; -1: fakes */
+	struct fake	 fsrc;
+	struct fake	 fdst;
+	size_t		 sent;		/* sequence bytes given to src_peer */
+	size_t		 received;	/* sequence bytes read from dst_peer */
+	const void	*param;		/* the table case */
+};
+
+static int
+setup(void **state)
+{
+	struct flow_fx *fx = calloc(1, sizeof(*fx));
+
+	assert_non_null(fx);
+	fx->param = *state;
+	fx->src_peer = fx->dst_peer = -1;
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct flow_fx *fx = *state;
+
+	flow_release(&fx->f);
+	stream_close(fx->src);
+	stream_close(fx->dst);
+	if (fx->src_peer >= 0)
+		close(fx->src_peer);
+	if (fx->dst_peer >= 0)
+		close(fx->dst_peer);
+	free(fx->fdst.sink);
+	free(fx);
+	return 0;
+}
+
+static void
+set_nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	assert_true(fl != -1);
+	assert_int_equal(fcntl(fd, F_SETFL, fl | O_NONBLOCK), 0);
+}
+
+/*
+ * A flow between real descriptors: socketpairs (non-blocking streams on
+ * both sides), or pipes, which the fd stream leaves blocking and writes one
+ * block per readiness.
+ */
+static void
+fx_real(struct flow_fx *fx, bool pipes, size_t max)
+{
+	int a[2], b[2];
+
+	if (pipes) {
+		assert_int_equal(pipe2(a, O_CLOEXEC), 0);
+		assert_int_equal(pipe2(b, O_CLOEXEC), 0);
+		fx->src = stream_fd_new(a[0], -1, STREAM_OWN_FDS);
+		fx->src_peer = a[1];
+		fx->dst = stream_fd_new(-1, b[1], STREAM_OWN_FDS);
+		fx->dst_peer = b[0];
+	} else {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+		    0, a), 0);
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+		    0, b), 0);
+		fx->src = stream_fd_new(a[1], a[1], STREAM_OWN_FDS);
+		fx->src_peer = a[0];
+		fx->dst = stream_fd_new(b[0], b[0], STREAM_OWN_FDS);
+		fx->dst_peer = b[1];
+	}
+	assert_non_null(fx->src);
+	assert_non_null(fx->dst);
+	set_nonblocking(fx->src_peer);
+	set_nonblocking(fx->dst_peer);
+	flow_init(&fx->f, fx->src, fx->dst, max);
+	assert_int_equal(fx->f.dst_nonblocking, !pipes);
+}
+
+/* A flow between two fake streams. */
+static void
+fx_fake(struct flow_fx *fx, bool nonblocking_sink, size_t max)
+{
+	fx->fdst.nonblocking = nonblocking_sink;
+	fx->fdst.sink = malloc(FAKE_SINK_MAX);
+	assert_non_null(fx->fdst.sink);
+	fx->src = stream_layer_new(&fake_ops, &fx->fsrc, NULL);
+	fx->dst = stream_layer_new(&fake_ops, &fx->fdst, NULL);
+	assert_non_null(fx->src);
+	assert_non_null(fx->dst);
+	flow_init(&fx->f, fx->src, fx->dst, max);
+	assert_int_equal(fx->f.dst_nonblocking, nonblocking_sink);
+}
+
+static void
+script(struct fake *f, const struct fake_step *steps, size_t n)
+{
+	assert_true(n <= FAKE_STEPS);
+	memcpy(f->steps, steps, n * sizeof(*steps));
+	f->nsteps = n;
+	f->pos = 0;
+}
+
+/* Give the source up to len more bytes of the sequence; returns how many. */
+static size_t
+send_seq(struct flow_fx *fx, size_t len)
+{
+	unsigned char buf[65536];
+	size_t i, chunk, total = 0;
+	ssize_t r;
+
+	while (total < len) {
+		chunk = len - total < sizeof(buf) ? len - total : sizeof(buf);
+		for (i = 0; i < chunk; i++)
+			buf[i] = seq_byte(fx->sent + i);
+		r = write(fx->src_peer, buf, chunk);
+		if (r == -1 && errno == EAGAIN)
+			break;
+		assert_true(r > 0);
+		fx->sent += (size_t)r;
+		total += (size_t)r;
+	}
+	return total;
+}
+
+/*
+ * Read what the sink's peer has, up to EOF or until it would wait, and
+ * check it against the sequence.
+ */
+static size_t
+drain_sink(struct flow_fx *fx)
+{
+	unsigned char buf[65536];
+	size_t total = 0;
+	ssize_t r;
+
+	while ((r = read(fx->dst_peer, buf, sizeof(buf))) > 0) {
+		assert_seq(buf, (size_t)r, fx->received);
+		fx->received += (size_t)r;
+		total += (size_t)r;
+	}
+	if (r == -1 && errno != EAGAIN)
+		fail_msg("read: %s", strerror(errno));
+	return total;
+}
+
+static void
+assert_no_buffer(const struct flow *f)
+{
+	assert_null(f->buf);
+	assert_int_equal(f->cap, 0);
+	assert_int_equal(f->len, 0);
+}
+
+/* --- Real descriptors. */
+
+/* No buffer while idle; a small one for a little data; none after. */
+static void
+buffer_is_lazy(void **state)
+{
+	struct flow_fx *fx = *state;
+	size_t got = 99;
+
+	fx_real(fx, false, 0);
+	assert_int_equal(fx->f.max, FLOW_BUF_MAX);
+	assert_no_buffer(&fx->f);
+	assert_true(flow_can_read(&fx->f));
+	assert_false(flow_wants_sink(&fx->f));
+
+	/* Nothing to read: still no buffer. */
+	assert_int_equal(flow_read(&fx->f, &got), IO_WANT_READ);
+	assert_int_equal(got, 0);
+	assert_int_equal(fx->f.rwant, IO_WANT_READ);
+	assert_no_buffer(&fx->f);
+
+	assert_int_equal(send_seq(fx, 100), 100);
+	assert_int_equal(flow_read(&fx->f, &got), IO_DONE);
+	assert_int_equal(got, 100);
+	assert_non_null(fx->f.buf);
+	assert_int_equal(fx->f.cap, FLOW_BUF_SMALL);
+	assert_int_equal(fx->f.len, 100);
+	assert_true(flow_wants_sink(&fx->f));
+
+	/* Everything written and the source ran dry: released. */
+	assert_int_equal(flow_write(&fx->f), IO_DONE);
+	assert_int_equal(fx->f.bytes, 100);
+	assert_no_buffer(&fx->f);
+	assert_false(flow_wants_sink(&fx->f));
+	assert_int_equal(drain_sink(fx), 100);
+}
+
+/*
+ * A read that fills the small buffer grows it to the maximum on the next
+ * read.  A flow that was busy starts its next buffer at the maximum; one
+ * that was not starts small again.
+ */
+static void
+buffer_follows_load(void **state)
+{
+	struct flow_fx *fx = *state;
+	size_t got;
+
+	fx_real(fx, false, 0);
+	assert_int_equal(send_seq(fx, 3 * FLOW_BUF_SMALL), 3 * FLOW_BUF_SMALL);
+	assert_int_equal(flow_read(&fx->f, &got), IO_DONE);
+	assert_int_equal(got, FLOW_BUF_SMALL);
+	assert_int_equal(fx->f.cap, FLOW_BUF_SMALL);
+	assert_true(flow_can_read(&fx->f));
+
+	assert_int_equal(flow_read(&fx->f, &got), IO_DONE);
+	assert_int_equal(got, 2 * FLOW_BUF_SMALL);
+	assert_int_equal(fx->f.cap, FLOW_BUF_MAX);
+	assert_int_equal(fx->f.len, 3 * FLOW_BUF_SMALL);
+
+	assert_int_equal(flow_write(&fx->f), IO_DONE);
+	assert_int_equal(fx->f.bytes, 3 * FLOW_BUF_SMALL);
+	/* Busy: the large buffer is kept for the next read. */
+	assert_non_null(fx->f.buf);
+	assert_int_equal(fx->f.cap, FLOW_BUF_MAX);
+	assert_int_equal(fx->f.len, 0);
+	assert_int_equal(drain_sink(fx), 3 * FLOW_BUF_SMALL);
+
+	/* Busy lately: the next read still goes into a large one. */
+	assert_int_equal(send_seq(fx, 100), 100);
+	assert_int_equal(flow_read(&fx->f, &got), IO_DONE);
+	assert_int_equal(fx->f.cap, FLOW_BUF_MAX);
+	assert_int_equal(flow_write(&fx->f), IO_DONE);
+	assert_no_buffer(&fx->f);
+
+	/* A small read cooled it down: small again. */
+	assert_int_equal(send_seq(fx, 100), 100);
+	assert_int_equal(flow_read(&fx->f, &got), IO_DONE);
+	assert_int_equal(fx->f.cap, FLOW_BUF_SMALL);
+	assert_int_equal(flow_write(&fx->f), IO_DONE);
+	assert_no_buffer(&fx->f);
+	assert_int_equal(drain_sink(fx), 200);
+	assert_int_equal(fx->f.bytes, 3 * FLOW_BUF_SMALL + 200);
+}
+
+/*
+ * The buffer never holds more than the flow's maximum, and a full flow
+ * does not want its source.  Afterwards everything comes out in order.
+ */
+struct max_case {
+	const char	*name;
+	size_t		 max;		/* given to flow_init */
+	size_t		 first_cap;	/* the first buffer */
+	size_t		 full;		/* the most it holds */
+};
+
+static const struct max_case max_cases[] = {
+	{ "max_below_small", 1000, 1000, 1000 },
+	{ "max_above_small", 40000, FLOW_BUF_SMALL, 40000 },
+	{ "max_default", 0, FLOW_BUF_SMALL, FLOW_BUF_MAX },
+};
+
+static void
+max_is_respected(void **state)
+{
+	struct flow_fx *fx = *state;
+	const struct max_case *c = fx->param;
+	size_t got, before;
+	int rounds = 0;
+
+	fx_real(fx, false, c->max);
+	for (;;) {
+		send_seq(fx, c->full + 10000 - fx->sent);
+		before = fx->f.len;
+		assert_int_equal(flow_read(&fx->f, &got), IO_DONE);
+		assert_int_equal(fx->f.len, before + got);
+		if (rounds++ == 0)
+			assert_int_equal(fx->f.cap, c->first_cap);
+		if (fx->f.len > c->full)
+			fail_msg("holds %zu bytes, the maximum is %zu",
+			    fx->f.len, c->full);
+		if (!flow_can_read(&fx->f))
+			break;
+		assert_true(rounds < 1000);
+	}
+	assert_int_equal(fx->f.len, c->full);
+	assert_int_equal(fx->f.cap, c->full);
+	/* Full: a read takes nothing. */
+	assert_int_equal(flow_read(&fx->f, &got), IO_DONE);
+	assert_int_equal(got, 0);
+	assert_int_equal(fx->f.len, c->full);
+
+	/* Written out, with room again, and the rest follows in order. */
+	while (fx->received < c->full + 10000) {
+		send_seq(fx, c->full + 10000 - fx->sent);
+		assert_int_not_equal(flow_write(&fx->f), IO_ERROR);
+		drain_sink(fx);
+		if (flow_can_read(&fx->f))
+			assert_int_not_equal(flow_read(&fx->f, &got),
+			    IO_ERROR);
+		assert_true(fx->f.len <= c->full);
+		assert_true(rounds++ < 100000);
+	}
+	assert_int_equal(fx->f.bytes, fx->sent);
+	assert_int_equal(fx->received, c->full + 10000);
+}
+
+/*
+ * EOF from the source, then the half-close of the sink: the sink's peer
+ * reads everything, then EOF.  Over a socket, the other direction stays
+ * open.
+ */
+struct eof_case {
+	const char	*name;
+	bool		 pipes;
+};
+
+static const struct eof_case eof_cases[] = {
+	{ "eof_and_shutdown_sockets", false },
+	{ "eof_and_shutdown_pipes", true },
+};
+
+static void
+eof_and_shutdown(void **state)
+{
+	struct flow_fx *fx = *state;
+	const struct eof_case *c = fx->param;
+	unsigned char back;
+	size_t got;
+
+	fx_real(fx, c->pipes, 0);
+	assert_int_equal(send_seq(fx, 10), 10);
+	assert_int_equal(close(fx->src_peer), 0);
+	fx->src_peer = -1;
+
+	assert_int_equal(flow_read(&fx->f, &got), IO_DONE);
+	assert_int_equal(got, 10);
+	assert_false(fx->f.src_eof);
+	assert_int_equal(flow_read(&fx->f, &got), IO_EOF);
+	assert_int_equal(got, 0);
+	assert_true(fx->f.src_eof);
+	assert_false(flow_can_read(&fx->f));
+	assert_true(flow_wants_sink(&fx->f));
+	assert_int_equal(fx->f.len, 10);
+
+	assert_int_equal(flow_write(&fx->f), IO_DONE);
+	assert_int_equal(fx->f.bytes, 10);
+	assert_no_buffer(&fx->f);
+	assert_true(flow_wants_sink(&fx->f));	/* the half-close */
+	assert_false(fx->f.done);
+
+	assert_int_equal(flow_shutdown(&fx->f), IO_DONE);
+	assert_true(fx->f.done);
+	assert_true(fx->f.shut_sent);
+	assert_false(flow_wants_sink(&fx->f));
+
+	assert_int_equal(drain_sink(fx), 10);
+	assert_int_equal(read(fx->dst_peer, &back, 1), 0);
+	if (!c->pipes) {
+		/* Half-closed only: the peer can still answer. */
+		assert_int_equal(write(fx->dst_peer, "y", 1), 1);
+		assert_int_equal(stream_read(fx->dst, &back, 1, &got),
+		    IO_DONE);
+		assert_int_equal(got, 1);
+		assert_int_equal(back, 'y');
+	}
+}
+
+/* --- Scripted streams. */
+
+#define DONE(n)		{ IO_DONE, (n), 0 }
+#define DONE_P(n, p)	{ IO_DONE, (n), (p) }
+#define WANT_R		{ IO_WANT_READ, 0, 0 }
+#define WANT_W		{ IO_WANT_WRITE, 0, 0 }
+#define FAIL		{ IO_ERROR, 0, 0 }
+#define END		{ IO_EOF, 0, 0 }
+
+/*
+ * One flow_read over a scripted source, and the state it leaves.  A read
+ * that leaves nothing buffered and the source dry leaves no buffer.
+ */
+struct read_case {
+	const char	*name;
+	struct fake_step src[4];
+	size_t		 nsrc;
+	enum io		 io;		/* flow_read's answer */
+	size_t		 got;
+	size_t		 calls;		/* reads it made */
+	enum io		 rwant;		/* IO_ERROR: not checked */
+	bool		 src_eof;
+	bool		 has_buf;
+};
+
+static const struct read_case read_cases[] = {
+	{ "read_wants_read", { WANT_R }, 1,
+	    IO_WANT_READ, 0, 1, IO_WANT_READ, false, false },
+	{ "read_wants_write", { WANT_W }, 1,
+	    IO_WANT_WRITE, 0, 1, IO_WANT_WRITE, false, false },
+	{ "read_error", { FAIL }, 1,
+	    IO_ERROR, 0, 1, IO_ERROR, false, false },
+	{ "read_eof", { END }, 1,
+	    IO_EOF, 0, 1, IO_WANT_READ, true, false },
+	{ "read_once_without_pending", { DONE(10), DONE(5) }, 2,
+	    IO_DONE, 10, 1, IO_WANT_READ, false, true },
+	{ "read_on_while_pending", { DONE_P(10, 5), DONE_P(5, 2), DONE(7),
+	    DONE(1) }, 4,
+	    IO_DONE, 22, 3, IO_WANT_READ, false, true },
+	{ "read_pending_then_want", { DONE_P(10, 5), WANT_R }, 2,
+	    IO_WANT_READ, 10, 2, IO_WANT_READ, false, true },
+	{ "read_pending_then_eof", { DONE_P(10, 1), END }, 2,
+	    IO_EOF, 10, 2, IO_WANT_READ, true, true },
+	{ "read_pending_then_error", { DONE_P(10, 1), FAIL }, 2,
+	    IO_ERROR, 10, 2, IO_ERROR, false, true },
+};
+
+static void
+read_table(void **state)
+{
+	struct flow_fx *fx = *state;
+	const struct read_case *c = fx->param;
+	size_t got;
+
+	fx_fake(fx, true, 0);
+	script(&fx->fsrc, c->src, c->nsrc);
+	assert_int_equal(flow_read(&fx->f, &got), c->io);
+	assert_int_equal(got, c->got);
+	assert_int_equal(fx->fsrc.calls, c->calls);
+	assert_false(fx->fsrc.zero_len);
+	if (c->rwant != IO_ERROR)
+		assert_int_equal(fx->f.rwant, c->rwant);
+	assert_int_equal(fx->f.src_eof, c->src_eof);
+	assert_int_equal(fx->f.len, c->got);
+	if (c->has_buf) {
+		assert_non_null(fx->f.buf);
+		assert_seq((unsigned char *)fx->f.buf + fx->f.head, fx->f.len,
+		    0);
+	} else {
+		assert_no_buffer(&fx->f);
+	}
+	if (c->io == IO_ERROR)
+		assert_string_equal(fx->src->err.msg,
+		    "fake read: Input/output error");
+}
+
+/* A layer that holds bytes makes the flow read again without waiting. */
+static void
+hidden_bytes_are_seen(void **state)
+{
+	struct flow_fx *fx = *state;
+	static const struct fake_step src[] = { WANT_R, END };
+	size_t got;
+
+	fx_fake(fx, true, 0);
+	script(&fx->fsrc, src, NELEM(src));
+	assert_int_equal(flow_read(&fx->f, &got), IO_WANT_READ);
+	assert_false(flow_has_hidden(&fx->f));
+	fx->fsrc.pending = 3;
+	assert_true(flow_has_hidden(&fx->f));
+	assert_int_equal(flow_read(&fx->f, &got), IO_EOF);
+	/* At EOF nothing more is read, hidden or not. */
+	fx->fsrc.pending = 3;
+	assert_false(flow_has_hidden(&fx->f));
+}
+
+/*
+ * flow_write over a scripted sink, after one read of 20 bytes: the answer
+ * of each call, and the bytes written so far.
+ */
+struct write_call {
+	enum io		 io;
+	uint64_t	 bytes;		/* the counter after the call */
+	enum io		 wwant;
+	bool		 released;
+};
+
+struct write_case {
+	const char	*name;
+	bool		 nonblocking;
+	struct fake_step sink[5];
+	size_t		 nsink;
+	struct write_call calls[4];
+	size_t		 ncalls;
+	size_t		 lens[6];	/* offered to the sink, 0-terminated */
+};
+
+static const struct write_case write_cases[] = {
+	{ "write_all_at_once", true, { DONE(100) }, 1,
+	    { { IO_DONE, 20, IO_WANT_WRITE, true } }, 1,
+	    { 20, 0 } },
+	{ "write_partial_then_want", true,
+	    { DONE(3), DONE(5), WANT_W, DONE(100) }, 4,
+	    { { IO_WANT_WRITE, 8, IO_WANT_WRITE, false },
+	      { IO_DONE, 20, IO_WANT_WRITE, true } }, 2,
+	    { 20, 17, 12, 12, 0 } },
+	{ "write_blocking_sink_once_per_call", false,
+	    { DONE(3), DONE(5), DONE(100) }, 3,
+	    { { IO_DONE, 3, IO_WANT_WRITE, false },
+	      { IO_DONE, 8, IO_WANT_WRITE, false },
+	      { IO_DONE, 20, IO_WANT_WRITE, true } }, 3,
+	    { 20, 17, 12, 0 } },
+	{ "write_wants_read", true, { DONE(4), WANT_R, DONE(100) }, 3,
+	    { { IO_WANT_READ, 4, IO_WANT_READ, false },
+	      { IO_DONE, 20, IO_WANT_WRITE, true } }, 2,
+	    { 20, 16, 16, 0 } },
+	{ "write_error_keeps_the_rest", true, { DONE(4), FAIL }, 2,
+	    { { IO_ERROR, 4, IO_WANT_WRITE, false } }, 1,
+	    { 20, 16, 0 } },
+};
+
+static void
+write_table(void **state)
+{
+	struct flow_fx *fx = *state;
+	const struct write_case *c = fx->param;
+	static const struct fake_step src[] = { DONE(20) };
+	size_t got, i;
+
+	fx_fake(fx, c->nonblocking, 0);
+	script(&fx->fsrc, src, NELEM(src));
+	script(&fx->fdst, c->sink, c->nsink);
+	assert_int_equal(flow_read(&fx->f, &got), IO_DONE);
+	assert_int_equal(got, 20);
+	for (i = 0; i < c->ncalls; i++) {
+		assert_int_equal(flow_write(&fx->f), c->calls[i].io);
+		assert_int_equal(fx->f.bytes, c->calls[i].bytes);
+		assert_int_equal(fx->f.wwant, c->calls[i].wwant);
+		assert_int_equal(fx->fdst.sinklen, c->calls[i].bytes);
+		if (c->calls[i].released) {
+			assert_no_buffer(&fx->f);
+		} else {
+			assert_non_null(fx->f.buf);
+			assert_int_equal(fx->f.len, 20 - c->calls[i].bytes);
+		}
+	}
+	for (i = 0; c->lens[i] != 0; i++)
+		assert_int_equal(fx->fdst.lens[i], c->lens[i]);
+	assert_int_equal(fx->fdst.calls, i);
+	assert_seq(fx->fdst.sink, fx->fdst.sinklen, 0);
+	if (c->calls[c->ncalls - 1].io == IO_ERROR)
+		assert_string_equal(fx->dst->err.msg,
+		    "fake write: Input/output error");
+}
+
+/*
+ * Everything written, but the last read filled the buffer: the source may
+ * have more, so the buffer stays until a read finds it dry.
+ */
+static void
+kept_until_source_dry(void **state)
+{
+	struct flow_fx *fx = *state;
+	static const struct fake_step src[] = { DONE(FLOW_BUF_SMALL) };
+	static const struct fake_step sink[] = { DONE(FLOW_BUF_SMALL) };
+	size_t got;
+
+	fx_fake(fx, true, 0);
+	script(&fx->fsrc, src, NELEM(src));
+	script(&fx->fdst, sink, NELEM(sink));
+	assert_int_equal(flow_read(&fx->f, &got), IO_DONE);
+	assert_int_equal(got, FLOW_BUF_SMALL);
+	assert_int_equal(flow_write(&fx->f), IO_DONE);
+	assert_int_equal(fx->f.len, 0);
+	assert_non_null(fx->f.buf);
+	assert_int_equal(fx->f.cap, FLOW_BUF_SMALL);
+
+	assert_int_equal(flow_read(&fx->f, &got), IO_WANT_READ);
+	assert_no_buffer(&fx->f);
+}
+
+/*
+ * Held bytes keep one flow_read going: it grows the buffer once the small
+ * one is full, offers exactly the room left, and stops at the maximum.
+ * A partial write then makes room at the front, and the bytes still come
+ * out in order.
+ */
+static void
+grows_and_stops_at_max(void **state)
+{
+	struct flow_fx *fx = *state;
+	static const struct fake_step src[] = {
+		DONE_P(FLOW_BUF_SMALL, 1), DONE_P(100000, 1),
+		DONE_P(100000, 1), DONE(100000),
+	};
+	static const struct fake_step sink[] = {
+		DONE(10000), WANT_W, DONE(100000), DONE(100000),
+	};
+	const size_t max = 40000;
+	size_t got;
+
+	fx_fake(fx, true, max);
+	script(&fx->fsrc, src, NELEM(src));
+	script(&fx->fdst, sink, NELEM(sink));
+	assert_int_equal(flow_read(&fx->f, &got), IO_DONE);
+	assert_int_equal(got, max);
+	assert_int_equal(fx->fsrc.calls, 2);
+	assert_int_equal(fx->fsrc.lens[0], FLOW_BUF_SMALL);
+	assert_int_equal(fx->fsrc.lens[1], max - FLOW_BUF_SMALL);
+	assert_int_equal(fx->f.cap, max);
+	assert_int_equal(fx->f.len, max);
+	assert_false(flow_can_read(&fx->f));
+
+	/* Full: no read is even tried. */
+	assert_int_equal(flow_read(&fx->f, &got), IO_DONE);
+	assert_int_equal(got, 0);
+	assert_int_equal(fx->fsrc.calls, 2);
+
+	assert_int_equal(flow_write(&fx->f), IO_WANT_WRITE);
+	assert_int_equal(fx->f.bytes, 10000);
+	assert_true(flow_can_read(&fx->f));
+	/* The room is at the front: the buffer is compacted. */
+	assert_int_equal(flow_read(&fx->f, &got), IO_DONE);
+	assert_int_equal(got, 10000);
+	assert_int_equal(fx->fsrc.lens[2], 10000);
+	assert_int_equal(fx->f.len, max);
+	assert_int_equal(fx->f.cap, max);
+
+	assert_int_equal(flow_write(&fx->f), IO_DONE);
+	assert_int_equal(fx->f.bytes, max + 10000);
+	assert_int_equal(fx->fdst.sinklen, max + 10000);
+	assert_seq(fx->fdst.sink, fx->fdst.sinklen, 0);
+	assert_false(fx->fsrc.zero_len);
+}
+
+/* The half-close may want I/O, and is retried until it is out. */
+struct shut_case {
+	const char	*name;
+	enum io		 shuts[3];
+	size_t		 nshuts;
+};
+
+static const struct shut_case shut_cases[] = {
+	{ "shutdown_done", { IO_DONE }, 1 },
+	{ "shutdown_wants_then_done", { IO_WANT_WRITE, IO_WANT_READ,
+	    IO_DONE }, 3 },
+	{ "shutdown_error_still_done", { IO_WANT_WRITE, IO_ERROR }, 2 },
+};
+
+static void
+shutdown_table(void **state)
+{
+	struct flow_fx *fx = *state;
+	const struct shut_case *c = fx->param;
+	static const struct fake_step src[] = { END };
+	size_t got, i;
+	enum io io;
+
+	fx_fake(fx, true, 0);
+	script(&fx->fsrc, src, NELEM(src));
+	memcpy(fx->fdst.shuts, c->shuts, c->nshuts * sizeof(c->shuts[0]));
+	fx->fdst.nshuts = c->nshuts;
+	assert_int_equal(flow_read(&fx->f, &got), IO_EOF);
+	for (i = 0; i < c->nshuts; i++) {
+		assert_true(flow_wants_sink(&fx->f));
+		io = flow_shutdown(&fx->f);
+		assert_int_equal(io, c->shuts[i]);
+		if (io == IO_WANT_READ || io == IO_WANT_WRITE) {
+			assert_int_equal(fx->f.wwant, io);
+			assert_false(fx->f.done);
+			assert_false(fx->f.shut_sent);
+		}
+	}
+	assert_int_equal(fx->fdst.shutpos, c->nshuts);
+	assert_true(fx->f.done);
+	assert_true(fx->f.shut_sent);
+	assert_false(flow_wants_sink(&fx->f));
+	assert_false(flow_can_read(&fx->f));
+	assert_int_equal(fx->f.bytes, 0);
+}
+
+#define CASE(f)		cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define ADD_TABLE(t, fn) do {						\
+	size_t i_;							\
+	for (i_ = 0; i_ < NELEM(t); i_++)				\
+		tests[n++] = (struct CMUnitTest){ (t)[i_].name, (fn),	\
+		    setup, teardown, (void *)&(t)[i_] };		\
+} while (0)
+
+int
+main(void)
+{
+	static const struct CMUnitTest fixed[] = {
+		CASE(buffer_is_lazy),
+		CASE(buffer_follows_load),
+		CASE(hidden_bytes_are_seen),
+		CASE(kept_until_source_dry),
+		CASE(grows_and_stops_at_max),
+	};
+	struct CMUnitTest tests[NELEM(fixed) + NELEM(max_cases) +
+	    NELEM(eof_cases) + NELEM(read_cases) + NELEM(write_cases) +
+	    NELEM(shut_cases)];
+	size_t n = 0, i;
+
+	for (i = 0; i < NELEM(fixed); i++)
+		tests[n++] = fixed[i];
+	ADD_TABLE(max_cases, max_is_respected);
+	ADD_TABLE(eof_cases, eof_and_shutdown);
+	ADD_TABLE(read_cases, read_table);
+	ADD_TABLE(write_cases, write_table);
+	ADD_TABLE(shut_cases, shutdown_table);
+
+	alarm(WATCHDOG_SECS);
+	return _cmocka_run_group_tests("flow", tests, n, NULL, NULL);
+}
