@@ -62,6 +62,7 @@ enum status
 parse_seconds(const char *opt, const char *s, int64_t *ms, struct error *e)
 {
 	double v;
+	int64_t n;
 	char *end;
 
 	/* strtod would also take spaces, signs, hex, "inf" and "nan". */
@@ -74,7 +75,12 @@ parse_seconds(const char *opt, const char *s, int64_t *ms, struct error *e)
 	    v < 0 || v > 86400.0 * 365)
 		return err_set(e, ST_USAGE, "%s: invalid number of seconds "
 		    "'%s'", opt, s);
-	*ms = (int64_t)(v * 1000.0 + 0.5);
+	/* Rounded to the nearest millisecond, but never from more than 0 to 0. */
+	n = (int64_t)(v * 1000.0 + 0.5);
+	if (n == 0 && v > 0)
+		return err_set(e, ST_USAGE, "%s: %s seconds is less than the "
+		    "smallest unit, 1 ms", opt, s);
+	*ms = n;
 	return ST_OK;
 }
 

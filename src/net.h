@@ -31,7 +31,10 @@ int64_t		now_ms(void);
  */
 enum status	parse_port(const char *, bool allow_zero, uint16_t *,
 		    struct error *);
-/* Parse a count of seconds (may be fractional) into milliseconds. */
+/*
+ * Parse a count of seconds (may be fractional) into milliseconds, rounded
+ * to the nearest.  A value above 0 that would round to 0 is refused.
+ */
 enum status	parse_seconds(const char *opt, const char *, int64_t *ms,
 		    struct error *);
 /* "1.2.3.4:80" or "[::1]:80". */

@@ -192,7 +192,7 @@ seconds_values(void **state)
 		int64_t		 ms;
 	} good[] = {
 		{ "0", 0 }, { "1", 1000 }, { "1.5", 1500 }, { "0.25", 250 },
-		{ "0.001", 1 }, { "0.0004", 0 }, { "0.0006", 1 },
+		{ "0.001", 1 }, { "0.0006", 1 }, { "0.000", 0 },
 		{ "2.0009", 2001 }, { "60", 60000 },
 		{ "31536000", 31536000000LL },	/* a year, the limit */
 	};
@@ -233,6 +233,32 @@ seconds_errors(void **state)
 		    "'%s'", bad[i]);
 		assert_string_equal(e.msg, want);
 		/* The output is left alone on failure. */
+		assert_true(ms == -42);
+	}
+}
+
+/* Above 0 but below half a millisecond: refused, and the message says why. */
+static void
+seconds_below_one_ms(void **state)
+{
+	static const char *const tiny[] = {
+		"0.0001", "0.0004", "0.00001", "0.0000000000000000001",
+	};
+	char want[ERROR_MSG_MAX];
+	struct error e;
+	int64_t ms;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(tiny) / sizeof(tiny[0]); i++) {
+		memset(e.msg, 'X', sizeof(e.msg));
+		ms = -42;
+		assert_int_equal(parse_seconds("-w", tiny[i], &ms, &e),
+		    ST_USAGE);
+		assert_int_equal(e.status, ST_USAGE);
+		snprintf(want, sizeof(want), "-w: %s seconds is less than "
+		    "the smallest unit, 1 ms", tiny[i]);
+		assert_string_equal(e.msg, want);
 		assert_true(ms == -42);
 	}
 }
@@ -656,6 +682,7 @@ main(void)
 		cmocka_unit_test(port_errors),
 		cmocka_unit_test(seconds_values),
 		cmocka_unit_test(seconds_errors),
+		cmocka_unit_test(seconds_below_one_ms),
 		cmocka_unit_test(format_ipv4),
 		cmocka_unit_test(format_ipv6),
 		cmocka_unit_test(format_v4_mapped),
