@@ -121,14 +121,47 @@ addr_is_literal(const char *s)
 	    inet_pton(AF_INET6, s, buf) == 1;
 }
 
+/*
+ * "[::1]" is how a URL writes an IPv6 address, but not how a host is given
+ * here; say how to give it, rather than fail to resolve it.
+ */
+static enum status
+check_brackets(const char *host, struct error *e)
+{
+	char inner[INET6_ADDRSTRLEN + 16];
+	unsigned char buf[sizeof(struct in6_addr)];
+	size_t len = strlen(host);
+	char *zone;
+	bool ok;
+
+	if (len < 3 || host[0] != '[' || host[len - 1] != ']' ||
+	    len - 2 >= sizeof(inner))
+		return ST_OK;
+	memcpy(inner, host + 1, len - 2);
+	inner[len - 2] = '\0';
+	/* A zone ("fe80::1%eth0") follows the address itself. */
+	if ((zone = strchr(inner, '%')) != NULL)
+		*zone = '\0';
+	ok = inet_pton(AF_INET6, inner, buf) == 1;
+	if (zone != NULL)
+		*zone = '%';
+	if (!ok)
+		return ST_OK;
+	return err_set(e, ST_USAGE, "'%s': give an IPv6 address without "
+	    "brackets: %s", host, inner);
+}
+
 static enum status
 resolve(const char *host, uint16_t port, const struct net_opts *o,
     bool passive, struct addrinfo **res, struct error *e)
 {
 	struct addrinfo hints;
+	enum status st;
 	char serv[8];
 	int rc;
 
+	if (host != NULL && (st = check_brackets(host, e)) != ST_OK)
+		return st;
 	if (host != NULL && o->family != AF_UNSPEC) {
 		unsigned char buf[sizeof(struct in6_addr)];
 		int other = o->family == AF_INET ? AF_INET6 : AF_INET;

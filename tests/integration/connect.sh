@@ -45,4 +45,12 @@ usage_error "-i 0.0004" "-i: 0.0004 seconds is less than the smallest unit, 1 ms
 usage_error "-q 0.0001" "-q: 0.0001 seconds is less than the smallest unit, 1 ms" \
     -q 0.0001 127.0.0.1 1
 
+# --- An IPv6 address in brackets, as a URL writes it: drop the brackets.
+usage_error "client [::1]" "'[::1]': give an IPv6 address without brackets: ::1" \
+    '[::1]' 1
+usage_error "listener [::1]" "'[::1]': give an IPv6 address without brackets: ::1" \
+    -l '[::1]' 0
+usage_error "-s [::1]" "'[::1]': give an IPv6 address without brackets: ::1" \
+    -s '[::1]' ::1 1
+
 done_testing

@@ -673,6 +673,47 @@ family_mismatch(void **state)
 	    "address");
 }
 
+/* "[::1]" as a host, a listen address or a source: drop the brackets. */
+static void
+bracketed_ipv6(void **state)
+{
+	static const struct {
+		const char	*host;
+		const char	*msg;
+	} cases[] = {
+		{ "[::1]", "'[::1]': give an IPv6 address without brackets: "
+		    "::1" },
+		{ "[2001:db8::1]", "'[2001:db8::1]': give an IPv6 address "
+		    "without brackets: 2001:db8::1" },
+		{ "[fe80::1%lo]", "'[fe80::1%lo]': give an IPv6 address "
+		    "without brackets: fe80::1%lo" },
+	};
+	char peer[ADDR_STR_MAX], bound[ADDR_STR_MAX];
+	struct net_opts src = { AF_UNSPEC, false, NULL, NULL };
+	struct error e;
+	size_t i;
+	int fd;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(e.msg, 'X', sizeof(e.msg));
+		fd = 99;
+		assert_int_equal(net_connect(cases[i].host, 80, &any_family,
+		    now_ms() + DEADLINE_MS, &fd, peer, &e), ST_USAGE);
+		assert_int_equal(fd, -1);
+		assert_string_equal(e.msg, cases[i].msg);
+		memset(e.msg, 'X', sizeof(e.msg));
+		assert_int_equal(net_listen(cases[i].host, 0, &any_family,
+		    &fd, bound, &e), ST_USAGE);
+		assert_string_equal(e.msg, cases[i].msg);
+		memset(e.msg, 'X', sizeof(e.msg));
+		src.src_addr = cases[i].host;
+		assert_int_equal(net_connect("127.0.0.1", 80, &src,
+		    now_ms() + DEADLINE_MS, &fd, peer, &e), ST_USAGE);
+		assert_string_equal(e.msg, cases[i].msg);
+	}
+}
+
 int
 main(void)
 {
@@ -698,6 +739,7 @@ main(void)
 		cmocka_unit_test(resolve_failure),
 		cmocka_unit_test(numeric_refuses_names),
 		cmocka_unit_test(family_mismatch),
+		cmocka_unit_test(bracketed_ipv6),
 	};
 
 	/*
