@@ -13,6 +13,8 @@
 #include <math.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,14 +153,170 @@ check_brackets(const char *host, struct error *e)
 	    "brackets: %s", host, inner);
 }
 
+/*
+ * A name lookup on a thread of its own, so that a deadline can leave it
+ * behind: getaddrinfo cannot be interrupted, and a resolver that does not
+ * answer holds it for its own timeouts (10 s and more).  The caller and the
+ * thread each hold a reference; whichever lets go last frees it, so a lookup
+ * left behind finishes and cleans up by itself.
+ */
+struct lookup {
+	pthread_mutex_t	 lock;
+	int		 refs;
+	bool		 done;
+	int		 wake[2];	/* a pipe: the thread writes once done */
+	char		*host;
+	char		 serv[8];
+	struct addrinfo	 hints;
+	struct addrinfo	*res;
+	int		 rc;		/* getaddrinfo's answer */
+	int		 err;		/* and its errno, for EAI_SYSTEM */
+};
+
+static void
+lookup_unref(struct lookup *l)
+{
+	bool last;
+
+	pthread_mutex_lock(&l->lock);
+	last = --l->refs == 0;
+	pthread_mutex_unlock(&l->lock);
+	if (!last)
+		return;
+	if (l->res != NULL)
+		freeaddrinfo(l->res);
+	close(l->wake[0]);
+	close(l->wake[1]);
+	pthread_mutex_destroy(&l->lock);
+	free(l->host);
+	free(l);
+}
+
+static void *
+lookup_run(void *arg)
+{
+	struct lookup *l = arg;
+	struct addrinfo *res = NULL;
+	ssize_t n;
+	int rc, err;
+
+	rc = getaddrinfo(l->host, l->serv, &l->hints, &res);
+	err = errno;
+	pthread_mutex_lock(&l->lock);
+	l->rc = rc;
+	l->err = err;
+	l->res = res;
+	l->done = true;
+	pthread_mutex_unlock(&l->lock);
+	do
+		n = write(l->wake[1], "", 1);
+	while (n == -1 && errno == EINTR);
+	lookup_unref(l);
+	return NULL;
+}
+
+/*
+ * Start a lookup on its thread, with every signal blocked there so that
+ * signals keep going to the main thread.  NULL if it cannot be started.
+ */
+static struct lookup *
+lookup_start(const char *host, const char *serv,
+    const struct addrinfo *hints)
+{
+	struct lookup *l;
+	sigset_t all, old;
+	pthread_t tid;
+	int rc;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	if ((l->host = strdup(host)) == NULL) {
+		free(l);
+		return NULL;
+	}
+	if (pipe2(l->wake, O_CLOEXEC) == -1) {
+		free(l->host);
+		free(l);
+		return NULL;
+	}
+	pthread_mutex_init(&l->lock, NULL);
+	l->refs = 2;
+	snprintf(l->serv, sizeof(l->serv), "%s", serv);
+	l->hints = *hints;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&tid, NULL, lookup_run, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		l->refs = 1;
+		lookup_unref(l);
+		return NULL;
+	}
+	pthread_detach(tid);
+	return l;
+}
+
+/*
+ * getaddrinfo, given up at deadline (now_ms() time; -1 for none).  Returns
+ * getaddrinfo's code, with errno set for EAI_SYSTEM; *timed_out tells a
+ * lookup given up from one that failed.
+ */
+static int
+getaddrinfo_until(const char *host, const char *serv,
+    const struct addrinfo *hints, int64_t deadline, struct addrinfo **res,
+    bool *timed_out)
+{
+	struct lookup *l;
+	struct pollfd pfd;
+	int64_t left;
+	int rc, err;
+
+	*timed_out = false;
+	/* Numbers and the wildcard never wait for a resolver. */
+	if (deadline < 0 || host == NULL || addr_is_literal(host) ||
+	    (hints->ai_flags & AI_NUMERICHOST) ||
+	    (l = lookup_start(host, serv, hints)) == NULL)
+		return getaddrinfo(host, serv, hints, res);
+	pfd.fd = l->wake[0];
+	pfd.events = POLLIN;
+	for (;;) {
+		left = deadline - now_ms();
+		if (left < 0)
+			left = 0;
+		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (rc != -1 || errno != EINTR)
+			break;
+	}
+	pthread_mutex_lock(&l->lock);
+	if (l->done) {
+		rc = l->rc;
+		err = l->err;
+		*res = l->res;
+		l->res = NULL;
+	} else {
+		*timed_out = true;
+		rc = EAI_AGAIN;
+		err = 0;
+	}
+	pthread_mutex_unlock(&l->lock);
+	lookup_unref(l);
+	errno = err;
+	return rc;
+}
+
+/*
+ * Resolve host (NULL: the wildcard) and port for o's family, within
+ * deadline (-1: none).
+ */
 static enum status
 resolve(const char *host, uint16_t port, const struct net_opts *o,
-    bool passive, struct addrinfo **res, struct error *e)
+    bool passive, int64_t deadline, struct addrinfo **res, struct error *e)
 {
 	struct addrinfo hints;
 	enum status st;
+	bool timed_out;
 	char serv[8];
-	int rc;
+	int rc, err;
 
 	if (host != NULL && (st = check_brackets(host, e)) != ST_OK)
 		return st;
@@ -178,15 +336,19 @@ resolve(const char *host, uint16_t port, const struct net_opts *o,
 	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0) |
 	    (o->numeric ? AI_NUMERICHOST : 0);
 	snprintf(serv, sizeof(serv), "%u", port);
-	rc = getaddrinfo(host, serv, &hints, res);
+	rc = getaddrinfo_until(host, serv, &hints, deadline, res, &timed_out);
+	err = errno;
 	if (rc == 0)
 		return ST_OK;
+	if (timed_out)
+		return err_set(e, ST_TIMEOUT, "cannot resolve '%s': timed out",
+		    host);
 	if (rc == EAI_NONAME && o->numeric && host != NULL &&
 	    !addr_is_literal(host))
 		return err_set(e, ST_USAGE, "-n given, but '%s' is not a "
 		    "numeric address", host);
 	if (rc == EAI_SYSTEM)
-		return err_errno(e, ST_RUNTIME, errno, "cannot resolve '%s'",
+		return err_errno(e, ST_RUNTIME, err, "cannot resolve '%s'",
 		    host != NULL ? host : "*");
 	return err_set(e, ST_RUNTIME, "cannot resolve '%s': %s",
 	    host != NULL ? host : "*", gai_strerror(rc));
@@ -217,7 +379,7 @@ bind_source(int fd, const struct addrinfo *to, const struct net_opts *o,
 	    (st = parse_port(o->src_port, true, &port, e)) != ST_OK)
 		return st;
 	so.family = to->ai_family;
-	if ((st = resolve(o->src_addr, port, &so, true, &res, e)) != ST_OK)
+	if ((st = resolve(o->src_addr, port, &so, true, -1, &res, e)) != ST_OK)
 		return st;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	for (ai = res; ai != NULL; ai = ai->ai_next)
@@ -270,7 +432,7 @@ net_connect(const char *host, uint16_t port, const struct net_opts *o,
 	bool timed_out = false;
 
 	*fdp = -1;
-	if ((st = resolve(host, port, o, false, &res, e)) != ST_OK)
+	if ((st = resolve(host, port, o, false, deadline, &res, e)) != ST_OK)
 		return st;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
@@ -376,7 +538,7 @@ net_listen(const char *host, uint16_t port, const struct net_opts *o,
 			return e->status;
 	}
 	if (fd == -1) {
-		if ((st = resolve(host, port, o, true, &res, e)) != ST_OK)
+		if ((st = resolve(host, port, o, true, -1, &res, e)) != ST_OK)
 			return st;
 		for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
 			fd = listen_on(ai->ai_addr, ai->ai_addrlen, 1, e, what);

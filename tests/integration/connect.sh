@@ -53,4 +53,107 @@ usage_error "listener [::1]" "'[::1]': give an IPv6 address without brackets: ::
 usage_error "-s [::1]" "'[::1]': give an IPv6 address without brackets: ::1" \
     -s '[::1]' ::1 1
 
+# --- The namespaces.  A holder process keeps a network namespace and a
+# mount namespace alive; commands enter both with nsenter.  In them:
+# - loopback is up (127.0.0.1 and ::1);
+# - 10.99.0.5, 2001:db8:99::5 and 2001:db8:99::6 are reached through a
+#   veth pair, with neighbour entries that name a MAC address nobody has:
+#   every packet to them is dropped, and a connect to them hangs;
+# - the name server is 10.99.0.53, dropped in the same way, so a name that
+#   is not in /etc/hosts gets no answer;
+# - /etc/hosts names the cases below.
+cat > "$T/hosts" <<'END'
+127.0.0.1 localhost
+::1 localhost
+::1 dual.test
+127.0.0.1 dual.test
+127.0.0.1 v4only.test
+2001:db8:99::5 he.test
+127.0.0.1 he.test
+2001:db8:99::5 dead.test
+2001:db8:99::6 dead.test
+10.99.0.5 dead.test
+END
+printf 'nameserver 10.99.0.53\noptions timeout:5 attempts:2\n' > "$T/resolv"
+
+# The holder's setup; it writes "ready" to $3 and then waits for ever.
+cat > "$T/ns-setup" <<'END'
+set -e
+mount --bind "$1" /etc/hosts
+mount --bind "$2" /etc/resolv.conf
+ip link set lo up
+ip link add v0 type veth peer name v1
+ip link set v0 up
+ip link set v1 up
+ip addr add 10.99.0.1/24 dev v0
+ip -6 addr add 2001:db8:99::1/64 dev v0 nodad
+for a in 10.99.0.5 10.99.0.53; do
+	ip neigh replace "$a" lladdr 02:00:00:00:00:05 dev v0 nud permanent
+done
+for a in 2001:db8:99::5 2001:db8:99::6; do
+	ip -6 neigh replace "$a" lladdr 02:00:00:00:00:05 dev v0 \
+	    nud permanent
+done
+echo ready > "$3"
+exec tail -f /dev/null
+END
+NSPID=""
+: > "$T/ns-ready"
+unshare -m -n sh "$T/ns-setup" "$T/hosts" "$T/resolv" "$T/ns-ready" \
+    > "$T/ns.err" 2>&1 &
+_holder=$!
+BG_PIDS="$BG_PIDS $_holder"
+_i=0
+while [ "$_i" -lt 500 ] && ! grep -q ready "$T/ns-ready" &&
+    kill -0 "$_holder" 2>/dev/null; do
+	sleep 0.02
+	_i=$((_i + 1))
+done
+if grep -q ready "$T/ns-ready"; then
+	NSPID=$_holder
+else
+	diag "no namespaces here (unshare -m -n, or a veth pair, refused):"
+	diag_file "$T/ns.err"
+fi
+
+# A wrapper that runs tlsnc in the namespaces; ns FUNCTION ARGS... calls a
+# function of lib.sh (listen_tlsnc, client) with TLSNC in them.
+printf '#!/bin/sh\nexec nsenter -t "%s" -m -n "%s" "$@"\n' "$NSPID" \
+    "$TLSNC" > "$T/ns-tlsnc"
+chmod +x "$T/ns-tlsnc"
+ns() {
+	_real=$TLSNC
+	TLSNC=$T/ns-tlsnc
+	"$@"
+	_st=$?
+	TLSNC=$_real
+	return $_st
+}
+
+# in_ns COMMAND...: any command in the namespaces.
+in_ns() {
+	nsenter -t "$NSPID" -m -n "$@"
+}
+
+# order_of NAME: the addresses NAME resolves to in the namespaces, in the
+# resolver's order, on one line.
+order_of() {
+	in_ns getent ahosts "$1" |
+	    awk '/STREAM/ { printf "%s%s", s, $1; s = " " }'
+}
+
+# --- -w covers name resolution: a name server that never answers, -w 1.
+if [ -z "$NSPID" ]; then
+	skip 3 "no namespaces here"
+else
+	t0=$(ms)
+	ns client "$T/c.out" "$T/c.err" /dev/null -w 1 nowhere.test 80
+	t1=$(ms)
+	check "resolution under -w 1: exit status 3" status_is 3 "$CST"
+	check "resolution under -w 1: the message" only_line "$T/c.err" \
+	    "tlsnc: cannot resolve 'nowhere.test': timed out"
+	check "resolution under -w 1: about 1 s (took $((t1 - t0)) ms)" \
+	    test $((t1 - t0)) -ge 950 -a $((t1 - t0)) -lt 4000
+fi
+
 done_testing
