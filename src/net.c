@@ -362,38 +362,84 @@ set_nonblock(int fd)
 	return fl == -1 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Bind a client socket to -s / -p. */
-static enum status
-bind_source(int fd, const struct addrinfo *to, const struct net_opts *o,
-    struct error *e)
+/* freeaddrinfo, which need not take NULL. */
+static void
+free_addrs(struct addrinfo *ai)
 {
-	struct addrinfo *res = NULL, *ai;
-	struct net_opts so = *o;
+	if (ai != NULL)
+		freeaddrinfo(ai);
+}
+
+/* The source address and port of a client (-s, -p), resolved once. */
+static enum status
+resolve_source(const struct net_opts *o, int64_t deadline,
+    struct addrinfo **src, struct error *e)
+{
 	uint16_t port = 0;
 	enum status st;
-	int one = 1;
 
+	*src = NULL;
 	if (o->src_addr == NULL && o->src_port == NULL)
 		return ST_OK;
 	if (o->src_port != NULL &&
 	    (st = parse_port(o->src_port, true, &port, e)) != ST_OK)
 		return st;
-	so.family = to->ai_family;
-	if ((st = resolve(o->src_addr, port, &so, true, -1, &res, e)) != ST_OK)
-		return st;
+	return resolve(o->src_addr, port, o, true, deadline, src, e);
+}
+
+static bool
+has_family(const struct addrinfo *ai, int family)
+{
+	for (; ai != NULL; ai = ai->ai_next)
+		if (ai->ai_family == family)
+			return true;
+	return false;
+}
+
+/*
+ * -s names addresses of one family only, and host has none of that family:
+ * a usage error when host is an address itself, else a runtime one.
+ */
+static enum status
+source_family_mismatch(const char *host, const char *src_addr,
+    const struct addrinfo *src, struct error *e)
+{
+	const char *fam = has_family(src, AF_INET) ? "IPv4" : "IPv6";
+	const char *other = has_family(src, AF_INET) ? "IPv6" : "IPv4";
+	char what[64];
+
+	if (addr_is_literal(src_addr))
+		snprintf(what, sizeof(what), "is an %s address", fam);
+	else
+		snprintf(what, sizeof(what), "has only %s addresses", fam);
+	if (addr_is_literal(host))
+		return err_set(e, ST_USAGE, "-s '%s' %s, but '%s' is an %s "
+		    "address", src_addr, what, host, other);
+	return err_set(e, ST_RUNTIME, "-s '%s' %s, but '%s' has no %s "
+	    "address", src_addr, what, host, fam);
+}
+
+/* Bind a client socket to the source (-s / -p) of its family, if any. */
+static enum status
+bind_source(int fd, int family, const struct addrinfo *src,
+    const struct net_opts *o, struct error *e)
+{
+	const struct addrinfo *ai;
+	int one = 1, err = EAFNOSUPPORT;
+
+	if (src == NULL)
+		return ST_OK;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	for (ai = res; ai != NULL; ai = ai->ai_next)
+	for (ai = src; ai != NULL; ai = ai->ai_next) {
+		if (ai->ai_family != family)
+			continue;
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-	if (ai == NULL) {
-		st = err_errno(e, ST_RUNTIME, errno, "cannot bind source "
-		    "address %s port %s", o->src_addr ? o->src_addr : "*",
-		    o->src_port ? o->src_port : "*");
-		freeaddrinfo(res);
-		return st;
+			return ST_OK;
+		err = errno;
 	}
-	freeaddrinfo(res);
-	return ST_OK;
+	return err_errno(e, ST_RUNTIME, err, "cannot bind source address %s "
+	    "port %s", o->src_addr ? o->src_addr : "*",
+	    o->src_port ? o->src_port : "*");
 }
 
 /* Wait for a non-blocking connect; returns 0, an errno, or ETIMEDOUT. */
@@ -426,7 +472,7 @@ enum status
 net_connect(const char *host, uint16_t port, const struct net_opts *o,
     int64_t deadline, int *fdp, char peer[ADDR_STR_MAX], struct error *e)
 {
-	struct addrinfo *res, *ai;
+	struct addrinfo *res, *src, *ai;
 	enum status st;
 	int fd = -1, last = ECONNREFUSED;
 	bool timed_out = false;
@@ -434,15 +480,31 @@ net_connect(const char *host, uint16_t port, const struct net_opts *o,
 	*fdp = -1;
 	if ((st = resolve(host, port, o, false, deadline, &res, e)) != ST_OK)
 		return st;
+	if ((st = resolve_source(o, deadline, &src, e)) != ST_OK) {
+		freeaddrinfo(res);
+		return st;
+	}
+	/* Only addresses of the families that -s has are reachable from it. */
+	if (o->src_addr != NULL && !(has_family(src, AF_INET) &&
+	    has_family(res, AF_INET)) && !(has_family(src, AF_INET6) &&
+	    has_family(res, AF_INET6))) {
+		st = source_family_mismatch(host, o->src_addr, src, e);
+		free_addrs(src);
+		freeaddrinfo(res);
+		return st;
+	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (src != NULL && !has_family(src, ai->ai_family))
+			continue;
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
 		    ai->ai_protocol);
 		if (fd == -1) {
 			last = errno;
 			continue;
 		}
-		if ((st = bind_source(fd, ai, o, e)) != ST_OK) {
+		if ((st = bind_source(fd, ai->ai_family, src, o, e)) != ST_OK) {
 			close(fd);
+			free_addrs(src);
 			freeaddrinfo(res);
 			return st;
 		}
@@ -460,6 +522,7 @@ net_connect(const char *host, uint16_t port, const struct net_opts *o,
 		if (last == 0) {
 			addr_format(ai->ai_addr, peer, ADDR_STR_MAX);
 			*fdp = fd;
+			free_addrs(src);
 			freeaddrinfo(res);
 			return ST_OK;
 		}
@@ -469,6 +532,7 @@ net_connect(const char *host, uint16_t port, const struct net_opts *o,
 			break;
 		}
 	}
+	free_addrs(src);
 	freeaddrinfo(res);
 	if (timed_out)
 		return err_set(e, ST_TIMEOUT, "connect to %s port %u: timed "

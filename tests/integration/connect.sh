@@ -156,4 +156,36 @@ else
 	    test $((t1 - t0)) -ge 950 -a $((t1 - t0)) -lt 4000
 fi
 
+# --- -s picks the family: dual.test resolves to ::1 first, -s 127.0.0.1
+# skips it and connects over IPv4.
+printf 'over IPv4\n' > "$T/small"
+if [ -z "$NSPID" ]; then
+	skip 4 "no namespaces here"
+elif [ "$(order_of dual.test)" != "::1 127.0.0.1" ]; then
+	skip 4 "dual.test does not resolve to ::1 first here: $(order_of dual.test)"
+elif ns listen_tlsnc "$T/l.out" "$T/l.err" /dev/null -l 127.0.0.1 0; then
+	ns client "$T/c.out" "$T/c.err" "$T/small" -v -s 127.0.0.1 \
+	    dual.test "$LPORT"
+	listener_status
+	both_ok "-s 127.0.0.1 dual.test"
+	check "-s 127.0.0.1 dual.test: connected over IPv4" has_line \
+	    "$T/c.err" "tlsnc: Connected to 127.0.0.1:$LPORT"
+	check "-s 127.0.0.1 dual.test: data" same_data "$T/small" "$T/l.out"
+else
+	not_ok "-s 127.0.0.1 dual.test: listener did not start"
+fi
+
+# --- -s of one family, and a host with none of that family.
+if [ -z "$NSPID" ]; then
+	skip 2 "no namespaces here"
+else
+	ns client "$T/c.out" "$T/c.err" /dev/null -s ::1 v4only.test 1
+	check "-s ::1 v4only.test: exit status 1" status_is 1 "$CST"
+	check "-s ::1 v4only.test: the message" only_line "$T/c.err" \
+	    "tlsnc: -s '::1' is an IPv6 address, but 'v4only.test' has no IPv6 address"
+fi
+usage_error "-s 127.0.0.1 ::1" \
+    "-s '127.0.0.1' is an IPv4 address, but '::1' is an IPv6 address" \
+    -s 127.0.0.1 ::1 1
+
 done_testing

@@ -673,6 +673,33 @@ family_mismatch(void **state)
 	    "address");
 }
 
+/*
+ * -s names the family: a host of the other family is refused, naming -s,
+ * and never taken for -4 or -6.
+ */
+static void
+source_family(void **state)
+{
+	char peer[ADDR_STR_MAX];
+	struct net_opts v4src = { AF_UNSPEC, false, "127.0.0.1", NULL };
+	struct net_opts v6src = { AF_UNSPEC, false, "::1", NULL };
+	struct error e;
+	int fd = 99;
+
+	(void)state;
+	memset(e.msg, 'X', sizeof(e.msg));
+	assert_int_equal(net_connect("::1", 80, &v4src,
+	    now_ms() + DEADLINE_MS, &fd, peer, &e), ST_USAGE);
+	assert_int_equal(fd, -1);
+	assert_string_equal(e.msg, "-s '127.0.0.1' is an IPv4 address, but "
+	    "'::1' is an IPv6 address");
+	memset(e.msg, 'X', sizeof(e.msg));
+	assert_int_equal(net_connect("127.0.0.1", 80, &v6src,
+	    now_ms() + DEADLINE_MS, &fd, peer, &e), ST_USAGE);
+	assert_string_equal(e.msg, "-s '::1' is an IPv6 address, but "
+	    "'127.0.0.1' is an IPv4 address");
+}
+
 /* "[::1]" as a host, a listen address or a source: drop the brackets. */
 static void
 bracketed_ipv6(void **state)
@@ -740,6 +767,7 @@ main(void)
 		cmocka_unit_test(numeric_refuses_names),
 		cmocka_unit_test(family_mismatch),
 		cmocka_unit_test(bracketed_ipv6),
+		cmocka_unit_test(source_family),
 	};
 
 	/*
