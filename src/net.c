@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,14 +355,6 @@ resolve(const char *host, uint16_t port, const struct net_opts *o,
 	    host != NULL ? host : "*", gai_strerror(rc));
 }
 
-static int
-set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	return fl == -1 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
 /* freeaddrinfo, which need not take NULL. */
 static void
 free_addrs(struct addrinfo *ai)
@@ -442,103 +435,339 @@ bind_source(int fd, int family, const struct addrinfo *src,
 	    o->src_port ? o->src_port : "*");
 }
 
-/* Wait for a non-blocking connect; returns 0, an errno, or ETIMEDOUT. */
-static int
-wait_connect(int fd, int64_t deadline)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-	socklen_t len = sizeof(int);
-	int64_t left;
-	int rc, soerr = 0;
+/*
+ * Connecting to a name with several addresses (RFC 8305, Happy Eyeballs
+ * v2): the addresses take turns by family, each attempt has
+ * ATTEMPT_DELAY_MS to itself before the next one starts beside it, a
+ * failure starts the next one at once, and the first to connect wins.
+ */
+#define ATTEMPT_DELAY_MS	250
 
-	for (;;) {
-		left = deadline < 0 ? -1 : deadline - now_ms();
-		if (deadline >= 0 && left <= 0)
-			return ETIMEDOUT;
-		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (rc == -1 && errno == EINTR)
-			continue;
-		if (rc == -1)
-			return errno;
-		if (rc == 1)
-			break;
+struct attempt {
+	const struct addrinfo *ai;
+	int		 fd;		/* while pending, or once it has won */
+	int		 err;		/* why it failed */
+	bool		 started;
+};
+
+struct race {
+	const char	*host;
+	uint16_t	 port;
+	const struct net_opts *o;
+	int64_t		 deadline;	/* -1: none */
+	struct addrinfo	*res;		/* the host's addresses */
+	struct addrinfo	*src;		/* -s / -p, or NULL */
+	struct attempt	*a;		/* in the order they are tried */
+	struct pollfd	*pfd;
+	size_t		*slot;		/* pfd[i] watches a[slot[i]] */
+	size_t		 n;
+	size_t		 next;		/* the next attempt to start */
+	size_t		 pending;
+	int64_t		 next_at;	/* and when it may start */
+	ssize_t		 won;		/* the attempt that connected, or -1 */
+};
+
+static const struct addrinfo *
+next_of(const struct addrinfo *ai, int family, bool same)
+{
+	while (ai != NULL && (ai->ai_family == family) != same)
+		ai = ai->ai_next;
+	return ai;
+}
+
+size_t
+addr_interleave(const struct addrinfo *res, const struct addrinfo **out,
+    size_t max)
+{
+	const struct addrinfo *cur[2];
+	size_t n = 0;
+	int first, turn = 0;
+
+	if (res == NULL)
+		return 0;
+	first = res->ai_family;
+	cur[0] = res;
+	cur[1] = next_of(res, first, false);
+	while (n < max && (cur[0] != NULL || cur[1] != NULL)) {
+		if (cur[turn] == NULL)
+			turn = !turn;
+		out[n++] = cur[turn];
+		cur[turn] = next_of(cur[turn]->ai_next, first, turn == 0);
+		turn = !turn;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
-		return errno;
-	return soerr;
+	return n;
+}
+
+/*
+ * Resolve the host and the source, and line up the attempts: interleaved,
+ * and only of the families that -s has.
+ */
+static enum status
+race_setup(struct race *r, struct error *e)
+{
+	const struct addrinfo **order;
+	const struct addrinfo *ai;
+	const struct net_opts *o = r->o;
+	enum status st;
+	size_t i, count = 0;
+
+	if ((st = resolve(r->host, r->port, o, false, r->deadline, &r->res,
+	    e)) != ST_OK ||
+	    (st = resolve_source(o, r->deadline, &r->src, e)) != ST_OK)
+		return st;
+	for (ai = r->res; ai != NULL; ai = ai->ai_next)
+		count++;
+	order = calloc(count, sizeof(*order));
+	r->a = calloc(count, sizeof(*r->a));
+	r->pfd = calloc(count, sizeof(*r->pfd));
+	r->slot = calloc(count, sizeof(*r->slot));
+	if (order == NULL || r->a == NULL || r->pfd == NULL ||
+	    r->slot == NULL) {
+		free(order);
+		return err_set(e, ST_RUNTIME, "out of memory");
+	}
+	count = addr_interleave(r->res, order, count);
+	for (i = 0; i < count; i++) {
+		/* Only addresses of the families that -s has are reachable. */
+		if (o->src_addr != NULL &&
+		    !has_family(r->src, order[i]->ai_family))
+			continue;
+		r->a[r->n].ai = order[i];
+		r->a[r->n].fd = -1;
+		r->n++;
+	}
+	free(order);
+	if (r->n == 0)
+		return source_family_mismatch(r->host, o->src_addr, r->src, e);
+	return ST_OK;
+}
+
+static void
+race_free(struct race *r)
+{
+	size_t i;
+
+	for (i = 0; r->a != NULL && i < r->n; i++)
+		if (r->a[i].fd >= 0)
+			close(r->a[i].fd);
+	free(r->a);
+	free(r->pfd);
+	free(r->slot);
+	free_addrs(r->src);
+	free_addrs(r->res);
+}
+
+/*
+ * Start the next attempt.  It is then pending, or has connected at once
+ * (r->won), or has failed (a->err); -1 only for a source that cannot be
+ * bound, which no other address would fix.
+ */
+static int
+attempt_start(struct race *r, struct error *e)
+{
+	struct attempt *a = &r->a[r->next];
+	const struct addrinfo *ai = a->ai;
+	int fd;
+
+	a->started = true;
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, ai->ai_protocol);
+	if (fd == -1) {
+		a->err = errno;
+		return 0;
+	}
+	if (bind_source(fd, ai->ai_family, r->src, r->o, e) != ST_OK) {
+		close(fd);
+		return -1;
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+		a->fd = fd;
+		r->won = (ssize_t)r->next;
+	} else if (errno == EINPROGRESS) {
+		a->fd = fd;
+		r->pending++;
+	} else {
+		a->err = errno;
+		close(fd);
+	}
+	return 0;
+}
+
+/* Start every attempt whose turn has come; -1 as attempt_start. */
+static int
+start_due(struct race *r, struct error *e)
+{
+	int64_t now = now_ms();
+
+	while (r->won < 0 && r->next < r->n &&
+	    (r->pending == 0 || now >= r->next_at)) {
+		if (attempt_start(r, e) == -1)
+			return -1;
+		/* A failure lets the next address start at once. */
+		r->next_at = r->a[r->next].fd >= 0 ? now + ATTEMPT_DELAY_MS :
+		    now;
+		r->next++;
+	}
+	return 0;
+}
+
+/* A pending attempt's socket has an event: it has connected or failed. */
+static void
+attempt_finish(struct race *r, size_t i, short revents)
+{
+	struct attempt *a = &r->a[i];
+	socklen_t len = sizeof(int);
+	int soerr = 0;
+
+	if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
+		soerr = errno;
+	else if (soerr == 0 && !(revents & POLLOUT))
+		soerr = ECONNRESET;	/* hung up, with no error to say */
+	r->pending--;
+	if (soerr == 0) {
+		r->won = (ssize_t)i;
+		return;
+	}
+	a->err = soerr;
+	close(a->fd);
+	a->fd = -1;
+	r->next_at = now_ms();
+}
+
+/*
+ * Wait for the pending attempts until one of them has news, the next one
+ * is due, or the deadline passes; -1 if poll fails.
+ */
+static int
+race_wait(struct race *r, struct error *e)
+{
+	int64_t now = now_ms(), wait = -1, t;
+	nfds_t np = 0;
+	size_t i;
+	int rc;
+
+	if (r->deadline >= 0)
+		wait = r->deadline > now ? r->deadline - now : 0;
+	if (r->next < r->n) {
+		t = r->next_at > now ? r->next_at - now : 0;
+		if (wait < 0 || t < wait)
+			wait = t;
+	}
+	for (i = 0; i < r->n; i++) {
+		if (r->a[i].fd < 0)
+			continue;
+		r->pfd[np].fd = r->a[i].fd;
+		r->pfd[np].events = POLLOUT;
+		r->pfd[np].revents = 0;
+		r->slot[np++] = i;
+	}
+	rc = poll(r->pfd, np, wait > INT_MAX ? INT_MAX : (int)wait);
+	if (rc == -1 && errno != EINTR)
+		return err_errno(e, ST_RUNTIME, errno, "poll"), -1;
+	for (i = 0; rc > 0 && i < np && r->won < 0; i++)
+		if (r->pfd[i].revents != 0)
+			attempt_finish(r, r->slot[i], r->pfd[i].revents);
+	return 0;
+}
+
+/* Append to a message, cut short rather than overrun. */
+static void __attribute__((format(printf, 3, 4)))
+append(char *buf, size_t size, const char *fmt, ...)
+{
+	size_t len = strlen(buf);
+	va_list ap;
+
+	if (len + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + len, size - len, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Every attempt failed, or the deadline came first: name each address
+ * tried and how it failed.  A host that is one address needs no list.
+ */
+static enum status
+race_failed(const struct race *r, bool timed_out, struct error *e)
+{
+	char list[ERROR_MSG_MAX], addr[ADDR_STR_MAX], *colon;
+	const struct attempt *a;
+	size_t i, untried = 0;
+
+	if (r->n == 1 && addr_is_literal(r->host)) {
+		if (timed_out)
+			return err_set(e, ST_TIMEOUT, "connect to %s port %u: "
+			    "timed out", r->host, r->port);
+		return err_errno(e, ST_RUNTIME, r->a[0].err, "connect to %s "
+		    "port %u", r->host, r->port);
+	}
+	list[0] = '\0';
+	for (i = 0; i < r->n; i++) {
+		a = &r->a[i];
+		if (!a->started) {
+			untried++;
+			continue;
+		}
+		addr_format(a->ai->ai_addr, addr, sizeof(addr));
+		if ((colon = strrchr(addr, ':')) != NULL)
+			*colon = '\0';		/* the port is said once */
+		append(list, sizeof(list), "%s%s: %s", list[0] ? "; " : "",
+		    addr, a->fd >= 0 ? "no answer" : strerror(a->err));
+	}
+	if (untried > 0)
+		append(list, sizeof(list), "%s%zu %s not tried",
+		    list[0] ? "; " : "", untried,
+		    untried == 1 ? "address" : "addresses");
+	if (timed_out)
+		return err_set(e, ST_TIMEOUT, "connect to %s port %u: timed out "
+		    "(%s)", r->host, r->port, list);
+	return err_set(e, ST_RUNTIME, "connect to %s port %u: %s", r->host,
+	    r->port, list);
+}
+
+/* Race the attempts until one connects (r->won), all fail, or time is up. */
+static enum status
+race_run(struct race *r, struct error *e)
+{
+	for (;;) {
+		if (r->deadline >= 0 && now_ms() >= r->deadline)
+			return race_failed(r, true, e);
+		if (start_due(r, e) == -1)
+			return e->status;
+		if (r->won >= 0)
+			return ST_OK;
+		if (r->pending == 0 && r->next == r->n)
+			return race_failed(r, false, e);
+		if (race_wait(r, e) == -1)
+			return e->status;
+		if (r->won >= 0)
+			return ST_OK;
+	}
 }
 
 enum status
 net_connect(const char *host, uint16_t port, const struct net_opts *o,
     int64_t deadline, int *fdp, char peer[ADDR_STR_MAX], struct error *e)
 {
-	struct addrinfo *res, *src, *ai;
+	struct race r;
 	enum status st;
-	int fd = -1, last = ECONNREFUSED;
-	bool timed_out = false;
 
 	*fdp = -1;
-	if ((st = resolve(host, port, o, false, deadline, &res, e)) != ST_OK)
-		return st;
-	if ((st = resolve_source(o, deadline, &src, e)) != ST_OK) {
-		freeaddrinfo(res);
-		return st;
+	memset(&r, 0, sizeof(r));
+	r.host = host;
+	r.port = port;
+	r.o = o;
+	r.deadline = deadline;
+	r.won = -1;
+	if ((st = race_setup(&r, e)) == ST_OK &&
+	    (st = race_run(&r, e)) == ST_OK) {
+		*fdp = r.a[r.won].fd;
+		r.a[r.won].fd = -1;
+		addr_format(r.a[r.won].ai->ai_addr, peer, ADDR_STR_MAX);
 	}
-	/* Only addresses of the families that -s has are reachable from it. */
-	if (o->src_addr != NULL && !(has_family(src, AF_INET) &&
-	    has_family(res, AF_INET)) && !(has_family(src, AF_INET6) &&
-	    has_family(res, AF_INET6))) {
-		st = source_family_mismatch(host, o->src_addr, src, e);
-		free_addrs(src);
-		freeaddrinfo(res);
-		return st;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if (src != NULL && !has_family(src, ai->ai_family))
-			continue;
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-		    ai->ai_protocol);
-		if (fd == -1) {
-			last = errno;
-			continue;
-		}
-		if ((st = bind_source(fd, ai->ai_family, src, o, e)) != ST_OK) {
-			close(fd);
-			free_addrs(src);
-			freeaddrinfo(res);
-			return st;
-		}
-		if (set_nonblock(fd) == -1) {
-			last = errno;
-			close(fd);
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			last = 0;
-		else if (errno == EINPROGRESS)
-			last = wait_connect(fd, deadline);
-		else
-			last = errno;
-		if (last == 0) {
-			addr_format(ai->ai_addr, peer, ADDR_STR_MAX);
-			*fdp = fd;
-			free_addrs(src);
-			freeaddrinfo(res);
-			return ST_OK;
-		}
-		close(fd);
-		if (last == ETIMEDOUT && deadline >= 0 && now_ms() >= deadline) {
-			timed_out = true;
-			break;
-		}
-	}
-	free_addrs(src);
-	freeaddrinfo(res);
-	if (timed_out)
-		return err_set(e, ST_TIMEOUT, "connect to %s port %u: timed "
-		    "out", host, port);
-	return err_errno(e, ST_RUNTIME, last, "connect to %s port %u", host,
-	    port);
+	race_free(&r);
+	return st;
 }
 
 static int

@@ -8,7 +8,9 @@
 
 #include <sys/socket.h>
 
+#include <netdb.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "status.h"
@@ -43,9 +45,21 @@ void		addr_format(const struct sockaddr *, char *, size_t);
 bool		addr_is_literal(const char *);
 
 /*
- * Connect to host:port, trying each address in turn until one answers or
- * deadline (now_ms() time, or -1 for none) passes.  The socket is returned
- * non-blocking; peer gets its address as text.
+ * The order in which to try the addresses of res (RFC 8305 section 4): the
+ * resolver's order, with the families taking turns, starting with the
+ * family of the first.  Fills out with at most max; returns how many.
+ */
+size_t		addr_interleave(const struct addrinfo *res,
+		    const struct addrinfo **out, size_t max);
+
+/*
+ * Connect to host:port.  The name is resolved (and the -s / -p source with
+ * it), then its addresses are raced as RFC 8305 describes: in the order of
+ * addr_interleave, each attempt has 250 ms before the next one starts
+ * beside it, a failure starts the next at once, and the first to connect
+ * wins; the others are closed.  All of it ends by deadline (now_ms() time,
+ * or -1 for none).  The socket is returned non-blocking; peer gets its
+ * address as text.  A failure names each address tried.
  */
 enum status	net_connect(const char *host, uint16_t port,
 		    const struct net_opts *, int64_t deadline, int *fd,

@@ -188,4 +188,63 @@ usage_error "-s 127.0.0.1 ::1" \
     "-s '127.0.0.1' is an IPv4 address, but '::1' is an IPv6 address" \
     -s 127.0.0.1 ::1 1
 
+# --- Happy Eyeballs: he.test's first address drops every packet, its
+# second (127.0.0.1) listens.  The second attempt starts 250 ms after the
+# first, beside it, and wins, well within -w 5 and without -w at all.
+HE_ORDER="2001:db8:99::5 127.0.0.1"
+for w in "-w 5" ""; do
+	what="he.test${w:+ $w}"
+	if [ -z "$NSPID" ]; then
+		skip 6 "no namespaces here"
+	elif [ "$(order_of he.test)" != "$HE_ORDER" ]; then
+		skip 6 "he.test resolves in another order here: $(order_of he.test)"
+	elif ns listen_tlsnc "$T/l.out" "$T/l.err" /dev/null -l 127.0.0.1 0
+	then
+		t0=$(ms)
+		# shellcheck disable=SC2086  # $w is an option and its value
+		run_limited 20 "$T/ns-tlsnc" -v $w he.test "$LPORT" \
+		    < "$T/small" > "$T/c.out" 2> "$T/c.err"
+		CST=$?
+		t1=$(ms)
+		listener_status
+		both_ok "$what"
+		check "$what: connected to the second address" has_line \
+		    "$T/c.err" "tlsnc: Connected to 127.0.0.1:$LPORT"
+		check "$what: data" same_data "$T/small" "$T/l.out"
+		check "$what: after 250 ms and soon (took $((t1 - t0)) ms)" \
+		    test $((t1 - t0)) -ge 250 -a $((t1 - t0)) -lt 4000
+	else
+		not_ok "$what: listener did not start"
+	fi
+done
+
+# --- Every address of dead.test drops every packet: within -w 1 all three
+# are tried, the families taking turns (the resolver gives both IPv6
+# addresses first), and the message names each.
+DEAD_ORDER="2001:db8:99::5 2001:db8:99::6 10.99.0.5"
+if [ -z "$NSPID" ]; then
+	skip 3 "no namespaces here"
+elif [ "$(order_of dead.test)" != "$DEAD_ORDER" ]; then
+	skip 3 "dead.test resolves in another order here: $(order_of dead.test)"
+else
+	t0=$(ms)
+	ns client "$T/c.out" "$T/c.err" /dev/null -w 1 dead.test 80
+	t1=$(ms)
+	check "dead.test -w 1: exit status 3" status_is 3 "$CST"
+	check "dead.test -w 1: names each address, in turn by family" \
+	    only_line "$T/c.err" "tlsnc: connect to dead.test port 80: timed out ([2001:db8:99::5]: no answer; 10.99.0.5: no answer; [2001:db8:99::6]: no answer)"
+	check "dead.test -w 1: about 1 s (took $((t1 - t0)) ms)" \
+	    test $((t1 - t0)) -ge 950 -a $((t1 - t0)) -lt 4000
+fi
+
+# --- Every address refuses: each is named with its error.
+if [ -z "$NSPID" ]; then
+	skip 2 "no namespaces here"
+else
+	ns client "$T/c.out" "$T/c.err" /dev/null -w 5 dual.test 1
+	check "dual.test refused: exit status 1" status_is 1 "$CST"
+	check "dual.test refused: names each address" only_line "$T/c.err" \
+	    "tlsnc: connect to dual.test port 1: [::1]: Connection refused; 127.0.0.1: Connection refused"
+fi
+
 done_testing

@@ -700,6 +700,51 @@ source_family(void **state)
 	    "'127.0.0.1' is an IPv4 address");
 }
 
+/*
+ * addr_interleave: the families take turns, starting with the family of
+ * the resolver's first address, each keeping the resolver's order.
+ */
+static void
+interleave_families(void **state)
+{
+	static const struct {
+		const char	*in;	/* families in the resolver's order */
+		size_t		 max;
+		const char	*out;	/* indexes into in, in attempt order */
+	} cases[] = {
+		{ "664", 8, "021" },
+		{ "4466", 8, "0213" },
+		{ "6444", 8, "0123" },
+		{ "6", 8, "0" },
+		{ "44", 8, "01" },
+		{ "46664", 8, "01423" },
+		{ "664", 2, "02" },
+	};
+	struct addrinfo ai[8];
+	const struct addrinfo *out[8];
+	char got[9];
+	size_t i, j, n, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		len = strlen(cases[i].in);
+		memset(ai, 0, sizeof(ai));
+		for (j = 0; j < len; j++) {
+			ai[j].ai_family = cases[i].in[j] == '4' ? AF_INET :
+			    AF_INET6;
+			ai[j].ai_next = j + 1 < len ? &ai[j + 1] : NULL;
+		}
+		n = addr_interleave(ai, out, cases[i].max);
+		for (j = 0; j < n; j++)
+			got[j] = (char)('0' + (out[j] - ai));
+		got[n] = '\0';
+		if (strcmp(got, cases[i].out) != 0)
+			fail_msg("%s (max %zu): got order %s, not %s",
+			    cases[i].in, cases[i].max, got, cases[i].out);
+	}
+	assert_int_equal(addr_interleave(NULL, out, 8), 0);
+}
+
 /* "[::1]" as a host, a listen address or a source: drop the brackets. */
 static void
 bracketed_ipv6(void **state)
@@ -768,6 +813,7 @@ main(void)
 		cmocka_unit_test(family_mismatch),
 		cmocka_unit_test(bracketed_ipv6),
 		cmocka_unit_test(source_family),
+		cmocka_unit_test(interleave_families),
 	};
 
 	/*
