@@ -376,11 +376,15 @@ mode_listen(const struct mode *m)
 	char bound[ADDR_STR_MAX], peer[ADDR_STR_MAX];
 	const char *port;
 	struct error e;
-	int lfd, fd;
+	int lfd, fd, no_ipv6;
 
 	err_clear(&e);
-	if (net_listen(o->host, o->port, &no, &lfd, bound, &e) != ST_OK)
+	if (net_listen(o->host, o->port, &no, &lfd, bound, &no_ipv6, &e) !=
+	    ST_OK)
 		return report_failure(&e);
+	if (no_ipv6 != 0 && verbose >= 1)
+		say("no IPv6 here (%s): listening on IPv4 only",
+		    strerror(no_ipv6));
 	port = strrchr(bound, ':') + 1;
 	if (m->ephemeral) {
 		say("ephemeral certificate %s", m->own_fp);

@@ -78,7 +78,7 @@ parse_seconds(const char *opt, const char *s, int64_t *ms, struct error *e)
 	    v < 0 || v > 86400.0 * 365)
 		return err_set(e, ST_USAGE, "%s: invalid number of seconds "
 		    "'%s'", opt, s);
-	/* Rounded to the nearest millisecond, but never from more than 0 to 0. */
+	/* To the nearest millisecond, but never from more than 0 to 0. */
 	n = (int64_t)(v * 1000.0 + 0.5);
 	if (n == 0 && v > 0)
 		return err_set(e, ST_USAGE, "%s: %s seconds is less than the "
@@ -711,7 +711,7 @@ race_failed(const struct race *r, bool timed_out, struct error *e)
 		}
 		addr_format(a->ai->ai_addr, addr, sizeof(addr));
 		if ((colon = strrchr(addr, ':')) != NULL)
-			*colon = '\0';		/* the port is said once */
+			*colon = '\0';	/* the port is said once */
 		append(list, sizeof(list), "%s%s: %s", list[0] ? "; " : "",
 		    addr, a->fd >= 0 ? "no answer" : strerror(a->err));
 	}
@@ -720,8 +720,8 @@ race_failed(const struct race *r, bool timed_out, struct error *e)
 		    list[0] ? "; " : "", untried,
 		    untried == 1 ? "address" : "addresses");
 	if (timed_out)
-		return err_set(e, ST_TIMEOUT, "connect to %s port %u: timed out "
-		    "(%s)", r->host, r->port, list);
+		return err_set(e, ST_TIMEOUT, "connect to %s port %u: timed "
+		    "out (%s)", r->host, r->port, list);
 	return err_set(e, ST_RUNTIME, "connect to %s port %u: %s", r->host,
 	    r->port, list);
 }
@@ -770,15 +770,17 @@ net_connect(const char *host, uint16_t port, const struct net_opts *o,
 	return st;
 }
 
+/* A listening socket on sa, or -1 with e filled in and *err its errno. */
 static int
 listen_on(const struct sockaddr *sa, socklen_t salen, int v6only,
-    struct error *e, const char *what)
+    const char *what, int *err, struct error *e)
 {
 	int fd, one = 1;
 
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (fd == -1) {
-		err_errno(e, ST_RUNTIME, errno, "cannot listen on %s", what);
+		*err = errno;
+		err_errno(e, ST_RUNTIME, *err, "cannot listen on %s", what);
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -786,55 +788,76 @@ listen_on(const struct sockaddr *sa, socklen_t salen, int v6only,
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
 		    sizeof(v6only));
 	if (bind(fd, sa, salen) == -1 || listen(fd, SOMAXCONN) == -1) {
-		err_errno(e, ST_RUNTIME, errno, "cannot listen on %s", what);
+		*err = errno;
+		err_errno(e, ST_RUNTIME, *err, "cannot listen on %s", what);
 		close(fd);
 		return -1;
 	}
 	return fd;
 }
 
+/*
+ * No host: one socket on ::, dual-stack (IPv6 only with -6), or on 0.0.0.0
+ * with -4.  Without -4 or -6, a host that has no IPv6 at all (the socket or
+ * the address is refused) gets 0.0.0.0 instead, and *no_ipv6 says why; any
+ * other failure, such as the port being in use, is an error.
+ */
+static int
+listen_any(uint16_t port, int family, int *no_ipv6, struct error *e)
+{
+	struct sockaddr_in6 in6;
+	struct sockaddr_in in;
+	char what[64];
+	int fd, err = 0;
+
+	if (family != AF_INET) {
+		memset(&in6, 0, sizeof(in6));
+		in6.sin6_family = AF_INET6;
+		in6.sin6_addr = in6addr_any;
+		in6.sin6_port = htons(port);
+		snprintf(what, sizeof(what), ":: port %u%s", port,
+		    family == AF_INET6 ? "" : " (IPv6 and IPv4)");
+		fd = listen_on((struct sockaddr *)&in6, sizeof(in6),
+		    family == AF_INET6 ? 1 : 0, what, &err, e);
+		if (fd >= 0 || family == AF_INET6 ||
+		    (err != EAFNOSUPPORT && err != EADDRNOTAVAIL))
+			return fd;
+		*no_ipv6 = err;
+	}
+	memset(&in, 0, sizeof(in));
+	in.sin_family = AF_INET;
+	in.sin_addr.s_addr = htonl(INADDR_ANY);
+	in.sin_port = htons(port);
+	snprintf(what, sizeof(what), "0.0.0.0 port %u", port);
+	return listen_on((struct sockaddr *)&in, sizeof(in), -1, what, &err,
+	    e);
+}
+
 enum status
 net_listen(const char *host, uint16_t port, const struct net_opts *o,
-    int *fdp, char bound[ADDR_STR_MAX], struct error *e)
+    int *fdp, char bound[ADDR_STR_MAX], int *no_ipv6, struct error *e)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 	struct addrinfo *res, *ai;
 	char what[ADDR_STR_MAX + 16];
 	enum status st;
-	int fd = -1;
+	int fd = -1, err, ignored;
 
 	*fdp = -1;
-	snprintf(what, sizeof(what), "%s port %u", host ? host : "*", port);
-	if (host == NULL && o->family != AF_INET) {
-		/* One dual-stack socket: both families share the port. */
-		struct sockaddr_in6 in6;
-
-		memset(&in6, 0, sizeof(in6));
-		in6.sin6_family = AF_INET6;
-		in6.sin6_addr = in6addr_any;
-		in6.sin6_port = htons(port);
-		fd = listen_on((struct sockaddr *)&in6, sizeof(in6),
-		    o->family == AF_INET6 ? 1 : 0, e, what);
-		if (fd == -1 && o->family == AF_INET6)
+	if (no_ipv6 == NULL)
+		no_ipv6 = &ignored;
+	*no_ipv6 = 0;
+	if (host == NULL) {
+		if ((fd = listen_any(port, o->family, no_ipv6, e)) == -1)
 			return e->status;
-	}
-	if (fd == -1 && host == NULL) {
-		struct sockaddr_in in;
-
-		memset(&in, 0, sizeof(in));
-		in.sin_family = AF_INET;
-		in.sin_addr.s_addr = htonl(INADDR_ANY);
-		in.sin_port = htons(port);
-		if ((fd = listen_on((struct sockaddr *)&in, sizeof(in), -1, e,
-		    what)) == -1)
-			return e->status;
-	}
-	if (fd == -1) {
+	} else {
 		if ((st = resolve(host, port, o, true, -1, &res, e)) != ST_OK)
 			return st;
+		snprintf(what, sizeof(what), "%s port %u", host, port);
 		for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
-			fd = listen_on(ai->ai_addr, ai->ai_addrlen, 1, e, what);
+			fd = listen_on(ai->ai_addr, ai->ai_addrlen, 1, what,
+			    &err, e);
 		freeaddrinfo(res);
 		if (fd == -1)
 			return e->status;

@@ -65,12 +65,16 @@ enum status	net_connect(const char *host, uint16_t port,
 		    const struct net_opts *, int64_t deadline, int *fd,
 		    char peer[ADDR_STR_MAX], struct error *);
 /*
- * Listen on host (NULL: every address, IPv4 and IPv6 both) and port (0:
- * any).  bound gets the address actually bound, with the real port.
+ * Listen on host and port (0: any).  bound gets the address actually
+ * bound, with the real port.  With no host: one dual-stack socket for
+ * IPv6 and IPv4 both (or one family with -4 or -6).  On a host without
+ * IPv6 (EAFNOSUPPORT or EADDRNOTAVAIL for ::) it listens on IPv4 only and
+ * sets *no_ipv6 (when not NULL) to that errno, else to 0; any other failure
+ * of the dual-stack socket, such as EADDRINUSE, is an error.
  */
 enum status	net_listen(const char *host, uint16_t port,
 		    const struct net_opts *, int *fd, char bound[ADDR_STR_MAX],
-		    struct error *);
+		    int *no_ipv6, struct error *);
 /*
  * Accept one connection from a non-blocking listener, without waiting:
  * 0, or the errno of the failure (EAGAIN when no client is waiting).  The

@@ -53,6 +53,29 @@ usage_error "listener [::1]" "'[::1]': give an IPv6 address without brackets: ::
 usage_error "-s [::1]" "'[::1]': give an IPv6 address without brackets: ::1" \
     -s '[::1]' ::1 1
 
+# --- The dual-stack listener: another listener holds the IPv6 side of the
+# port (-6), so a listener with no host fails and names the address and the
+# port, rather than taking IPv4 alone.
+have_v6=false
+if ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/'; then
+	have_v6=true
+fi
+if ! $have_v6; then
+	skip 3 "no IPv6"
+elif listen_tlsnc "$T/l.out" "$T/l.err" /dev/null -6 -l 0; then
+	run_limited 10 "$TLSNC" -l "$LPORT" < /dev/null > "$T/c.out" \
+	    2> "$T/c.err"
+	CST=$?
+	check "-l PORT, IPv6 side taken: exit status 1" status_is 1 "$CST"
+	check "-l PORT, IPv6 side taken: the message" only_line "$T/c.err" \
+	    "tlsnc: cannot listen on :: port $LPORT (IPv6 and IPv4): Address already in use"
+	check "-6 -l: the holder still listens" kill -0 "$LPID"
+	kill "$LPID" 2>/dev/null
+	listener_status 10
+else
+	not_ok "-6 -l: listener did not start"
+fi
+
 # --- The namespaces.  A holder process keeps a network namespace and a
 # mount namespace alive; commands enter both with nsenter.  In them:
 # - loopback is up (127.0.0.1 and ::1);

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -103,6 +104,24 @@ have_ipv6_loopback(void)
 	ok = bind(fd, (struct sockaddr *)&in6, sizeof(in6)) == 0;
 	close(fd);
 	return ok;
+}
+
+/*
+ * socket(2), with a failure to inject: a socket of the family fail_family
+ * fails with fail_errno, as on a host without IPv6.  Defined here, it takes
+ * the place of the C library's for net.c.
+ */
+static int fail_family = -1;
+static int fail_errno;
+
+int
+socket(int domain, int type, int protocol)
+{
+	if (domain == fail_family) {
+		errno = fail_errno;
+		return -1;
+	}
+	return (int)syscall(SYS_socket, domain, type, protocol);
 }
 
 /* ---- parse_port ---- */
@@ -391,7 +410,7 @@ loopback_connect_accept(void **state)
 
 	(void)state;
 	assert_int_equal(net_listen("127.0.0.1", 0, &any_family, &lfd, bound,
-	    &e), ST_OK);
+	    NULL, &e), ST_OK);
 	assert_true(lfd >= 0);
 	assert_cloexec(lfd);
 	assert_int_equal(strncmp(bound, "127.0.0.1:", 10), 0);
@@ -431,7 +450,7 @@ loopback_by_name(void **state)
 
 	(void)state;
 	/* -4 with a name: resolution picks the IPv4 loopback. */
-	assert_int_equal(net_listen("127.0.0.1", 0, &v4, &lfd, bound, &e),
+	assert_int_equal(net_listen("127.0.0.1", 0, &v4, &lfd, bound, NULL, &e),
 	    ST_OK);
 	assert_int_equal(net_connect("localhost", (uint16_t)port_of(bound),
 	    &v4, now_ms() + DEADLINE_MS, &cfd, peer, &e), ST_OK);
@@ -454,10 +473,10 @@ source_address_and_port(void **state)
 
 	(void)state;
 	assert_int_equal(net_listen("127.0.0.1", 0, &any_family, &lfd, bound,
-	    &e), ST_OK);
+	    NULL, &e), ST_OK);
 	/* Borrow a free port number for the source port. */
 	assert_int_equal(net_listen("127.0.0.1", 0, &any_family, &tmp, peer,
-	    &e), ST_OK);
+	    NULL, &e), ST_OK);
 	snprintf(sport, sizeof(sport), "%u", port_of(peer));
 	close(tmp);
 	o.src_port = sport;
@@ -481,9 +500,9 @@ listen_port_in_use(void **state)
 
 	(void)state;
 	assert_int_equal(net_listen("127.0.0.1", 0, &any_family, &lfd, bound,
-	    &e), ST_OK);
+	    NULL, &e), ST_OK);
 	assert_int_equal(net_listen("127.0.0.1", (uint16_t)port_of(bound),
-	    &any_family, &fd2, b2, &e), ST_RUNTIME);
+	    &any_family, &fd2, b2, NULL, &e), ST_RUNTIME);
 	assert_int_equal(e.status, ST_RUNTIME);
 	assert_int_equal(fd2, -1);
 	snprintf(want, sizeof(want), "cannot listen on 127.0.0.1 port %u: %s",
@@ -503,8 +522,8 @@ dual_stack_ipv4(void **state)
 	int lfd, cfd, afd;
 
 	(void)state;
-	assert_int_equal(net_listen(NULL, 0, &any_family, &lfd, bound, &e),
-	    ST_OK);
+	assert_int_equal(net_listen(NULL, 0, &any_family, &lfd, bound, NULL,
+	    &e), ST_OK);
 	port = port_of(bound);
 	assert_true(port > 0);
 	assert_int_equal(port, local_port(lfd));
@@ -545,8 +564,8 @@ dual_stack_ipv6(void **state)
 		print_message("# no IPv6 loopback here: ::1 not tested\n");
 		return;
 	}
-	assert_int_equal(net_listen(NULL, 0, &any_family, &lfd, bound, &e),
-	    ST_OK);
+	assert_int_equal(net_listen(NULL, 0, &any_family, &lfd, bound, NULL,
+	    &e), ST_OK);
 	port = port_of(bound);
 	assert_int_equal(net_connect("::1", (uint16_t)port, &any_family,
 	    now_ms() + DEADLINE_MS, &cfd, peer, &e), ST_OK);
@@ -561,7 +580,8 @@ dual_stack_ipv6(void **state)
 	close(lfd);
 
 	/* -6 and no host: IPv6 only, so IPv4 clients are refused. */
-	assert_int_equal(net_listen(NULL, 0, &v6, &lfd, bound, &e), ST_OK);
+	assert_int_equal(net_listen(NULL, 0, &v6, &lfd, bound, NULL, &e),
+	    ST_OK);
 	port = port_of(bound);
 	snprintf(want, sizeof(want), "[::]:%u", port);
 	assert_string_equal(bound, want);
@@ -572,6 +592,99 @@ dual_stack_ipv6(void **state)
 	    now_ms() + DEADLINE_MS, &cfd, peer, &e), ST_OK);
 	close(cfd);
 	close(lfd);
+}
+
+/*
+ * No host, and another socket holds the IPv6 side of the port: an error
+ * that names the address and port, never a quiet fall back to IPv4.
+ */
+static void
+dual_stack_port_in_use(void **state)
+{
+	char bound[ADDR_STR_MAX], want[128];
+	struct sockaddr_in6 in6;
+	socklen_t len = sizeof(in6);
+	struct error e;
+	int hold, fd = 99, one = 1, no_ipv6 = 42;
+
+	(void)state;
+	if (!have_ipv6_loopback()) {
+		print_message("# no IPv6 here: the dual-stack case not tested\n");
+		return;
+	}
+	hold = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(hold >= 0);
+	assert_int_equal(setsockopt(hold, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+	    sizeof(one)), 0);
+	memset(&in6, 0, sizeof(in6));
+	in6.sin6_family = AF_INET6;
+	in6.sin6_addr = in6addr_any;
+	assert_int_equal(bind(hold, (struct sockaddr *)&in6, sizeof(in6)), 0);
+	assert_int_equal(listen(hold, 1), 0);
+	assert_int_equal(getsockname(hold, (struct sockaddr *)&in6, &len), 0);
+
+	memset(e.msg, 'X', sizeof(e.msg));
+	assert_int_equal(net_listen(NULL, ntohs(in6.sin6_port), &any_family,
+	    &fd, bound, &no_ipv6, &e), ST_RUNTIME);
+	assert_int_equal(fd, -1);
+	snprintf(want, sizeof(want), "cannot listen on :: port %u (IPv6 and "
+	    "IPv4): %s", ntohs(in6.sin6_port), strerror(EADDRINUSE));
+	assert_string_equal(e.msg, want);
+	close(hold);
+}
+
+/*
+ * No host on a host without IPv6: IPv4 only, and net_listen says why.
+ * Other failures of the IPv6 socket are errors, and -6 never falls back.
+ */
+static void
+dual_stack_without_ipv6(void **state)
+{
+	static const int no_v6[] = { EAFNOSUPPORT, EADDRNOTAVAIL };
+	char bound[ADDR_STR_MAX], want[128];
+	struct net_opts v6 = { AF_INET6, false, NULL, NULL };
+	struct error e;
+	int fd, no_ipv6;
+	size_t i;
+
+	(void)state;
+	fail_family = AF_INET6;
+	for (i = 0; i < sizeof(no_v6) / sizeof(no_v6[0]); i++) {
+		fail_errno = no_v6[i];
+		no_ipv6 = 42;
+		assert_int_equal(net_listen(NULL, 0, &any_family, &fd, bound,
+		    &no_ipv6, &e), ST_OK);
+		assert_int_equal(no_ipv6, no_v6[i]);
+		snprintf(want, sizeof(want), "0.0.0.0:%u", local_port(fd));
+		assert_string_equal(bound, want);
+		close(fd);
+	}
+
+	fail_errno = EAFNOSUPPORT;
+	memset(e.msg, 'X', sizeof(e.msg));
+	assert_int_equal(net_listen(NULL, 0, &v6, &fd, bound, &no_ipv6, &e),
+	    ST_RUNTIME);
+	snprintf(want, sizeof(want), "cannot listen on :: port 0: %s",
+	    strerror(EAFNOSUPPORT));
+	assert_string_equal(e.msg, want);
+
+	fail_errno = EMFILE;
+	memset(e.msg, 'X', sizeof(e.msg));
+	assert_int_equal(net_listen(NULL, 0, &any_family, &fd, bound,
+	    &no_ipv6, &e), ST_RUNTIME);
+	snprintf(want, sizeof(want), "cannot listen on :: port 0 (IPv6 and "
+	    "IPv4): %s", strerror(EMFILE));
+	assert_string_equal(e.msg, want);
+	fail_family = -1;
+
+	/* With IPv6 there, nothing is said. */
+	if (have_ipv6_loopback()) {
+		no_ipv6 = 42;
+		assert_int_equal(net_listen(NULL, 0, &any_family, &fd, bound,
+		    &no_ipv6, &e), ST_OK);
+		assert_int_equal(no_ipv6, 0);
+		close(fd);
+	}
 }
 
 static void
@@ -585,7 +698,7 @@ connect_refused(void **state)
 	(void)state;
 	/* A port that was free a moment ago, and now has no listener. */
 	assert_int_equal(net_listen("127.0.0.1", 0, &any_family, &lfd, bound,
-	    &e), ST_OK);
+	    NULL, &e), ST_OK);
 	port = port_of(bound);
 	close(lfd);
 
@@ -620,7 +733,7 @@ resolve_failure(void **state)
 	    "'no-such-host.invalid': "));
 
 	assert_int_equal(net_listen("no-such-host.invalid", 0, &any_family,
-	    &fd, bound, &e), ST_RUNTIME);
+	    &fd, bound, NULL, &e), ST_RUNTIME);
 	assert_true(starts_with(e.msg, "cannot resolve "
 	    "'no-such-host.invalid': "));
 }
@@ -641,13 +754,13 @@ numeric_refuses_names(void **state)
 	assert_string_equal(e.msg, "-n given, but 'localhost' is not a "
 	    "numeric address");
 
-	assert_int_equal(net_listen("localhost", 0, &n, &fd, bound, &e),
+	assert_int_equal(net_listen("localhost", 0, &n, &fd, bound, NULL, &e),
 	    ST_USAGE);
 	assert_string_equal(e.msg, "-n given, but 'localhost' is not a "
 	    "numeric address");
 
 	/* A literal goes through with -n. */
-	assert_int_equal(net_listen("127.0.0.1", 0, &n, &fd, bound, &e),
+	assert_int_equal(net_listen("127.0.0.1", 0, &n, &fd, bound, NULL, &e),
 	    ST_OK);
 	close(fd);
 }
@@ -667,7 +780,7 @@ family_mismatch(void **state)
 	    &fd, peer, &e), ST_USAGE);
 	assert_string_equal(e.msg, "-4 given, but '::1' is an IPv6 address");
 	assert_int_equal(fd, -1);
-	assert_int_equal(net_listen("127.0.0.1", 0, &v6, &fd, bound, &e),
+	assert_int_equal(net_listen("127.0.0.1", 0, &v6, &fd, bound, NULL, &e),
 	    ST_USAGE);
 	assert_string_equal(e.msg, "-6 given, but '127.0.0.1' is an IPv4 "
 	    "address");
@@ -776,7 +889,7 @@ bracketed_ipv6(void **state)
 		assert_string_equal(e.msg, cases[i].msg);
 		memset(e.msg, 'X', sizeof(e.msg));
 		assert_int_equal(net_listen(cases[i].host, 0, &any_family,
-		    &fd, bound, &e), ST_USAGE);
+		    &fd, bound, NULL, &e), ST_USAGE);
 		assert_string_equal(e.msg, cases[i].msg);
 		memset(e.msg, 'X', sizeof(e.msg));
 		src.src_addr = cases[i].host;
@@ -807,6 +920,8 @@ main(void)
 		cmocka_unit_test(listen_port_in_use),
 		cmocka_unit_test(dual_stack_ipv4),
 		cmocka_unit_test(dual_stack_ipv6),
+		cmocka_unit_test(dual_stack_port_in_use),
+		cmocka_unit_test(dual_stack_without_ipv6),
 		cmocka_unit_test(connect_refused),
 		cmocka_unit_test(resolve_failure),
 		cmocka_unit_test(numeric_refuses_names),
