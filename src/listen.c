@@ -365,6 +365,27 @@ mode_keep_open(const struct mode *m, int lfd)
 	return k.status;
 }
 
+/*
+ * The host that the "connect with" line names: the listen address when one
+ * was given (loopback for a wildcard), else the loopback address of the
+ * only family listened on, else localhost.
+ */
+static const char *
+hint_host(const struct options *o, int no_ipv6)
+{
+	if (o->host != NULL && strcmp(o->host, "0.0.0.0") == 0)
+		return "127.0.0.1";
+	if (o->host != NULL && strcmp(o->host, "::") == 0)
+		return "::1";
+	if (o->host != NULL)
+		return o->host;
+	if (o->family == AF_INET6)
+		return "::1";
+	if (o->family == AF_INET || no_ipv6 != 0)
+		return "127.0.0.1";
+	return "localhost";
+}
+
 int
 mode_listen(const struct mode *m)
 {
@@ -389,7 +410,7 @@ mode_listen(const struct mode *m)
 	if (m->ephemeral) {
 		say("ephemeral certificate %s", m->own_fp);
 		say("connect with: tlsnc --ssl --ssl-pin %s %s %s", m->own_fp,
-		    o->host != NULL ? o->host : "localhost", port);
+		    hint_host(o, no_ipv6), port);
 	} else if (m->ctx != NULL && verbose >= 1) {
 		say("certificate %s", m->own_fp);
 	}

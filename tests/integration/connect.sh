@@ -76,6 +76,33 @@ else
 	not_ok "-6 -l: listener did not start"
 fi
 
+# --- The "connect with" line of an ephemeral listener names an address the
+# listener takes, and the command works as printed.
+printf 'pinned\n' > "$T/small"
+for args in "-6 -l --ssl 0" "-4 -l --ssl 0" "-l --ssl 0" \
+    "-l --ssl 0.0.0.0 0"; do
+	case $args in
+	-6*)		want=::1 ;;
+	-4*|*0.0.0.0*)	want=127.0.0.1 ;;
+	*)		want=localhost ;;
+	esac
+	if [ "$want" = ::1 ] && ! $have_v6; then
+		skip 3 "no IPv6"
+	# shellcheck disable=SC2086  # the options, split
+	elif listen_tlsnc "$T/l.out" "$T/l.err" /dev/null $args; then
+		PIN=$(pin_of "$T/l.err")
+		check "$args: the connect-with line names $want" has_line \
+		    "$T/l.err" "tlsnc: connect with: tlsnc --ssl --ssl-pin $PIN $want $LPORT"
+		CMD=$(sed -n 's/^tlsnc: connect with: tlsnc //p' "$T/l.err")
+		# shellcheck disable=SC2086  # the printed words, split
+		client "$T/c.out" "$T/c.err" "$T/small" $CMD
+		listener_status
+		both_ok "$args: the printed command"
+	else
+		not_ok "$args: listener did not start"
+	fi
+done
+
 # --- The namespaces.  A holder process keeps a network namespace and a
 # mount namespace alive; commands enter both with nsenter.  In them:
 # - loopback is up (127.0.0.1 and ::1);
