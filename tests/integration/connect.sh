@@ -17,6 +17,7 @@ ms() {
 }
 
 # only_line FILE TEXT: FILE holds exactly the one line TEXT.
+# shellcheck disable=SC2317  # called through check
 only_line() {
 	if [ "$(wc -l < "$1")" -eq 1 ] && has_line "$1" "$2"; then
 		return 0
@@ -86,9 +87,9 @@ for args in "-6 -l --ssl 0" "-4 -l --ssl 0" "-l --ssl 0" \
 	-4*|*0.0.0.0*)	want=127.0.0.1 ;;
 	*)		want=localhost ;;
 	esac
+	# shellcheck disable=SC2086  # $args: the options, split
 	if [ "$want" = ::1 ] && ! $have_v6; then
 		skip 3 "no IPv6"
-	# shellcheck disable=SC2086  # the options, split
 	elif listen_tlsnc "$T/l.out" "$T/l.err" /dev/null $args; then
 		PIN=$(pin_of "$T/l.err")
 		check "$args: the connect-with line names $want" has_line \
@@ -153,13 +154,7 @@ unshare -m -n sh "$T/ns-setup" "$T/hosts" "$T/resolv" "$T/ns-ready" \
     > "$T/ns.err" 2>&1 &
 _holder=$!
 BG_PIDS="$BG_PIDS $_holder"
-_i=0
-while [ "$_i" -lt 500 ] && ! grep -q ready "$T/ns-ready" &&
-    kill -0 "$_holder" 2>/dev/null; do
-	sleep 0.02
-	_i=$((_i + 1))
-done
-if grep -q ready "$T/ns-ready"; then
+if wait_for "$T/ns-ready" ready 10 > /dev/null; then
 	NSPID=$_holder
 else
 	diag "no namespaces here (unshare -m -n, or a veth pair, refused):"
