@@ -371,6 +371,27 @@ mode_keep_open(const struct mode *m, int lfd)
 	return k.status;
 }
 
+/*
+ * The host that the "connect with" line names: the listen address when one
+ * was given (loopback for a wildcard), else the loopback address of the
+ * only family listened on, else localhost.
+ */
+static const char *
+hint_host(const struct options *o, int no_ipv6)
+{
+	if (o->host != NULL && strcmp(o->host, "0.0.0.0") == 0)
+		return "127.0.0.1";
+	if (o->host != NULL && strcmp(o->host, "::") == 0)
+		return "::1";
+	if (o->host != NULL)
+		return o->host;
+	if (o->family == AF_INET6)
+		return "::1";
+	if (o->family == AF_INET || no_ipv6 != 0)
+		return "127.0.0.1";
+	return "localhost";
+}
+
 int
 mode_listen(const struct mode *m)
 {
@@ -382,16 +403,20 @@ mode_listen(const struct mode *m)
 	char bound[ADDR_STR_MAX], peer[ADDR_STR_MAX];
 	const char *port;
 	struct error e;
-	int lfd, fd;
+	int lfd, fd, no_ipv6;
 
 	err_clear(&e);
-	if (net_listen(o->host, o->port, &no, &lfd, bound, &e) != ST_OK)
+	if (net_listen(o->host, o->port, &no, &lfd, bound, &no_ipv6, &e) !=
+	    ST_OK)
 		return report_failure(&e);
+	if (no_ipv6 != 0 && verbose >= 1)
+		say("no IPv6 here (%s): listening on IPv4 only",
+		    strerror(no_ipv6));
 	port = strrchr(bound, ':') + 1;
 	if (m->ephemeral) {
 		say("ephemeral certificate %s", m->own_fp);
 		say("connect with: tlsnc --ssl --ssl-pin %s %s %s", m->own_fp,
-		    o->host != NULL ? o->host : "localhost", port);
+		    hint_host(o, no_ipv6), port);
 	} else if (m->ctx != NULL && verbose >= 1) {
 		say("certificate %s", m->own_fp);
 	}

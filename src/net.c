@@ -13,6 +13,9 @@
 #include <math.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +65,7 @@ enum status
 parse_seconds(const char *opt, const char *s, int64_t *ms, struct error *e)
 {
 	double v;
+	int64_t n;
 	char *end;
 
 	/* strtod would also take spaces, signs, hex, "inf" and "nan". */
@@ -74,7 +78,12 @@ parse_seconds(const char *opt, const char *s, int64_t *ms, struct error *e)
 	    v < 0 || v > 86400.0 * 365)
 		return err_set(e, ST_USAGE, "%s: invalid number of seconds "
 		    "'%s'", opt, s);
-	*ms = (int64_t)(v * 1000.0 + 0.5);
+	/* To the nearest millisecond, but never from more than 0 to 0. */
+	n = (int64_t)(v * 1000.0 + 0.5);
+	if (n == 0 && v > 0)
+		return err_set(e, ST_USAGE, "%s: %s seconds is less than the "
+		    "smallest unit, 1 ms", opt, s);
+	*ms = n;
 	return ST_OK;
 }
 
@@ -115,14 +124,203 @@ addr_is_literal(const char *s)
 	    inet_pton(AF_INET6, s, buf) == 1;
 }
 
+/*
+ * "[::1]" is how a URL writes an IPv6 address, but not how a host is given
+ * here; say how to give it, rather than fail to resolve it.
+ */
 static enum status
-resolve(const char *host, uint16_t port, const struct net_opts *o,
-    bool passive, struct addrinfo **res, struct error *e)
+check_brackets(const char *host, struct error *e)
 {
-	struct addrinfo hints;
-	char serv[8];
+	char inner[INET6_ADDRSTRLEN + 16];
+	unsigned char buf[sizeof(struct in6_addr)];
+	size_t len = strlen(host);
+	char *zone;
+	bool ok;
+
+	if (len < 3 || host[0] != '[' || host[len - 1] != ']' ||
+	    len - 2 >= sizeof(inner))
+		return ST_OK;
+	memcpy(inner, host + 1, len - 2);
+	inner[len - 2] = '\0';
+	/* A zone ("fe80::1%eth0") follows the address itself. */
+	if ((zone = strchr(inner, '%')) != NULL)
+		*zone = '\0';
+	ok = inet_pton(AF_INET6, inner, buf) == 1;
+	if (zone != NULL)
+		*zone = '%';
+	if (!ok)
+		return ST_OK;
+	return err_set(e, ST_USAGE, "'%s': give an IPv6 address without "
+	    "brackets: %s", host, inner);
+}
+
+/*
+ * A name lookup on a thread of its own, so that a deadline can leave it
+ * behind: getaddrinfo cannot be interrupted, and a resolver that does not
+ * answer holds it for its own timeouts (10 s and more).  The caller and the
+ * thread each hold a reference; whichever lets go last frees it, so a lookup
+ * left behind finishes and cleans up by itself.
+ */
+struct lookup {
+	pthread_mutex_t	 lock;
+	int		 refs;
+	bool		 done;
+	int		 wake[2];	/* a pipe: the thread writes once done */
+	char		*host;
+	char		 serv[8];
+	struct addrinfo	 hints;
+	struct addrinfo	*res;
+	int		 rc;		/* getaddrinfo's answer */
+	int		 err;		/* and its errno, for EAI_SYSTEM */
+};
+
+static void
+lookup_unref(struct lookup *l)
+{
+	bool last;
+
+	pthread_mutex_lock(&l->lock);
+	last = --l->refs == 0;
+	pthread_mutex_unlock(&l->lock);
+	if (!last)
+		return;
+	if (l->res != NULL)
+		freeaddrinfo(l->res);
+	close(l->wake[0]);
+	close(l->wake[1]);
+	pthread_mutex_destroy(&l->lock);
+	free(l->host);
+	free(l);
+}
+
+static void *
+lookup_run(void *arg)
+{
+	struct lookup *l = arg;
+	struct addrinfo *res = NULL;
+	ssize_t n;
+	int rc, err;
+
+	rc = getaddrinfo(l->host, l->serv, &l->hints, &res);
+	err = errno;
+	pthread_mutex_lock(&l->lock);
+	l->rc = rc;
+	l->err = err;
+	l->res = res;
+	l->done = true;
+	pthread_mutex_unlock(&l->lock);
+	do
+		n = write(l->wake[1], "", 1);
+	while (n == -1 && errno == EINTR);
+	lookup_unref(l);
+	return NULL;
+}
+
+/*
+ * Start a lookup on its thread, with every signal blocked there so that
+ * signals keep going to the main thread.  NULL if it cannot be started.
+ */
+static struct lookup *
+lookup_start(const char *host, const char *serv,
+    const struct addrinfo *hints)
+{
+	struct lookup *l;
+	sigset_t all, old;
+	pthread_t tid;
 	int rc;
 
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	if ((l->host = strdup(host)) == NULL) {
+		free(l);
+		return NULL;
+	}
+	if (pipe2(l->wake, O_CLOEXEC) == -1) {
+		free(l->host);
+		free(l);
+		return NULL;
+	}
+	pthread_mutex_init(&l->lock, NULL);
+	l->refs = 2;
+	snprintf(l->serv, sizeof(l->serv), "%s", serv);
+	l->hints = *hints;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&tid, NULL, lookup_run, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		l->refs = 1;
+		lookup_unref(l);
+		return NULL;
+	}
+	pthread_detach(tid);
+	return l;
+}
+
+/*
+ * getaddrinfo, given up at deadline (now_ms() time; -1 for none).  Returns
+ * getaddrinfo's code, with errno set for EAI_SYSTEM; *timed_out tells a
+ * lookup given up from one that failed.
+ */
+static int
+getaddrinfo_until(const char *host, const char *serv,
+    const struct addrinfo *hints, int64_t deadline, struct addrinfo **res,
+    bool *timed_out)
+{
+	struct lookup *l;
+	struct pollfd pfd;
+	int64_t left;
+	int rc, err;
+
+	*timed_out = false;
+	/* Numbers and the wildcard never wait for a resolver. */
+	if (deadline < 0 || host == NULL || addr_is_literal(host) ||
+	    (hints->ai_flags & AI_NUMERICHOST) ||
+	    (l = lookup_start(host, serv, hints)) == NULL)
+		return getaddrinfo(host, serv, hints, res);
+	pfd.fd = l->wake[0];
+	pfd.events = POLLIN;
+	for (;;) {
+		left = deadline - now_ms();
+		if (left < 0)
+			left = 0;
+		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (rc != -1 || errno != EINTR)
+			break;
+	}
+	pthread_mutex_lock(&l->lock);
+	if (l->done) {
+		rc = l->rc;
+		err = l->err;
+		*res = l->res;
+		l->res = NULL;
+	} else {
+		*timed_out = true;
+		rc = EAI_AGAIN;
+		err = 0;
+	}
+	pthread_mutex_unlock(&l->lock);
+	lookup_unref(l);
+	errno = err;
+	return rc;
+}
+
+/*
+ * Resolve host (NULL: the wildcard) and port for o's family, within
+ * deadline (-1: none).
+ */
+static enum status
+resolve(const char *host, uint16_t port, const struct net_opts *o,
+    bool passive, int64_t deadline, struct addrinfo **res, struct error *e)
+{
+	struct addrinfo hints;
+	enum status st;
+	bool timed_out;
+	char serv[8];
+	int rc, err;
+
+	if (host != NULL && (st = check_brackets(host, e)) != ST_OK)
+		return st;
 	if (host != NULL && o->family != AF_UNSPEC) {
 		unsigned char buf[sizeof(struct in6_addr)];
 		int other = o->family == AF_INET ? AF_INET6 : AF_INET;
@@ -139,152 +337,450 @@ resolve(const char *host, uint16_t port, const struct net_opts *o,
 	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0) |
 	    (o->numeric ? AI_NUMERICHOST : 0);
 	snprintf(serv, sizeof(serv), "%u", port);
-	rc = getaddrinfo(host, serv, &hints, res);
+	rc = getaddrinfo_until(host, serv, &hints, deadline, res, &timed_out);
+	err = errno;
 	if (rc == 0)
 		return ST_OK;
+	if (timed_out)
+		return err_set(e, ST_TIMEOUT, "cannot resolve '%s': timed out",
+		    host);
 	if (rc == EAI_NONAME && o->numeric && host != NULL &&
 	    !addr_is_literal(host))
 		return err_set(e, ST_USAGE, "-n given, but '%s' is not a "
 		    "numeric address", host);
 	if (rc == EAI_SYSTEM)
-		return err_errno(e, ST_RUNTIME, errno, "cannot resolve '%s'",
+		return err_errno(e, ST_RUNTIME, err, "cannot resolve '%s'",
 		    host != NULL ? host : "*");
 	return err_set(e, ST_RUNTIME, "cannot resolve '%s': %s",
 	    host != NULL ? host : "*", gai_strerror(rc));
 }
 
-static int
-set_nonblock(int fd)
+/* freeaddrinfo, which need not take NULL. */
+static void
+free_addrs(struct addrinfo *ai)
 {
-	int fl = fcntl(fd, F_GETFL);
-
-	return fl == -1 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	if (ai != NULL)
+		freeaddrinfo(ai);
 }
 
-/* Bind a client socket to -s / -p. */
+/* The source address and port of a client (-s, -p), resolved once. */
 static enum status
-bind_source(int fd, const struct addrinfo *to, const struct net_opts *o,
-    struct error *e)
+resolve_source(const struct net_opts *o, int64_t deadline,
+    struct addrinfo **src, struct error *e)
 {
-	struct addrinfo *res = NULL, *ai;
-	struct net_opts so = *o;
 	uint16_t port = 0;
 	enum status st;
-	int one = 1;
 
+	*src = NULL;
 	if (o->src_addr == NULL && o->src_port == NULL)
 		return ST_OK;
 	if (o->src_port != NULL &&
 	    (st = parse_port(o->src_port, true, &port, e)) != ST_OK)
 		return st;
-	so.family = to->ai_family;
-	if ((st = resolve(o->src_addr, port, &so, true, &res, e)) != ST_OK)
-		return st;
+	return resolve(o->src_addr, port, o, true, deadline, src, e);
+}
+
+static bool
+has_family(const struct addrinfo *ai, int family)
+{
+	for (; ai != NULL; ai = ai->ai_next)
+		if (ai->ai_family == family)
+			return true;
+	return false;
+}
+
+/*
+ * -s names addresses of one family only, and host has none of that family:
+ * a usage error when host is an address itself, else a runtime one.
+ */
+static enum status
+source_family_mismatch(const char *host, const char *src_addr,
+    const struct addrinfo *src, struct error *e)
+{
+	const char *fam = has_family(src, AF_INET) ? "IPv4" : "IPv6";
+	const char *other = has_family(src, AF_INET) ? "IPv6" : "IPv4";
+	char what[64];
+
+	if (addr_is_literal(src_addr))
+		snprintf(what, sizeof(what), "is an %s address", fam);
+	else
+		snprintf(what, sizeof(what), "has only %s addresses", fam);
+	if (addr_is_literal(host))
+		return err_set(e, ST_USAGE, "-s '%s' %s, but '%s' is an %s "
+		    "address", src_addr, what, host, other);
+	return err_set(e, ST_RUNTIME, "-s '%s' %s, but '%s' has no %s "
+	    "address", src_addr, what, host, fam);
+}
+
+/* Bind a client socket to the source (-s / -p) of its family, if any. */
+static enum status
+bind_source(int fd, int family, const struct addrinfo *src,
+    const struct net_opts *o, struct error *e)
+{
+	const struct addrinfo *ai;
+	int one = 1, err = EAFNOSUPPORT;
+
+	if (src == NULL)
+		return ST_OK;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	for (ai = res; ai != NULL; ai = ai->ai_next)
+	for (ai = src; ai != NULL; ai = ai->ai_next) {
+		if (ai->ai_family != family)
+			continue;
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-	if (ai == NULL) {
-		st = err_errno(e, ST_RUNTIME, errno, "cannot bind source "
-		    "address %s port %s", o->src_addr ? o->src_addr : "*",
-		    o->src_port ? o->src_port : "*");
-		freeaddrinfo(res);
-		return st;
+			return ST_OK;
+		err = errno;
 	}
-	freeaddrinfo(res);
+	return err_errno(e, ST_RUNTIME, err, "cannot bind source address %s "
+	    "port %s", o->src_addr ? o->src_addr : "*",
+	    o->src_port ? o->src_port : "*");
+}
+
+/*
+ * Connecting to a name with several addresses (RFC 8305, Happy Eyeballs
+ * v2): the addresses take turns by family, each attempt has
+ * ATTEMPT_DELAY_MS to itself before the next one starts beside it, a
+ * failure starts the next one at once, and the first to connect wins.
+ */
+#define ATTEMPT_DELAY_MS	250
+
+struct attempt {
+	const struct addrinfo *ai;
+	int		 fd;		/* while pending, or once it has won */
+	int		 err;		/* why it failed */
+	bool		 started;
+};
+
+struct race {
+	const char	*host;
+	uint16_t	 port;
+	const struct net_opts *o;
+	int64_t		 deadline;	/* -1: none */
+	struct addrinfo	*res;		/* the host's addresses */
+	struct addrinfo	*src;		/* -s / -p, or NULL */
+	struct attempt	*a;		/* in the order they are tried */
+	struct pollfd	*pfd;
+	size_t		*slot;		/* pfd[i] watches a[slot[i]] */
+	size_t		 n;
+	size_t		 next;		/* the next attempt to start */
+	size_t		 pending;
+	int64_t		 next_at;	/* and when it may start */
+	ssize_t		 won;		/* the attempt that connected, or -1 */
+};
+
+static const struct addrinfo *
+next_of(const struct addrinfo *ai, int family, bool same)
+{
+	while (ai != NULL && (ai->ai_family == family) != same)
+		ai = ai->ai_next;
+	return ai;
+}
+
+size_t
+addr_interleave(const struct addrinfo *res, const struct addrinfo **out,
+    size_t max)
+{
+	const struct addrinfo *cur[2];
+	size_t n = 0;
+	int first, turn = 0;
+
+	if (res == NULL)
+		return 0;
+	first = res->ai_family;
+	cur[0] = res;
+	cur[1] = next_of(res, first, false);
+	while (n < max && (cur[0] != NULL || cur[1] != NULL)) {
+		if (cur[turn] == NULL)
+			turn = !turn;
+		out[n++] = cur[turn];
+		cur[turn] = next_of(cur[turn]->ai_next, first, turn == 0);
+		turn = !turn;
+	}
+	return n;
+}
+
+/*
+ * Resolve the host and the source, and line up the attempts: interleaved,
+ * and only of the families that -s has.
+ */
+static enum status
+race_setup(struct race *r, struct error *e)
+{
+	const struct addrinfo **order;
+	const struct addrinfo *ai;
+	const struct net_opts *o = r->o;
+	enum status st;
+	size_t i, count = 0;
+
+	if ((st = resolve(r->host, r->port, o, false, r->deadline, &r->res,
+	    e)) != ST_OK ||
+	    (st = resolve_source(o, r->deadline, &r->src, e)) != ST_OK)
+		return st;
+	for (ai = r->res; ai != NULL; ai = ai->ai_next)
+		count++;
+	order = calloc(count, sizeof(*order));
+	r->a = calloc(count, sizeof(*r->a));
+	r->pfd = calloc(count, sizeof(*r->pfd));
+	r->slot = calloc(count, sizeof(*r->slot));
+	if (order == NULL || r->a == NULL || r->pfd == NULL ||
+	    r->slot == NULL) {
+		free(order);
+		return err_set(e, ST_RUNTIME, "out of memory");
+	}
+	count = addr_interleave(r->res, order, count);
+	for (i = 0; i < count; i++) {
+		/* Only addresses of the families that -s has are reachable. */
+		if (o->src_addr != NULL &&
+		    !has_family(r->src, order[i]->ai_family))
+			continue;
+		r->a[r->n].ai = order[i];
+		r->a[r->n].fd = -1;
+		r->n++;
+	}
+	free(order);
+	if (r->n == 0)
+		return source_family_mismatch(r->host, o->src_addr, r->src, e);
 	return ST_OK;
 }
 
-/* Wait for a non-blocking connect; returns 0, an errno, or ETIMEDOUT. */
-static int
-wait_connect(int fd, int64_t deadline)
+static void
+race_free(struct race *r)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-	socklen_t len = sizeof(int);
-	int64_t left;
-	int rc, soerr = 0;
+	size_t i;
 
-	for (;;) {
-		left = deadline < 0 ? -1 : deadline - now_ms();
-		if (deadline >= 0 && left <= 0)
-			return ETIMEDOUT;
-		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (rc == -1 && errno == EINTR)
-			continue;
-		if (rc == -1)
-			return errno;
-		if (rc == 1)
-			break;
+	for (i = 0; r->a != NULL && i < r->n; i++)
+		if (r->a[i].fd >= 0)
+			close(r->a[i].fd);
+	free(r->a);
+	free(r->pfd);
+	free(r->slot);
+	free_addrs(r->src);
+	free_addrs(r->res);
+}
+
+/*
+ * Start the next attempt.  It is then pending, or has connected at once
+ * (r->won), or has failed (a->err); -1 only for a source that cannot be
+ * bound, which no other address would fix.
+ */
+static int
+attempt_start(struct race *r, struct error *e)
+{
+	struct attempt *a = &r->a[r->next];
+	const struct addrinfo *ai = a->ai;
+	int fd;
+
+	a->started = true;
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, ai->ai_protocol);
+	if (fd == -1) {
+		a->err = errno;
+		return 0;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
-		return errno;
-	return soerr;
+	if (bind_source(fd, ai->ai_family, r->src, r->o, e) != ST_OK) {
+		close(fd);
+		return -1;
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+		a->fd = fd;
+		r->won = (ssize_t)r->next;
+	} else if (errno == EINPROGRESS) {
+		a->fd = fd;
+		r->pending++;
+	} else {
+		a->err = errno;
+		close(fd);
+	}
+	return 0;
+}
+
+/* Start every attempt whose turn has come; -1 as attempt_start. */
+static int
+start_due(struct race *r, struct error *e)
+{
+	int64_t now = now_ms();
+
+	while (r->won < 0 && r->next < r->n &&
+	    (r->pending == 0 || now >= r->next_at)) {
+		if (attempt_start(r, e) == -1)
+			return -1;
+		/* A failure lets the next address start at once. */
+		r->next_at = r->a[r->next].fd >= 0 ? now + ATTEMPT_DELAY_MS :
+		    now;
+		r->next++;
+	}
+	return 0;
+}
+
+/* A pending attempt's socket has an event: it has connected or failed. */
+static void
+attempt_finish(struct race *r, size_t i, short revents)
+{
+	struct attempt *a = &r->a[i];
+	socklen_t len = sizeof(int);
+	int soerr = 0;
+
+	if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
+		soerr = errno;
+	else if (soerr == 0 && !(revents & POLLOUT))
+		soerr = ECONNRESET;	/* hung up, with no error to say */
+	r->pending--;
+	if (soerr == 0) {
+		r->won = (ssize_t)i;
+		return;
+	}
+	a->err = soerr;
+	close(a->fd);
+	a->fd = -1;
+	r->next_at = now_ms();
+}
+
+/*
+ * Wait for the pending attempts until one of them has news, the next one
+ * is due, or the deadline passes; -1 if poll fails.
+ */
+static int
+race_wait(struct race *r, struct error *e)
+{
+	int64_t now = now_ms(), wait = -1, t;
+	nfds_t np = 0;
+	size_t i;
+	int rc;
+
+	if (r->deadline >= 0)
+		wait = r->deadline > now ? r->deadline - now : 0;
+	if (r->next < r->n) {
+		t = r->next_at > now ? r->next_at - now : 0;
+		if (wait < 0 || t < wait)
+			wait = t;
+	}
+	for (i = 0; i < r->n; i++) {
+		if (r->a[i].fd < 0)
+			continue;
+		r->pfd[np].fd = r->a[i].fd;
+		r->pfd[np].events = POLLOUT;
+		r->pfd[np].revents = 0;
+		r->slot[np++] = i;
+	}
+	rc = poll(r->pfd, np, wait > INT_MAX ? INT_MAX : (int)wait);
+	if (rc == -1 && errno != EINTR)
+		return err_errno(e, ST_RUNTIME, errno, "poll"), -1;
+	for (i = 0; rc > 0 && i < np && r->won < 0; i++)
+		if (r->pfd[i].revents != 0)
+			attempt_finish(r, r->slot[i], r->pfd[i].revents);
+	return 0;
+}
+
+/* Append to a message, cut short rather than overrun. */
+static void __attribute__((format(printf, 3, 4)))
+append(char *buf, size_t size, const char *fmt, ...)
+{
+	size_t len = strlen(buf);
+	va_list ap;
+
+	if (len + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + len, size - len, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Every attempt failed, or the deadline came first: name each address
+ * tried and how it failed.  A host that is one address needs no list.
+ */
+static enum status
+race_failed(const struct race *r, bool timed_out, struct error *e)
+{
+	char list[ERROR_MSG_MAX], addr[ADDR_STR_MAX], *colon;
+	const struct attempt *a;
+	size_t i, untried = 0;
+
+	if (r->n == 1 && addr_is_literal(r->host)) {
+		if (timed_out)
+			return err_set(e, ST_TIMEOUT, "connect to %s port %u: "
+			    "timed out", r->host, r->port);
+		return err_errno(e, ST_RUNTIME, r->a[0].err, "connect to %s "
+		    "port %u", r->host, r->port);
+	}
+	list[0] = '\0';
+	for (i = 0; i < r->n; i++) {
+		a = &r->a[i];
+		if (!a->started) {
+			untried++;
+			continue;
+		}
+		addr_format(a->ai->ai_addr, addr, sizeof(addr));
+		if ((colon = strrchr(addr, ':')) != NULL)
+			*colon = '\0';	/* the port is said once */
+		append(list, sizeof(list), "%s%s: %s", list[0] ? "; " : "",
+		    addr, a->fd >= 0 ? "no answer" : strerror(a->err));
+	}
+	if (untried > 0)
+		append(list, sizeof(list), "%s%zu %s not tried",
+		    list[0] ? "; " : "", untried,
+		    untried == 1 ? "address" : "addresses");
+	if (timed_out)
+		return err_set(e, ST_TIMEOUT, "connect to %s port %u: timed "
+		    "out (%s)", r->host, r->port, list);
+	return err_set(e, ST_RUNTIME, "connect to %s port %u: %s", r->host,
+	    r->port, list);
+}
+
+/* Race the attempts until one connects (r->won), all fail, or time is up. */
+static enum status
+race_run(struct race *r, struct error *e)
+{
+	for (;;) {
+		if (r->deadline >= 0 && now_ms() >= r->deadline)
+			return race_failed(r, true, e);
+		if (start_due(r, e) == -1)
+			return e->status;
+		if (r->won >= 0)
+			return ST_OK;
+		if (r->pending == 0 && r->next == r->n)
+			return race_failed(r, false, e);
+		if (race_wait(r, e) == -1)
+			return e->status;
+		if (r->won >= 0)
+			return ST_OK;
+	}
 }
 
 enum status
 net_connect(const char *host, uint16_t port, const struct net_opts *o,
     int64_t deadline, int *fdp, char peer[ADDR_STR_MAX], struct error *e)
 {
-	struct addrinfo *res, *ai;
+	struct race r;
 	enum status st;
-	int fd = -1, last = ECONNREFUSED;
-	bool timed_out = false;
 
 	*fdp = -1;
-	if ((st = resolve(host, port, o, false, &res, e)) != ST_OK)
-		return st;
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-		    ai->ai_protocol);
-		if (fd == -1) {
-			last = errno;
-			continue;
-		}
-		if ((st = bind_source(fd, ai, o, e)) != ST_OK) {
-			close(fd);
-			freeaddrinfo(res);
-			return st;
-		}
-		if (set_nonblock(fd) == -1) {
-			last = errno;
-			close(fd);
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			last = 0;
-		else if (errno == EINPROGRESS)
-			last = wait_connect(fd, deadline);
-		else
-			last = errno;
-		if (last == 0) {
-			addr_format(ai->ai_addr, peer, ADDR_STR_MAX);
-			*fdp = fd;
-			freeaddrinfo(res);
-			return ST_OK;
-		}
-		close(fd);
-		if (last == ETIMEDOUT && deadline >= 0 && now_ms() >= deadline) {
-			timed_out = true;
-			break;
-		}
+	memset(&r, 0, sizeof(r));
+	r.host = host;
+	r.port = port;
+	r.o = o;
+	r.deadline = deadline;
+	r.won = -1;
+	if ((st = race_setup(&r, e)) == ST_OK &&
+	    (st = race_run(&r, e)) == ST_OK) {
+		*fdp = r.a[r.won].fd;
+		r.a[r.won].fd = -1;
+		addr_format(r.a[r.won].ai->ai_addr, peer, ADDR_STR_MAX);
 	}
-	freeaddrinfo(res);
-	if (timed_out)
-		return err_set(e, ST_TIMEOUT, "connect to %s port %u: timed "
-		    "out", host, port);
-	return err_errno(e, ST_RUNTIME, last, "connect to %s port %u", host,
-	    port);
+	race_free(&r);
+	return st;
 }
 
+/* A listening socket on sa, or -1 with e filled in and *err its errno. */
 static int
 listen_on(const struct sockaddr *sa, socklen_t salen, int v6only,
-    struct error *e, const char *what)
+    const char *what, int *err, struct error *e)
 {
 	int fd, one = 1;
 
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (fd == -1) {
-		err_errno(e, ST_RUNTIME, errno, "cannot listen on %s", what);
+		*err = errno;
+		err_errno(e, ST_RUNTIME, *err, "cannot listen on %s", what);
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -292,55 +788,76 @@ listen_on(const struct sockaddr *sa, socklen_t salen, int v6only,
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
 		    sizeof(v6only));
 	if (bind(fd, sa, salen) == -1 || listen(fd, SOMAXCONN) == -1) {
-		err_errno(e, ST_RUNTIME, errno, "cannot listen on %s", what);
+		*err = errno;
+		err_errno(e, ST_RUNTIME, *err, "cannot listen on %s", what);
 		close(fd);
 		return -1;
 	}
 	return fd;
 }
 
+/*
+ * No host: one socket on ::, dual-stack (IPv6 only with -6), or on 0.0.0.0
+ * with -4.  Without -4 or -6, a host that has no IPv6 at all (the socket or
+ * the address is refused) gets 0.0.0.0 instead, and *no_ipv6 says why; any
+ * other failure, such as the port being in use, is an error.
+ */
+static int
+listen_any(uint16_t port, int family, int *no_ipv6, struct error *e)
+{
+	struct sockaddr_in6 in6;
+	struct sockaddr_in in;
+	char what[64];
+	int fd, err = 0;
+
+	if (family != AF_INET) {
+		memset(&in6, 0, sizeof(in6));
+		in6.sin6_family = AF_INET6;
+		in6.sin6_addr = in6addr_any;
+		in6.sin6_port = htons(port);
+		snprintf(what, sizeof(what), ":: port %u%s", port,
+		    family == AF_INET6 ? "" : " (IPv6 and IPv4)");
+		fd = listen_on((struct sockaddr *)&in6, sizeof(in6),
+		    family == AF_INET6 ? 1 : 0, what, &err, e);
+		if (fd >= 0 || family == AF_INET6 ||
+		    (err != EAFNOSUPPORT && err != EADDRNOTAVAIL))
+			return fd;
+		*no_ipv6 = err;
+	}
+	memset(&in, 0, sizeof(in));
+	in.sin_family = AF_INET;
+	in.sin_addr.s_addr = htonl(INADDR_ANY);
+	in.sin_port = htons(port);
+	snprintf(what, sizeof(what), "0.0.0.0 port %u", port);
+	return listen_on((struct sockaddr *)&in, sizeof(in), -1, what, &err,
+	    e);
+}
+
 enum status
 net_listen(const char *host, uint16_t port, const struct net_opts *o,
-    int *fdp, char bound[ADDR_STR_MAX], struct error *e)
+    int *fdp, char bound[ADDR_STR_MAX], int *no_ipv6, struct error *e)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 	struct addrinfo *res, *ai;
 	char what[ADDR_STR_MAX + 16];
 	enum status st;
-	int fd = -1;
+	int fd = -1, err, ignored;
 
 	*fdp = -1;
-	snprintf(what, sizeof(what), "%s port %u", host ? host : "*", port);
-	if (host == NULL && o->family != AF_INET) {
-		/* One dual-stack socket: both families share the port. */
-		struct sockaddr_in6 in6;
-
-		memset(&in6, 0, sizeof(in6));
-		in6.sin6_family = AF_INET6;
-		in6.sin6_addr = in6addr_any;
-		in6.sin6_port = htons(port);
-		fd = listen_on((struct sockaddr *)&in6, sizeof(in6),
-		    o->family == AF_INET6 ? 1 : 0, e, what);
-		if (fd == -1 && o->family == AF_INET6)
+	if (no_ipv6 == NULL)
+		no_ipv6 = &ignored;
+	*no_ipv6 = 0;
+	if (host == NULL) {
+		if ((fd = listen_any(port, o->family, no_ipv6, e)) == -1)
 			return e->status;
-	}
-	if (fd == -1 && host == NULL) {
-		struct sockaddr_in in;
-
-		memset(&in, 0, sizeof(in));
-		in.sin_family = AF_INET;
-		in.sin_addr.s_addr = htonl(INADDR_ANY);
-		in.sin_port = htons(port);
-		if ((fd = listen_on((struct sockaddr *)&in, sizeof(in), -1, e,
-		    what)) == -1)
-			return e->status;
-	}
-	if (fd == -1) {
-		if ((st = resolve(host, port, o, true, &res, e)) != ST_OK)
+	} else {
+		if ((st = resolve(host, port, o, true, -1, &res, e)) != ST_OK)
 			return st;
+		snprintf(what, sizeof(what), "%s port %u", host, port);
 		for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
-			fd = listen_on(ai->ai_addr, ai->ai_addrlen, 1, e, what);
+			fd = listen_on(ai->ai_addr, ai->ai_addrlen, 1, what,
+			    &err, e);
 		freeaddrinfo(res);
 		if (fd == -1)
 			return e->status;

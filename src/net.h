@@ -8,7 +8,9 @@
 
 #include <sys/socket.h>
 
+#include <netdb.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "status.h"
@@ -31,7 +33,10 @@ int64_t		now_ms(void);
  */
 enum status	parse_port(const char *, bool allow_zero, uint16_t *,
 		    struct error *);
-/* Parse a count of seconds (may be fractional) into milliseconds. */
+/*
+ * Parse a count of seconds (may be fractional) into milliseconds, rounded
+ * to the nearest.  A value above 0 that would round to 0 is refused.
+ */
 enum status	parse_seconds(const char *opt, const char *, int64_t *ms,
 		    struct error *);
 /* "1.2.3.4:80" or "[::1]:80". */
@@ -40,20 +45,36 @@ void		addr_format(const struct sockaddr *, char *, size_t);
 bool		addr_is_literal(const char *);
 
 /*
- * Connect to host:port, trying each address in turn until one answers or
- * deadline (now_ms() time, or -1 for none) passes.  The socket is returned
- * non-blocking; peer gets its address as text.
+ * The order in which to try the addresses of res (RFC 8305 section 4): the
+ * resolver's order, with the families taking turns, starting with the
+ * family of the first.  Fills out with at most max; returns how many.
+ */
+size_t		addr_interleave(const struct addrinfo *res,
+		    const struct addrinfo **out, size_t max);
+
+/*
+ * Connect to host:port.  The name is resolved (and the -s / -p source with
+ * it), then its addresses are raced as RFC 8305 describes: in the order of
+ * addr_interleave, each attempt has 250 ms before the next one starts
+ * beside it, a failure starts the next at once, and the first to connect
+ * wins; the others are closed.  All of it ends by deadline (now_ms() time,
+ * or -1 for none).  The socket is returned non-blocking; peer gets its
+ * address as text.  A failure names each address tried.
  */
 enum status	net_connect(const char *host, uint16_t port,
 		    const struct net_opts *, int64_t deadline, int *fd,
 		    char peer[ADDR_STR_MAX], struct error *);
 /*
- * Listen on host (NULL: every address, IPv4 and IPv6 both) and port (0:
- * any).  bound gets the address actually bound, with the real port.
+ * Listen on host and port (0: any).  bound gets the address actually
+ * bound, with the real port.  With no host: one dual-stack socket for
+ * IPv6 and IPv4 both (or one family with -4 or -6).  On a host without
+ * IPv6 (EAFNOSUPPORT or EADDRNOTAVAIL for ::) it listens on IPv4 only and
+ * sets *no_ipv6 (when not NULL) to that errno, else to 0; any other failure
+ * of the dual-stack socket, such as EADDRINUSE, is an error.
  */
 enum status	net_listen(const char *host, uint16_t port,
 		    const struct net_opts *, int *fd, char bound[ADDR_STR_MAX],
-		    struct error *);
+		    int *no_ipv6, struct error *);
 /*
  * Accept one connection from a non-blocking listener, without waiting:
  * 0, or the errno of the failure (EAGAIN when no client is waiting).  The

@@ -165,7 +165,7 @@ for v in abc -1 "" nan inf 1e12 5s; do
 	    -w "$v" 127.0.0.1 "$DEAD"
 done
 fails "-w 0 is invalid" $ST_USAGE "-w" "more than 0" -- -w 0 127.0.0.1 "$DEAD"
-fails "-w 0.0001 rounds to 0" $ST_USAGE "-w" "more than 0" -- \
+fails "-w 0.0001 rounds to 0" $ST_USAGE "-w" "less than the smallest unit" -- \
     -w 0.0001 127.0.0.1 "$DEAD"
 fails "-i 0 is invalid" $ST_USAGE "-i" "more than 0" -- -i 0 127.0.0.1 "$DEAD"
 fails "-i 'x' is invalid" $ST_USAGE "-i" "'x'" -- -i x 127.0.0.1 "$DEAD"

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -105,6 +106,24 @@ have_ipv6_loopback(void)
 	return ok;
 }
 
+/*
+ * socket(2), with a failure to inject: a socket of the family fail_family
+ * fails with fail_errno, as on a host without IPv6.  Defined here, it takes
+ * the place of the C library's for net.c.
+ */
+static int fail_family = -1;
+static int fail_errno;
+
+int
+socket(int domain, int type, int protocol)
+{
+	if (domain == fail_family) {
+		errno = fail_errno;
+		return -1;
+	}
+	return (int)syscall(SYS_socket, domain, type, protocol);
+}
+
 /* ---- parse_port ---- */
 
 static void
@@ -192,7 +211,7 @@ seconds_values(void **state)
 		int64_t		 ms;
 	} good[] = {
 		{ "0", 0 }, { "1", 1000 }, { "1.5", 1500 }, { "0.25", 250 },
-		{ "0.001", 1 }, { "0.0004", 0 }, { "0.0006", 1 },
+		{ "0.001", 1 }, { "0.0006", 1 }, { "0.000", 0 },
 		{ "2.0009", 2001 }, { "60", 60000 },
 		{ "31536000", 31536000000LL },	/* a year, the limit */
 	};
@@ -233,6 +252,32 @@ seconds_errors(void **state)
 		    "'%s'", bad[i]);
 		assert_string_equal(e.msg, want);
 		/* The output is left alone on failure. */
+		assert_true(ms == -42);
+	}
+}
+
+/* Above 0 but below half a millisecond: refused, and the message says why. */
+static void
+seconds_below_one_ms(void **state)
+{
+	static const char *const tiny[] = {
+		"0.0001", "0.0004", "0.00001", "0.0000000000000000001",
+	};
+	char want[ERROR_MSG_MAX];
+	struct error e;
+	int64_t ms;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(tiny) / sizeof(tiny[0]); i++) {
+		memset(e.msg, 'X', sizeof(e.msg));
+		ms = -42;
+		assert_int_equal(parse_seconds("-w", tiny[i], &ms, &e),
+		    ST_USAGE);
+		assert_int_equal(e.status, ST_USAGE);
+		snprintf(want, sizeof(want), "-w: %s seconds is less than "
+		    "the smallest unit, 1 ms", tiny[i]);
+		assert_string_equal(e.msg, want);
 		assert_true(ms == -42);
 	}
 }
@@ -365,7 +410,7 @@ loopback_connect_accept(void **state)
 
 	(void)state;
 	assert_int_equal(net_listen("127.0.0.1", 0, &any_family, &lfd, bound,
-	    &e), ST_OK);
+	    NULL, &e), ST_OK);
 	assert_true(lfd >= 0);
 	assert_cloexec(lfd);
 	assert_int_equal(strncmp(bound, "127.0.0.1:", 10), 0);
@@ -405,7 +450,7 @@ loopback_by_name(void **state)
 
 	(void)state;
 	/* -4 with a name: resolution picks the IPv4 loopback. */
-	assert_int_equal(net_listen("127.0.0.1", 0, &v4, &lfd, bound, &e),
+	assert_int_equal(net_listen("127.0.0.1", 0, &v4, &lfd, bound, NULL, &e),
 	    ST_OK);
 	assert_int_equal(net_connect("localhost", (uint16_t)port_of(bound),
 	    &v4, now_ms() + DEADLINE_MS, &cfd, peer, &e), ST_OK);
@@ -428,10 +473,10 @@ source_address_and_port(void **state)
 
 	(void)state;
 	assert_int_equal(net_listen("127.0.0.1", 0, &any_family, &lfd, bound,
-	    &e), ST_OK);
+	    NULL, &e), ST_OK);
 	/* Borrow a free port number for the source port. */
 	assert_int_equal(net_listen("127.0.0.1", 0, &any_family, &tmp, peer,
-	    &e), ST_OK);
+	    NULL, &e), ST_OK);
 	snprintf(sport, sizeof(sport), "%u", port_of(peer));
 	close(tmp);
 	o.src_port = sport;
@@ -455,9 +500,9 @@ listen_port_in_use(void **state)
 
 	(void)state;
 	assert_int_equal(net_listen("127.0.0.1", 0, &any_family, &lfd, bound,
-	    &e), ST_OK);
+	    NULL, &e), ST_OK);
 	assert_int_equal(net_listen("127.0.0.1", (uint16_t)port_of(bound),
-	    &any_family, &fd2, b2, &e), ST_RUNTIME);
+	    &any_family, &fd2, b2, NULL, &e), ST_RUNTIME);
 	assert_int_equal(e.status, ST_RUNTIME);
 	assert_int_equal(fd2, -1);
 	snprintf(want, sizeof(want), "cannot listen on 127.0.0.1 port %u: %s",
@@ -477,8 +522,8 @@ dual_stack_ipv4(void **state)
 	int lfd, cfd, afd;
 
 	(void)state;
-	assert_int_equal(net_listen(NULL, 0, &any_family, &lfd, bound, &e),
-	    ST_OK);
+	assert_int_equal(net_listen(NULL, 0, &any_family, &lfd, bound, NULL,
+	    &e), ST_OK);
 	port = port_of(bound);
 	assert_true(port > 0);
 	assert_int_equal(port, local_port(lfd));
@@ -519,8 +564,8 @@ dual_stack_ipv6(void **state)
 		print_message("# no IPv6 loopback here: ::1 not tested\n");
 		return;
 	}
-	assert_int_equal(net_listen(NULL, 0, &any_family, &lfd, bound, &e),
-	    ST_OK);
+	assert_int_equal(net_listen(NULL, 0, &any_family, &lfd, bound, NULL,
+	    &e), ST_OK);
 	port = port_of(bound);
 	assert_int_equal(net_connect("::1", (uint16_t)port, &any_family,
 	    now_ms() + DEADLINE_MS, &cfd, peer, &e), ST_OK);
@@ -535,7 +580,8 @@ dual_stack_ipv6(void **state)
 	close(lfd);
 
 	/* -6 and no host: IPv6 only, so IPv4 clients are refused. */
-	assert_int_equal(net_listen(NULL, 0, &v6, &lfd, bound, &e), ST_OK);
+	assert_int_equal(net_listen(NULL, 0, &v6, &lfd, bound, NULL, &e),
+	    ST_OK);
 	port = port_of(bound);
 	snprintf(want, sizeof(want), "[::]:%u", port);
 	assert_string_equal(bound, want);
@@ -546,6 +592,99 @@ dual_stack_ipv6(void **state)
 	    now_ms() + DEADLINE_MS, &cfd, peer, &e), ST_OK);
 	close(cfd);
 	close(lfd);
+}
+
+/*
+ * No host, and another socket holds the IPv6 side of the port: an error
+ * that names the address and port, never a quiet fall back to IPv4.
+ */
+static void
+dual_stack_port_in_use(void **state)
+{
+	char bound[ADDR_STR_MAX], want[128];
+	struct sockaddr_in6 in6;
+	socklen_t len = sizeof(in6);
+	struct error e;
+	int hold, fd = 99, one = 1, no_ipv6 = 42;
+
+	(void)state;
+	if (!have_ipv6_loopback()) {
+		print_message("# no IPv6 here: the dual-stack case not tested\n");
+		return;
+	}
+	hold = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(hold >= 0);
+	assert_int_equal(setsockopt(hold, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+	    sizeof(one)), 0);
+	memset(&in6, 0, sizeof(in6));
+	in6.sin6_family = AF_INET6;
+	in6.sin6_addr = in6addr_any;
+	assert_int_equal(bind(hold, (struct sockaddr *)&in6, sizeof(in6)), 0);
+	assert_int_equal(listen(hold, 1), 0);
+	assert_int_equal(getsockname(hold, (struct sockaddr *)&in6, &len), 0);
+
+	memset(e.msg, 'X', sizeof(e.msg));
+	assert_int_equal(net_listen(NULL, ntohs(in6.sin6_port), &any_family,
+	    &fd, bound, &no_ipv6, &e), ST_RUNTIME);
+	assert_int_equal(fd, -1);
+	snprintf(want, sizeof(want), "cannot listen on :: port %u (IPv6 and "
+	    "IPv4): %s", ntohs(in6.sin6_port), strerror(EADDRINUSE));
+	assert_string_equal(e.msg, want);
+	close(hold);
+}
+
+/*
+ * No host on a host without IPv6: IPv4 only, and net_listen says why.
+ * Other failures of the IPv6 socket are errors, and -6 never falls back.
+ */
+static void
+dual_stack_without_ipv6(void **state)
+{
+	static const int no_v6[] = { EAFNOSUPPORT, EADDRNOTAVAIL };
+	char bound[ADDR_STR_MAX], want[128];
+	struct net_opts v6 = { AF_INET6, false, NULL, NULL };
+	struct error e;
+	int fd, no_ipv6;
+	size_t i;
+
+	(void)state;
+	fail_family = AF_INET6;
+	for (i = 0; i < sizeof(no_v6) / sizeof(no_v6[0]); i++) {
+		fail_errno = no_v6[i];
+		no_ipv6 = 42;
+		assert_int_equal(net_listen(NULL, 0, &any_family, &fd, bound,
+		    &no_ipv6, &e), ST_OK);
+		assert_int_equal(no_ipv6, no_v6[i]);
+		snprintf(want, sizeof(want), "0.0.0.0:%u", local_port(fd));
+		assert_string_equal(bound, want);
+		close(fd);
+	}
+
+	fail_errno = EAFNOSUPPORT;
+	memset(e.msg, 'X', sizeof(e.msg));
+	assert_int_equal(net_listen(NULL, 0, &v6, &fd, bound, &no_ipv6, &e),
+	    ST_RUNTIME);
+	snprintf(want, sizeof(want), "cannot listen on :: port 0: %s",
+	    strerror(EAFNOSUPPORT));
+	assert_string_equal(e.msg, want);
+
+	fail_errno = EMFILE;
+	memset(e.msg, 'X', sizeof(e.msg));
+	assert_int_equal(net_listen(NULL, 0, &any_family, &fd, bound,
+	    &no_ipv6, &e), ST_RUNTIME);
+	snprintf(want, sizeof(want), "cannot listen on :: port 0 (IPv6 and "
+	    "IPv4): %s", strerror(EMFILE));
+	assert_string_equal(e.msg, want);
+	fail_family = -1;
+
+	/* With IPv6 there, nothing is said. */
+	if (have_ipv6_loopback()) {
+		no_ipv6 = 42;
+		assert_int_equal(net_listen(NULL, 0, &any_family, &fd, bound,
+		    &no_ipv6, &e), ST_OK);
+		assert_int_equal(no_ipv6, 0);
+		close(fd);
+	}
 }
 
 static void
@@ -559,7 +698,7 @@ connect_refused(void **state)
 	(void)state;
 	/* A port that was free a moment ago, and now has no listener. */
 	assert_int_equal(net_listen("127.0.0.1", 0, &any_family, &lfd, bound,
-	    &e), ST_OK);
+	    NULL, &e), ST_OK);
 	port = port_of(bound);
 	close(lfd);
 
@@ -594,7 +733,7 @@ resolve_failure(void **state)
 	    "'no-such-host.invalid': "));
 
 	assert_int_equal(net_listen("no-such-host.invalid", 0, &any_family,
-	    &fd, bound, &e), ST_RUNTIME);
+	    &fd, bound, NULL, &e), ST_RUNTIME);
 	assert_true(starts_with(e.msg, "cannot resolve "
 	    "'no-such-host.invalid': "));
 }
@@ -615,13 +754,13 @@ numeric_refuses_names(void **state)
 	assert_string_equal(e.msg, "-n given, but 'localhost' is not a "
 	    "numeric address");
 
-	assert_int_equal(net_listen("localhost", 0, &n, &fd, bound, &e),
+	assert_int_equal(net_listen("localhost", 0, &n, &fd, bound, NULL, &e),
 	    ST_USAGE);
 	assert_string_equal(e.msg, "-n given, but 'localhost' is not a "
 	    "numeric address");
 
 	/* A literal goes through with -n. */
-	assert_int_equal(net_listen("127.0.0.1", 0, &n, &fd, bound, &e),
+	assert_int_equal(net_listen("127.0.0.1", 0, &n, &fd, bound, NULL, &e),
 	    ST_OK);
 	close(fd);
 }
@@ -641,10 +780,123 @@ family_mismatch(void **state)
 	    &fd, peer, &e), ST_USAGE);
 	assert_string_equal(e.msg, "-4 given, but '::1' is an IPv6 address");
 	assert_int_equal(fd, -1);
-	assert_int_equal(net_listen("127.0.0.1", 0, &v6, &fd, bound, &e),
+	assert_int_equal(net_listen("127.0.0.1", 0, &v6, &fd, bound, NULL, &e),
 	    ST_USAGE);
 	assert_string_equal(e.msg, "-6 given, but '127.0.0.1' is an IPv4 "
 	    "address");
+}
+
+/*
+ * -s names the family: a host of the other family is refused, naming -s,
+ * and never taken for -4 or -6.
+ */
+static void
+source_family(void **state)
+{
+	char peer[ADDR_STR_MAX];
+	struct net_opts v4src = { AF_UNSPEC, false, "127.0.0.1", NULL };
+	struct net_opts v6src = { AF_UNSPEC, false, "::1", NULL };
+	struct error e;
+	int fd = 99;
+
+	(void)state;
+	memset(e.msg, 'X', sizeof(e.msg));
+	assert_int_equal(net_connect("::1", 80, &v4src,
+	    now_ms() + DEADLINE_MS, &fd, peer, &e), ST_USAGE);
+	assert_int_equal(fd, -1);
+	assert_string_equal(e.msg, "-s '127.0.0.1' is an IPv4 address, but "
+	    "'::1' is an IPv6 address");
+	memset(e.msg, 'X', sizeof(e.msg));
+	assert_int_equal(net_connect("127.0.0.1", 80, &v6src,
+	    now_ms() + DEADLINE_MS, &fd, peer, &e), ST_USAGE);
+	assert_string_equal(e.msg, "-s '::1' is an IPv6 address, but "
+	    "'127.0.0.1' is an IPv4 address");
+}
+
+/*
+ * addr_interleave: the families take turns, starting with the family of
+ * the resolver's first address, each keeping the resolver's order.
+ */
+static void
+interleave_families(void **state)
+{
+	static const struct {
+		const char	*in;	/* families in the resolver's order */
+		size_t		 max;
+		const char	*out;	/* indexes into in, in attempt order */
+	} cases[] = {
+		{ "664", 8, "021" },
+		{ "4466", 8, "0213" },
+		{ "6444", 8, "0123" },
+		{ "6", 8, "0" },
+		{ "44", 8, "01" },
+		{ "46664", 8, "01423" },
+		{ "664", 2, "02" },
+	};
+	struct addrinfo ai[8];
+	const struct addrinfo *out[8];
+	char got[9];
+	size_t i, j, n, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		len = strlen(cases[i].in);
+		memset(ai, 0, sizeof(ai));
+		for (j = 0; j < len; j++) {
+			ai[j].ai_family = cases[i].in[j] == '4' ? AF_INET :
+			    AF_INET6;
+			ai[j].ai_next = j + 1 < len ? &ai[j + 1] : NULL;
+		}
+		n = addr_interleave(ai, out, cases[i].max);
+		for (j = 0; j < n; j++)
+			got[j] = (char)('0' + (out[j] - ai));
+		got[n] = '\0';
+		if (strcmp(got, cases[i].out) != 0)
+			fail_msg("%s (max %zu): got order %s, not %s",
+			    cases[i].in, cases[i].max, got, cases[i].out);
+	}
+	assert_int_equal(addr_interleave(NULL, out, 8), 0);
+}
+
+/* "[::1]" as a host, a listen address or a source: drop the brackets. */
+static void
+bracketed_ipv6(void **state)
+{
+	static const struct {
+		const char	*host;
+		const char	*msg;
+	} cases[] = {
+		{ "[::1]", "'[::1]': give an IPv6 address without brackets: "
+		    "::1" },
+		{ "[2001:db8::1]", "'[2001:db8::1]': give an IPv6 address "
+		    "without brackets: 2001:db8::1" },
+		{ "[fe80::1%lo]", "'[fe80::1%lo]': give an IPv6 address "
+		    "without brackets: fe80::1%lo" },
+	};
+	char peer[ADDR_STR_MAX], bound[ADDR_STR_MAX];
+	struct net_opts src = { AF_UNSPEC, false, NULL, NULL };
+	struct error e;
+	size_t i;
+	int fd;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(e.msg, 'X', sizeof(e.msg));
+		fd = 99;
+		assert_int_equal(net_connect(cases[i].host, 80, &any_family,
+		    now_ms() + DEADLINE_MS, &fd, peer, &e), ST_USAGE);
+		assert_int_equal(fd, -1);
+		assert_string_equal(e.msg, cases[i].msg);
+		memset(e.msg, 'X', sizeof(e.msg));
+		assert_int_equal(net_listen(cases[i].host, 0, &any_family,
+		    &fd, bound, NULL, &e), ST_USAGE);
+		assert_string_equal(e.msg, cases[i].msg);
+		memset(e.msg, 'X', sizeof(e.msg));
+		src.src_addr = cases[i].host;
+		assert_int_equal(net_connect("127.0.0.1", 80, &src,
+		    now_ms() + DEADLINE_MS, &fd, peer, &e), ST_USAGE);
+		assert_string_equal(e.msg, cases[i].msg);
+	}
 }
 
 int
@@ -656,6 +908,7 @@ main(void)
 		cmocka_unit_test(port_errors),
 		cmocka_unit_test(seconds_values),
 		cmocka_unit_test(seconds_errors),
+		cmocka_unit_test(seconds_below_one_ms),
 		cmocka_unit_test(format_ipv4),
 		cmocka_unit_test(format_ipv6),
 		cmocka_unit_test(format_v4_mapped),
@@ -667,10 +920,15 @@ main(void)
 		cmocka_unit_test(listen_port_in_use),
 		cmocka_unit_test(dual_stack_ipv4),
 		cmocka_unit_test(dual_stack_ipv6),
+		cmocka_unit_test(dual_stack_port_in_use),
+		cmocka_unit_test(dual_stack_without_ipv6),
 		cmocka_unit_test(connect_refused),
 		cmocka_unit_test(resolve_failure),
 		cmocka_unit_test(numeric_refuses_names),
 		cmocka_unit_test(family_mismatch),
+		cmocka_unit_test(bracketed_ipv6),
+		cmocka_unit_test(source_family),
+		cmocka_unit_test(interleave_families),
 	};
 
 	/*

@@ -272,8 +272,8 @@ seconds_errors(void **state)
 	/* Zero would mean "no time at all" for these two. */
 	USAGE_ERROR("-w: the time limit must be more than 0", "-w", "0",
 	    "h", "1");
-	USAGE_ERROR("-w: the time limit must be more than 0", "-w", "0.0001",
-	    "h", "1");
+	USAGE_ERROR("-w: 0.0001 seconds is less than the smallest unit, 1 ms",
+	    "-w", "0.0001", "h", "1");
 	USAGE_ERROR("-i: the time limit must be more than 0", "-i", "0",
 	    "h", "1");
 }
