@@ -26,13 +26,13 @@
 
 #include <cmocka.h>
 
+#include "cases.h"
 #include "flow.h"
 #include "stream.h"
 
 #define WATCHDOG_SECS	60
 #define FAKE_STEPS	8
 #define FAKE_SINK_MAX	(1024 * 1024)
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* Byte i of every stream the tests send: a sequence that never repeats. */
 static unsigned char
@@ -842,14 +842,6 @@ shutdown_table(void **state)
 	assert_false(flow_can_read(&fx->f));
 	assert_int_equal(fx->f.bytes, 0);
 }
-
-#define CASE(f)		cmocka_unit_test_setup_teardown(f, setup, teardown)
-#define ADD_TABLE(t, fn) do {						\
-	size_t i_;							\
-	for (i_ = 0; i_ < NELEM(t); i_++)				\
-		tests[n++] = (struct CMUnitTest){ (t)[i_].name, (fn),	\
-		    setup, teardown, (void *)&(t)[i_] };		\
-} while (0)
 
 int
 main(void)

@@ -21,6 +21,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "cases.h"
 #include "status.h"
 #include "stream.h"
 #include "tls.h"
@@ -28,7 +29,6 @@
 
 #define WATCHDOG_SECS	120	/* a hung transfer dies instead of hanging */
 #define STALL_MS	10000	/* no event for this long: something hangs */
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 #define MiB		(1024 * 1024)
 
 /* --- Fake layers. */
@@ -991,14 +991,6 @@ static const struct nest_case truncated_cases[] = {
 	{ "tls_in_tls_truncated_socketpair", false, 0 },
 	{ "tls_in_tls_truncated_pipes", true, 0 },
 };
-
-#define CASE(f)		cmocka_unit_test_setup_teardown(f, setup, teardown)
-#define ADD_TABLE(t, fn) do {						\
-	size_t i_;							\
-	for (i_ = 0; i_ < NELEM(t); i_++)				\
-		tests[n++] = (struct CMUnitTest){ (t)[i_].name, (fn),	\
-		    setup, teardown, (void *)&(t)[i_] };		\
-} while (0)
 
 int
 main(void)

@@ -28,6 +28,7 @@
 
 #include <cmocka.h>
 
+#include "cases.h"
 #include "loop.h"
 #include "net.h"
 #include "status.h"
@@ -36,7 +37,6 @@
 #define HOUR_MS		(3600 * 1000)
 #define MAX_FDS		8	/* descriptors a fixture closes for its test */
 #define LOG_MAX		64
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* A watch that counts its calls; its callback may delete another watch. */
 struct probe {
@@ -1112,14 +1112,6 @@ turn_costs_what_is_ready(void **state)
 	assert_int_equal(p[ready].last, EPOLLIN);
 	assert_int_equal(loop_kernel_changes(fx->loop), changes);
 }
-
-#define CASE(f)		cmocka_unit_test_setup_teardown(f, setup, teardown)
-#define ADD_TABLE(t, fn) do {						\
-	size_t i_;							\
-	for (i_ = 0; i_ < NELEM(t); i_++)				\
-		tests[n++] = (struct CMUnitTest){ (t)[i_].name, (fn),	\
-		    setup, teardown, (void *)&(t)[i_] };		\
-} while (0)
 
 int
 main(void)
