@@ -315,7 +315,10 @@ newdir() {
 case_many() {
 	W="$MODE: $NMANY clients"
 	newdir many
-	if ! klisten "$D/l.out" "$D/l.err" /dev/null 127.0.0.1 0; then
+	# All the handshakes start at once, and each is bounded by 10 s
+	# unless -w says otherwise: a sanitizer build on a busy machine
+	# needs longer for 200 of them, one after the other.
+	if ! klisten "$D/l.out" "$D/l.err" /dev/null -w 120 127.0.0.1 0; then
 		not_ok "$W: listener did not start"
 		return
 	fi
