@@ -344,6 +344,10 @@ fi
 if ss -ltnH 2>/dev/null | awk '{ print $4 }' | grep -q '^127\.0\.0\.1:443$\|^0\.0\.0\.0:443$\|^\*:443$\|^\[::\]:443$'; then
 	skip 2 "something listens on port 443"
 else
+	if [ ! -r /etc/services ]; then
+		diag "/etc/services is missing: the service name https cannot" \
+		    "be looked up (on Debian, install netbase)"
+	fi
 	client "$T/c.out" "$T/c.err" /dev/null -w 5 127.0.0.1 https
 	check "service name: exit status 1" status_is 1 "$CST"
 	check "service name: https resolved to port 443" has_line "$T/c.err" \

@@ -146,6 +146,20 @@ port_numbers(void **state)
 	assert_int_equal(p, 0);
 }
 
+/*
+ * Service names are looked up in /etc/services, which a minimal system may
+ * lack: on Debian it comes with the netbase package.  When it is missing,
+ * say so in a TAP comment, so that the failure which follows names its cause.
+ */
+static void
+note_services_file(void)
+{
+	if (access("/etc/services", R_OK) != 0)
+		print_message("# /etc/services: %s: service names such as "
+		    "https cannot be looked up (on Debian, install netbase)\n",
+		    strerror(errno));
+}
+
 static void
 port_services(void **state)
 {
@@ -153,6 +167,7 @@ port_services(void **state)
 	uint16_t p;
 
 	(void)state;
+	note_services_file();
 	assert_int_equal(parse_port("https", false, &p, &e), ST_OK);
 	assert_int_equal(p, 443);
 	assert_int_equal(parse_port("smtp", false, &p, &e), ST_OK);

@@ -6,6 +6,7 @@
 
 #include <sys/socket.h>
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -92,6 +94,21 @@ static const unsigned char pin_bytes[32] = {
 	0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10,
 };
 
+/*
+ * Service names (https, smtp, http) are looked up in /etc/services, which a
+ * minimal system may lack: on Debian it comes with the netbase package.
+ * When it is missing, say so in a TAP comment, so that the failures which
+ * follow name their cause.
+ */
+static void
+note_services_file(void)
+{
+	if (access("/etc/services", R_OK) != 0)
+		print_message("# /etc/services: %s: service names such as "
+		    "https cannot be looked up (on Debian, install netbase)\n",
+		    strerror(errno));
+}
+
 /* ---- accepted forms ---- */
 
 static void
@@ -122,6 +139,7 @@ static void
 client_service_port(void **state)
 {
 	(void)state;
+	note_services_file();
 	PARSE_OK("example.org", "https");
 	assert_int_equal(opts.port, 443);
 	assert_string_equal(opts.port_arg, "https");
@@ -135,6 +153,7 @@ static void
 client_flags(void **state)
 {
 	(void)state;
+	note_services_file();
 	/* GNU getopt also takes options after the operands. */
 	PARSE_OK("-n", "-s", "127.0.0.1", "-p", "4000", "192.0.2.1", "80",
 	    "--recv-only", "--no-shutdown");
@@ -206,6 +225,7 @@ static void
 listen_dash_p_host(void **state)
 {
 	(void)state;
+	note_services_file();
 	PARSE_OK("-l", "-p", "9003", "127.0.0.1");
 	assert_true(opts.listen);
 	assert_string_equal(opts.host, "127.0.0.1");
