@@ -550,6 +550,31 @@ connect_operands(struct options *o, int nargs, char **args, struct error *e)
 	return ST_OK;
 }
 
+/*
+ * getopt_long takes any unique prefix of a long name: "--ssl-no" would mean
+ * --ssl-no-verify.  An option that weakens security must never be reached
+ * by a slip of the keyboard, so only the full name is accepted.  The name
+ * given is in the argv element just consumed: the one before optind, or the
+ * one before that when the argument came as a word of its own.
+ */
+static enum status
+check_full_name(const struct optdef *d, char **argv, struct error *e)
+{
+	const char *given = argv[optind - 1];
+	size_t len;
+
+	if (d->arg != NULL && optarg == argv[optind - 1] && optind >= 2)
+		given = argv[optind - 2];
+	if (strncmp(given, "--", 2) != 0)
+		return ST_OK;
+	given += 2;
+	len = strcspn(given, "=");
+	if (strlen(d->name) == len && strncmp(given, d->name, len) == 0)
+		return ST_OK;
+	return err_set(e, ST_USAGE, "unknown option '--%.*s'", (int)len,
+	    given);
+}
+
 enum status
 options_parse(int argc, char **argv, struct options *o, struct error *e)
 {
@@ -569,6 +594,8 @@ options_parse(int argc, char **argv, struct options *o, struct error *e)
 	    NULL)) != -1) {
 		if ((d = find_by_val(c)) == NULL)
 			return refused_option(c, argv, e);
+		if (c >= LONG_VAL && (st = check_full_name(d, argv, e)) != ST_OK)
+			return st;
 		g.entry[d - option_table] = true;
 		if ((st = d->set(d, o, optarg, e)) != ST_OK)
 			return st;

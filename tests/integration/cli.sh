@@ -208,6 +208,11 @@ usage_line() {
 	fi
 }
 
+# Long options are never abbreviated: a prefix is an unknown option.
+usage_line "--ssl-no is not --ssl-no-verify" "tlsnc: unknown option '--ssl-no'" \
+    --ssl --ssl-no 127.0.0.1 "$DEAD"
+usage_line "--k is not --keep-open" "tlsnc: unknown option '--k'" -l --k 0
+
 usage_line "-k without -l" "tlsnc: -k needs -l" -k 9000
 usage_line "--keep-open without -l, as a client" "tlsnc: -k needs -l" \
     --keep-open 127.0.0.1 "$DEAD"

@@ -532,6 +532,44 @@ err_unknown_long(void **state)
 	USAGE_ERROR("option --ssl takes no argument", "--ssl=1", "h", "1");
 }
 
+/*
+ * getopt_long's unique-prefix abbreviations are refused: "--ssl-no" must
+ * not reach --ssl-no-verify by a slip.  The message names what was given,
+ * up to any '=', as for any other unknown option.
+ */
+static void
+err_abbreviated_long(void **state)
+{
+	(void)state;
+	USAGE_ERROR("unknown option '--ssl-no'", "--ssl", "--ssl-no", "h",
+	    "1");
+	USAGE_ERROR("unknown option '--ssl-no-ver'", "--ssl",
+	    "--ssl-no-ver", "h", "1");
+	USAGE_ERROR("unknown option '--k'", "-l", "--k", "0");
+	USAGE_ERROR("unknown option '--keep'", "-l", "--keep", "0");
+	USAGE_ERROR("unknown option '--verb'", "--verb", "h", "1");
+	USAGE_ERROR("unknown option '--vers'", "--vers");
+	/* With an argument, as a word of its own or after '='. */
+	USAGE_ERROR("unknown option '--ssl-pi'", "--ssl", "--ssl-pi", pin_hex,
+	    "h", "1");
+	USAGE_ERROR("unknown option '--ssl-pi'", "--ssl", "--ssl-pi=abc",
+	    "h", "1");
+	USAGE_ERROR("unknown option '--wai'", "--wai", "5", "h", "1");
+	USAGE_ERROR("unknown option '--max'", "-l", "-k", "--max=5", "0");
+	/* An ambiguous prefix, which getopt_long refuses itself. */
+	USAGE_ERROR("unknown option '--ssl-'", "--ssl-", "h", "1");
+	/* The full names still work, and a name that is a prefix of others. */
+	PARSE_OK("--ssl", "--ssl-no-verify", "h", "1");
+	assert_true(opts.tls.no_verify);
+	PARSE_OK("--listen", "--keep-open", "--max-conns=5", "0");
+	assert_true(opts.keep_open);
+	assert_int_equal(opts.max_conns, 5);
+	PARSE_OK("--ssl", "--ssl-pin", pin_hex, "--wait", "5", "h", "1");
+	assert_true(opts.wait_ms == 5000);
+	PARSE_OK("--ssl", "--ssl-cert", "--ssl-no", "h", "1");
+	assert_string_equal(opts.tls.cert_file, "--ssl-no");
+}
+
 static void
 err_missing_argument(void **state)
 {
@@ -826,6 +864,7 @@ main(void)
 		cmocka_unit_test(max_conns_bad_values),
 		cmocka_unit_test(err_unknown_short),
 		cmocka_unit_test(err_unknown_long),
+		cmocka_unit_test(err_abbreviated_long),
 		cmocka_unit_test(err_missing_argument),
 		cmocka_unit_test(err_bad_port),
 		cmocka_unit_test(err_too_many_arguments),
