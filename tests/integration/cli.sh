@@ -297,6 +297,25 @@ fails "--ssl-trustfile garbled file" $ST_USAGE "--ssl-trustfile" \
 fails "--ssl-trustfile holds only a key" $ST_USAGE "--ssl-trustfile" \
     "$P/ca.key" -- --ssl --ssl-trustfile "$P/ca.key" 127.0.0.1 "$DEAD"
 
+# --- Output errors: --help and --version into a full device say so, once.
+if [ -c /dev/full ]; then
+	for a in -h --help --version; do
+		run_limited 30 "$TLSNC" "$a" < /dev/null > /dev/full 2> "$T/err"
+		st=$?
+		check "$a >/dev/full: status 1" status_is $ST_RUNTIME "$st"
+		printf '%s\n' "tlsnc: writing output: No space left on device" \
+		    > "$T/want.err"
+		if cmp -s "$T/want.err" "$T/err"; then
+			ok "$a >/dev/full: one line names the write error"
+		else
+			diag_file "$T/err"
+			not_ok "$a >/dev/full: one line names the write error"
+		fi
+	done
+else
+	skip 6 "no /dev/full"
+fi
+
 # --- Runtime failures
 # .invalid never resolves (RFC 6761).
 fails "unresolvable name" $ST_RUNTIME "cannot resolve" \
