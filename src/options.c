@@ -427,6 +427,10 @@ check_combinations(const struct options *o, const struct given *g,
 	if (o->listen && o->tls.no_verify)
 		return err_set(e, ST_USAGE, "--ssl-no-verify is for a "
 		    "client, not with -l");
+	/* A listener does not verify clients: the option would promise it. */
+	if (o->listen && o->ssl_verify)
+		return err_set(e, ST_USAGE, "--ssl-verify is for a client, "
+		    "not with -l");
 	if (o->listen && o->src_addr != NULL)
 		return err_set(e, ST_USAGE, "-s is for a client; give the "
 		    "listen address as an argument");

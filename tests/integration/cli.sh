@@ -155,6 +155,8 @@ fails "-l with --ssl-servername" $ST_USAGE "--ssl-servername" -- \
     -l --ssl --ssl-servername localhost 0
 fails "-l with --ssl-no-verify" $ST_USAGE "--ssl-no-verify" -- \
     -l --ssl --ssl-no-verify 0
+fails "-l with --ssl-verify" $ST_USAGE \
+    "--ssl-verify is for a client, not with -l" -- -l --ssl --ssl-verify 0
 fails "-l with -s" $ST_USAGE "-s" -- -l -s 127.0.0.1 0
 fails "client --ssl-key without --ssl-cert" $ST_USAGE "--ssl-key" \
     "--ssl-cert" -- --ssl --ssl-key "$P/client.key" 127.0.0.1 "$DEAD"

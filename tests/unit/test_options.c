@@ -694,6 +694,8 @@ err_client_tls_with_listen(void **state)
 	    "--ssl", "--ssl-servername", "n", "1");
 	USAGE_ERROR("--ssl-no-verify is for a client, not with -l", "-l",
 	    "--ssl", "--ssl-no-verify", "1");
+	USAGE_ERROR("--ssl-verify is for a client, not with -l", "-l",
+	    "--ssl", "--ssl-verify", "1");
 	/* Both sides may present a certificate. */
 	PARSE_OK("-l", "--ssl", "--ssl-cert", "c.pem", "--ssl-key", "k.pem",
 	    "1");
