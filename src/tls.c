@@ -11,13 +11,16 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -268,39 +271,187 @@ note_cert_request(SSL *ssl, X509 **x, EVP_PKEY **pkey)
 	return 0;
 }
 
-/* A directory opens but does not read: say so rather than "PEM lib". */
-static int
-check_readable(const char *opt, const char *path, struct error *e)
-{
-	FILE *f;
-	int saved;
+/*
+ * Certificate, key and trust files are read whole, once, and OpenSSL is
+ * given the bytes.  A pipe or a FIFO (--ssl-cert <(...)) can be read only
+ * once, so nothing may open the file twice; reading it here also lets the
+ * message name the cause ("Is a directory") rather than "PEM lib".
+ */
+#define TLS_FILE_MAX	(16 * 1024 * 1024)
 
-	if ((f = fopen(path, "r")) == NULL)
-		return err_errno(e, ST_USAGE, errno, "%s %s", opt, path), -1;
-	if (fgetc(f) == EOF && ferror(f)) {
-		saved = errno;
-		fclose(f);
-		return err_errno(e, ST_USAGE, saved, "%s %s", opt, path), -1;
-	}
-	fclose(f);
+struct pem_file {
+	char	*data;
+	size_t	 len;
+	size_t	 cap;
+};
+
+/* Forget the bytes, which may hold a private key. */
+static void
+pem_file_free(struct pem_file *f)
+{
+	if (f->data != NULL)
+		OPENSSL_clear_free(f->data, f->cap);
+	memset(f, 0, sizeof(*f));
+}
+
+/* Make room for more; the old copy is wiped, not left in the heap. */
+static int
+pem_file_grow(struct pem_file *f)
+{
+	size_t cap = f->cap == 0 ? 16384 : 2 * f->cap;
+	char *data;
+
+	if ((data = OPENSSL_malloc(cap)) == NULL)
+		return -1;
+	if (f->len > 0)
+		memcpy(data, f->data, f->len);
+	if (f->data != NULL)
+		OPENSSL_clear_free(f->data, f->cap);
+	f->data = data;
+	f->cap = cap;
 	return 0;
 }
 
+/*
+ * Read path (named by option opt) whole into f.  Returns 0, or -1 with e
+ * filled in: ST_USAGE and "OPT PATH: strerror" for a file that cannot be
+ * opened or read.
+ */
 static int
-load_cert_and_key(SSL_CTX *ctx, const char *cert, const char *key,
+pem_file_read(struct pem_file *f, const char *opt, const char *path,
     struct error *e)
 {
-	/* With no --ssl-key, the key is looked for in the --ssl-cert file. */
-	const char *key_opt = key == cert ? "--ssl-cert" : "--ssl-key";
+	ssize_t n;
+	int fd, saved;
 
-	/* Read them first, so that the message can name the cause. */
-	if (check_readable("--ssl-cert", cert, e) == -1 ||
-	    check_readable(key_opt, key, e) == -1)
-		return -1;
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+	memset(f, 0, sizeof(*f));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return err_errno(e, ST_USAGE, errno, "%s %s", opt, path), -1;
+	for (;;) {
+		if (f->len == f->cap) {
+			if (f->cap >= TLS_FILE_MAX) {
+				close(fd);
+				pem_file_free(f);
+				return err_set(e, ST_USAGE, "%s %s: larger than "
+				    "%d MiB", opt, path, TLS_FILE_MAX >> 20), -1;
+			}
+			if (pem_file_grow(f) == -1) {
+				close(fd);
+				pem_file_free(f);
+				return err_set(e, ST_RUNTIME, "out of memory"),
+				    -1;
+			}
+		}
+		n = read(fd, f->data + f->len, f->cap - f->len);
+		if (n == 0)
+			break;
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			saved = errno;
+			close(fd);
+			pem_file_free(f);
+			return err_errno(e, ST_USAGE, saved, "%s %s", opt, path),
+			    -1;
+		}
+		f->len += (size_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+/* A read-only BIO over the bytes of f, which must outlive it. */
+static BIO *
+pem_file_bio(const struct pem_file *f)
+{
+	return BIO_new_mem_buf(f->len > 0 ? f->data : "", (int)f->len);
+}
+
+/*
+ * The passphrase callback for PEM blocks that should never be encrypted
+ * (certificates): OpenSSL's default would prompt, and read standard input
+ * when there is no terminal.
+ */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+/* The reading stopped at the end of the PEM blocks, not at an error. */
+static bool
+pem_at_end(void)
+{
+	unsigned long code = ERR_peek_last_error();
+
+	if (code == 0 || (ERR_GET_LIB(code) == ERR_LIB_PEM &&
+	    ERR_GET_REASON(code) == PEM_R_NO_START_LINE)) {
+		ERR_clear_error();
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The certificate, then any chain certificates after it, from the bytes of
+ * the --ssl-cert file: what SSL_CTX_use_certificate_chain_file does with a
+ * file name.
+ */
+static int
+use_cert_chain(SSL_CTX *ctx, const struct pem_file *f, const char *path,
+    struct error *e)
+{
+	BIO *b;
+	X509 *x, *ca;
+	int ok = 0;
+
+	if ((b = pem_file_bio(f)) == NULL)
+		return err_ssl(e, ST_RUNTIME, "out of memory"), -1;
+	x = PEM_read_bio_X509_AUX(b, NULL, no_passphrase, NULL);
+	if (x != NULL && SSL_CTX_use_certificate(ctx, x) == 1 &&
+	    SSL_CTX_clear_chain_certs(ctx) == 1) {
+		ok = 1;
+		while (ok && (ca = PEM_read_bio_X509(b, NULL, no_passphrase,
+		    NULL)) != NULL) {
+			if (SSL_CTX_add0_chain_cert(ctx, ca) != 1) {
+				X509_free(ca);
+				ok = 0;
+			}
+		}
+		if (ok && !pem_at_end())
+			ok = 0;
+	}
+	X509_free(x);
+	BIO_free(b);
+	if (!ok)
 		return err_ssl(e, ST_USAGE,
-		    "--ssl-cert %s: no usable PEM certificate", cert), -1;
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		    "--ssl-cert %s: no usable PEM certificate", path), -1;
+	return 0;
+}
+
+/* The private key from the bytes of its file, named by key_opt. */
+static int
+use_key(SSL_CTX *ctx, const struct pem_file *f, const char *key_opt,
+    const char *key, const char *cert, struct error *e)
+{
+	EVP_PKEY *pkey;
+	BIO *b;
+	int ok;
+
+	if ((b = pem_file_bio(f)) == NULL)
+		return err_ssl(e, ST_RUNTIME, "out of memory"), -1;
+	pkey = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL);
+	BIO_free(b);
+	if (pkey == NULL)
+		return err_ssl(e, ST_USAGE,
+		    "%s %s: no usable PEM private key", key_opt, key), -1;
+	ok = SSL_CTX_use_PrivateKey(ctx, pkey);
+	EVP_PKEY_free(pkey);
+	if (ok != 1) {
 		if (ERR_GET_REASON(ERR_peek_last_error()) ==
 		    X509_R_KEY_VALUES_MISMATCH) {
 			ERR_clear_error();
@@ -318,6 +469,81 @@ load_cert_and_key(SSL_CTX *ctx, const char *cert, const char *key,
 	return 0;
 }
 
+static int
+load_cert_and_key(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
+{
+	/* With no --ssl-key, the key is looked for in the --ssl-cert file. */
+	const char *key = o->key_file != NULL ? o->key_file : o->cert_file;
+	const char *key_opt = o->key_file != NULL ? "--ssl-key" : "--ssl-cert";
+	struct pem_file cert, keyf;
+	const struct pem_file *kf = &cert;
+	int rc = -1;
+
+	memset(&keyf, 0, sizeof(keyf));
+	/* Read both first, so that a missing file is named before a bad one. */
+	if (pem_file_read(&cert, "--ssl-cert", o->cert_file, e) == -1)
+		return -1;
+	if (strcmp(key, o->cert_file) != 0) {
+		if (pem_file_read(&keyf, key_opt, key, e) == -1)
+			goto out;
+		kf = &keyf;
+	}
+	if (use_cert_chain(ctx, &cert, o->cert_file, e) == -1 ||
+	    use_key(ctx, kf, key_opt, key, o->cert_file, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	pem_file_free(&cert);
+	pem_file_free(&keyf);
+	return rc;
+}
+
+/*
+ * The CA certificates of the --ssl-trustfile file, from its bytes, as the
+ * only trust anchors.
+ */
+static int
+load_trust_file(SSL_CTX *ctx, const char *path, struct error *e)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	STACK_OF(X509_INFO) *infos = NULL;
+	struct pem_file f;
+	BIO *b;
+	int i, n = 0, rc = -1;
+
+	if (pem_file_read(&f, "--ssl-trustfile", path, e) == -1)
+		return -1;
+	if ((b = pem_file_bio(&f)) == NULL) {
+		err_ssl(e, ST_RUNTIME, "out of memory");
+		goto out;
+	}
+	infos = PEM_X509_INFO_read_bio(b, NULL, no_passphrase, NULL);
+	BIO_free(b);
+	if (infos == NULL)
+		goto garbled;
+	for (i = 0; i < sk_X509_INFO_num(infos); i++) {
+		X509_INFO *xi = sk_X509_INFO_value(infos, i);
+
+		if (xi->x509 == NULL)
+			continue;
+		if (X509_STORE_add_cert(store, xi->x509) != 1)
+			goto garbled;
+		n++;
+	}
+	if (n == 0)
+		goto garbled;
+	ERR_clear_error();
+	rc = 0;
+	goto out;
+garbled:
+	err_ssl(e, ST_USAGE, "--ssl-trustfile %s: no usable PEM certificate",
+	    path);
+out:
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	pem_file_free(&f);
+	return rc;
+}
+
 SSL_CTX *
 tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
     struct error *e)
@@ -325,7 +551,6 @@ tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
 	SSL_CTX *ctx;
 	EVP_PKEY *pkey = NULL;
 	X509 *x = NULL;
-	const char *key = o->key_file != NULL ? o->key_file : o->cert_file;
 
 	if (ephemeral != NULL)
 		*ephemeral = false;
@@ -357,7 +582,7 @@ tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
 	}
 	if (o->server) {
 		if (o->cert_file != NULL) {
-			if (load_cert_and_key(ctx, o->cert_file, key, e) == -1)
+			if (load_cert_and_key(ctx, o, e) == -1)
 				goto fail;
 		} else {
 			if (tls_make_ephemeral(o->listen_name, &pkey, &x, e) == -1)
@@ -372,24 +597,11 @@ tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
 			tls_fingerprint(SSL_CTX_get0_certificate(ctx), own_fp);
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	} else {
-		if (o->cert_file != NULL &&
-		    load_cert_and_key(ctx, o->cert_file, key, e) == -1)
+		if (o->cert_file != NULL && load_cert_and_key(ctx, o, e) == -1)
 			goto fail;
 		if (o->trust_file != NULL) {
-			FILE *f = fopen(o->trust_file, "r");
-
-			if (f == NULL) {
-				err_errno(e, ST_USAGE, errno, "--ssl-trustfile %s",
-				    o->trust_file);
+			if (load_trust_file(ctx, o->trust_file, e) == -1)
 				goto fail;
-			}
-			fclose(f);
-			if (SSL_CTX_load_verify_file(ctx, o->trust_file) != 1) {
-				err_ssl(e, ST_USAGE,
-				    "--ssl-trustfile %s: no usable PEM certificate",
-				    o->trust_file);
-				goto fail;
-			}
 		} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
 			goto ssl_fail;
 		}

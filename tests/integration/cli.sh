@@ -298,6 +298,15 @@ fails "--ssl-trustfile garbled file" $ST_USAGE "--ssl-trustfile" \
     "$T/garbled.pem" -- --ssl --ssl-trustfile "$T/garbled.pem" 127.0.0.1 "$DEAD"
 fails "--ssl-trustfile holds only a key" $ST_USAGE "--ssl-trustfile" \
     "$P/ca.key" -- --ssl --ssl-trustfile "$P/ca.key" 127.0.0.1 "$DEAD"
+# A directory is named as one, for each of the three files.
+fails "--ssl-trustfile is a directory" $ST_USAGE "--ssl-trustfile" \
+    "$T/adir" "Is a directory" -- \
+    --ssl --ssl-trustfile "$T/adir" 127.0.0.1 "$DEAD"
+fails "--ssl-cert is a directory: says so" $ST_USAGE "--ssl-cert" \
+    "$T/adir" "Is a directory" -- -l --ssl --ssl-cert "$T/adir" 0
+fails "--ssl-key is a directory: says so" $ST_USAGE "--ssl-key" \
+    "$T/adir" "Is a directory" -- \
+    -l --ssl --ssl-cert "$P/server.pem" --ssl-key "$T/adir" 0
 
 # --- Output errors: --help and --version into a full device say so, once.
 if [ -c /dev/full ]; then

@@ -411,4 +411,64 @@ if serve_openssl server $MTLS; then
 	end_openssl
 fi
 
+# --- Certificates, keys and trust files from FIFOs and pipes, which can be
+# read only once.  A FIFO's writer goes in the background; it ends once
+# tlsnc has read everything.
+fifo_of() {	# fifo_of FIFO FILE...
+	_ff=$1
+	shift
+	rm -f "$_ff"
+	mkfifo "$_ff"
+	cat "$@" > "$_ff" &
+	BG_PIDS="$BG_PIDS $!"
+}
+
+fifo_of "$T/cert.fifo" "$P/server.pem"
+fifo_of "$T/key.fifo" "$P/server.key"
+if listen_tlsnc "$T/l.out" "$T/l.err" "$T/hello" -l --ssl \
+    --ssl-cert "$T/cert.fifo" --ssl-key "$T/key.fifo" 0; then
+	fifo_of "$T/trust.fifo" "$P/ca.pem"
+	connect "$T/bulk" --ssl --ssl-trustfile "$T/trust.fifo" \
+	    localhost "$LPORT"
+	passes_tlsnc "cert, key and trust file from FIFOs"
+else
+	not_ok "cert, key and trust file from FIFOs: the listener starts"
+fi
+
+# The certificate and its key in one FIFO, which is read once for both.
+fifo_of "$T/both.fifo" "$P/server.pem" "$P/server.key"
+if listen_tlsnc "$T/l.out" "$T/l.err" "$T/hello" -l --ssl \
+    --ssl-cert "$T/both.fifo" 0; then
+	# shellcheck disable=SC2086
+	connect "$T/bulk" --ssl $TRUST localhost "$LPORT"
+	passes_tlsnc "cert and key in one FIFO"
+else
+	not_ok "cert and key in one FIFO: the listener starts"
+fi
+
+# Pipes on descriptors 3, 4 and 5, as --ssl-cert <(...) gives in bash: the
+# client certificate and key for a server that demands one, and the trust
+# file.
+# shellcheck disable=SC2086
+if serve_openssl server $MTLS; then
+	cat "$P/client.pem" | {
+		exec 3<&0
+		cat "$P/client.key" | {
+			exec 4<&0
+			cat "$P/ca.pem" | {
+				exec 5<&0
+				run_limited 30 "$TLSNC" --ssl \
+				    --ssl-trustfile /dev/fd/5 --ssl-cert /dev/fd/3 \
+				    --ssl-key /dev/fd/4 localhost "$SPORT" \
+				    < "$T/line" > "$T/c.out" 2> "$T/c.err"
+				echo $? > "$T/c.st"
+			}
+		}
+	}
+	CST=$(cat "$T/c.st")
+	passes_openssl "cert, key and trust file from pipes"
+	check "cert, key and trust file from pipes: the server saw the client" \
+	    line_with "$T/s.all" "depth=0 CN = tlsnc test client"
+fi
+
 done_testing

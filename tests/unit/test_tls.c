@@ -998,6 +998,15 @@ test_cert_file_errors(void **state)
 	ctx_expect_fail(&o, ST_USAGE, "--ssl-trustfile", missing);
 	o.trust_file = garbled;
 	ctx_expect_fail(&o, ST_USAGE, "--ssl-trustfile", garbled);
+	/* A directory, as any of the three files, is named as one. */
+	o.trust_file = fx->dir;
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-trustfile", "Is a directory");
+	o.trust_file = NULL;
+	o.cert_file = fx->dir;
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-cert", "Is a directory");
+	o.cert_file = acert;
+	o.key_file = fx->dir;
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-key", "Is a directory");
 
 	/* And the good cases, so that the failures above mean something. */
 	{
@@ -1030,6 +1039,85 @@ test_cert_file_errors(void **state)
 	free(rsakey);
 	tu_cert_free(&a);
 	tu_cert_free(&b);
+}
+
+/*
+ * A pipe's read end, named as /dev/fd/N, holding cert, chain and key (each
+ * may be NULL) in PEM, its write end closed: a file that can be read once,
+ * as --ssl-cert <(...) gives.  path must hold 32 bytes.
+ */
+static int
+pem_pipe(char path[32], X509 *cert, X509 *chain, EVP_PKEY *key)
+{
+	int p[2];
+	FILE *f;
+
+	assert_int_equal(pipe(p), 0);
+	assert_non_null(f = fdopen(p[1], "w"));
+	if (cert != NULL)
+		assert_int_equal(PEM_write_X509(f, cert), 1);
+	if (chain != NULL)
+		assert_int_equal(PEM_write_X509(f, chain), 1);
+	if (key != NULL)
+		assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0,
+		    NULL, NULL), 1);
+	assert_int_equal(fclose(f), 0);
+	snprintf(path, 32, "/dev/fd/%d", p[0]);
+	return p[0];
+}
+
+/*
+ * Certificates, keys and trust files from pipes, which can be read only
+ * once: each is read whole, once, even when the key is in the certificate
+ * file.
+ */
+static void
+test_files_from_pipes(void **state)
+{
+	struct tls_opts so = { .server = true }, co = { .server = false };
+	struct error e = { ST_OK, "" };
+	struct tu_cert inter;
+	char cpath[32], kpath[32], tpath[32], fp[TLS_FP_MAX], want[TLS_FP_MAX];
+	int cfd, kfd, tfd;
+
+	(void)state;
+	tu_make_cert(&fx->ca, "Root CA", NULL, true, NULL, -3600, 86400);
+	tu_make_cert(&inter, "Intermediate CA", NULL, true, &fx->ca, -3600,
+	    86400);
+	tu_make_cert(&fx->leaf, "piped server", "DNS:localhost", false,
+	    &inter, -3600, 86400);
+
+	/* The certificate, its chain and the key in one pipe. */
+	cfd = pem_pipe(cpath, fx->leaf.cert, inter.cert, fx->leaf.key);
+	so.cert_file = cpath;
+	fx->sctx = tls_ctx_new(&so, fp, NULL, &e);
+	if (fx->sctx == NULL)
+		fail_msg("cert and key in one pipe: %s", e.msg);
+	assert_int_equal(tls_fingerprint(fx->leaf.cert, want), 0);
+	assert_string_equal(fp, want);
+	close(cfd);
+	SSL_CTX_free(fx->sctx);
+
+	/* The certificate and the key in pipes of their own. */
+	cfd = pem_pipe(cpath, fx->leaf.cert, inter.cert, NULL);
+	kfd = pem_pipe(kpath, NULL, NULL, fx->leaf.key);
+	so.cert_file = cpath;
+	so.key_file = kpath;
+	fx->sctx = tls_ctx_new(&so, NULL, NULL, &e);
+	if (fx->sctx == NULL)
+		fail_msg("cert and key in two pipes: %s", e.msg);
+	close(cfd);
+	close(kfd);
+
+	/* The trust file from a pipe: the chain verifies against it. */
+	tfd = pem_pipe(tpath, fx->ca.cert, NULL, NULL);
+	co.trust_file = tpath;
+	make_client_ctx(&co);
+	close(tfd);
+	so.cert_file = so.key_file = NULL;
+	make_pair(&co, "localhost");
+	handshake_ok();
+	tu_cert_free(&inter);
 }
 
 /* A server certificate file with its chain; the client trusts the root. */
@@ -1076,6 +1164,7 @@ main(void)
 		T(test_self_signed_trusted),
 		T(test_no_verify),
 		T(test_chain_file),
+		T(test_files_from_pipes),
 		T(test_not_tls_peer),
 		T(test_peer_closes_in_handshake),
 		T(test_transfer_both_ways),
