@@ -20,7 +20,8 @@
  * type must be the one the setter expects (noted before each).
  */
 static opt_setter	set_flag, set_count, set_string, set_name, set_ipv4,
-			set_ipv6, set_seconds, set_time_limit, set_conns, set_pin;
+			set_ipv6, set_seconds, set_time_limit, set_conns, set_pin,
+			set_pass_source;
 
 #define FIELD(member)	offsetof(struct options, member)
 
@@ -83,6 +84,9 @@ const struct optdef option_table[] = {
 	{ "ssl-key", 0, "FILE", GROUP_TLS,
 	  "PEM private key for --ssl-cert (default: the same file)",
 	  set_string, FIELD(tls.key_file) },
+	{ "ssl-key-pass", 0, "SOURCE", GROUP_TLS,
+	  "The key's passphrase: pass:TEXT, env:VAR, file:PATH or fd:N",
+	  set_pass_source, FIELD(tls.key_pass) },
 	{ "ssl-trustfile", 0, "FILE", GROUP_TLS,
 	  "PEM CA certificates to trust instead of the system store",
 	  set_string, FIELD(tls.trust_file) },
@@ -316,6 +320,20 @@ set_pin(const struct optdef *d, struct options *o, const char *arg,
 	return ST_OK;
 }
 
+/*
+ * const char *: where an encrypted key's passphrase comes from, in openssl's
+ * forms.  It is read with the key (tls.c).  A refused value is not echoed:
+ * it may be the passphrase itself, given without "pass:".
+ */
+static enum status
+set_pass_source(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	if (!tls_pass_source_ok(arg))
+		return err_set(e, ST_USAGE, TLS_PASS_FORMS);
+	return set_string(d, o, arg, e);
+}
+
 void
 options_usage(FILE *f)
 {
@@ -436,6 +454,8 @@ check_combinations(const struct options *o, const struct given *g,
 		    "listen address as an argument");
 	if (o->tls.key_file != NULL && o->tls.cert_file == NULL)
 		return err_set(e, ST_USAGE, "--ssl-key needs --ssl-cert");
+	if (o->tls.key_pass != NULL && o->tls.cert_file == NULL)
+		return err_set(e, ST_USAGE, "--ssl-key-pass needs --ssl-cert");
 	return ST_OK;
 }
 

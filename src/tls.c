@@ -12,9 +12,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -433,10 +436,209 @@ use_cert_chain(SSL_CTX *ctx, const struct pem_file *f, const char *path,
 	return 0;
 }
 
+/*
+ * An encrypted key's passphrase.  It comes from --ssl-key-pass, read before
+ * the key, or from a prompt on the terminal when the key asks for one.
+ * Standard input is never read for it: it carries the data, and a
+ * passphrase read from it would swallow the first block of that data.
+ */
+#define TLS_PASS_MAX	1024
+
+struct passphrase {
+	const char	*key_path;	/* for the prompt and the messages */
+	char		 text[TLS_PASS_MAX];
+	int		 len;		/* -1 until there is one */
+	bool		 wanted;	/* the key asked for it */
+	bool		 no_terminal;	/* no source given, and no terminal */
+	bool		 failed;	/* the prompt failed: err says why */
+	struct error	 err;
+};
+
+bool
+tls_pass_source_ok(const char *s)
+{
+	if (strncmp(s, "pass:", 5) == 0)
+		return true;
+	if (strncmp(s, "env:", 4) == 0 || strncmp(s, "file:", 5) == 0)
+		return strchr(s, ':')[1] != '\0';
+	if (strncmp(s, "fd:", 3) == 0) {
+		s += 3;
+		return *s != '\0' && strlen(s) <= 9 &&
+		    s[strspn(s, "0123456789")] == '\0';
+	}
+	return false;
+}
+
+/* Set by the handlers that the terminal prompt installs. */
+static volatile sig_atomic_t prompt_signal;
+
+static void
+on_prompt_signal(int signo)
+{
+	prompt_signal = signo;
+}
+
+/*
+ * Read the first line of fd into pp->text, one byte at a time, so that
+ * nothing after the line is taken from a descriptor that others share.
+ * The line ends at a newline (dropped, with a carriage return before it)
+ * or at EOF.  Returns 0, or an errno value (EINTR once a prompt signal
+ * came), or ENAMETOOLONG for a line that does not fit.
+ */
+static int
+read_pass_line(int fd, struct passphrase *pp)
+{
+	struct pollfd pfd;
+	size_t len = 0;
+	ssize_t n;
+	char c;
+
+	for (;;) {
+		n = read(fd, &c, 1);
+		if (n == 0 || (n == 1 && c == '\n'))
+			break;
+		if (n == -1) {
+			if (errno == EINTR && prompt_signal == 0)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				pfd.fd = fd;
+				pfd.events = POLLIN;
+				if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+					return errno;
+				continue;
+			}
+			return errno;
+		}
+		if (len == sizeof(pp->text) - 1)
+			return ENAMETOOLONG;
+		pp->text[len++] = c;
+	}
+	if (len > 0 && pp->text[len - 1] == '\r')
+		len--;
+	pp->text[len] = '\0';
+	pp->len = (int)len;
+	return 0;
+}
+
+/* Get the passphrase from an --ssl-key-pass source, before the key. */
+static int
+read_pass_source(const char *src, struct passphrase *pp, struct error *e)
+{
+	const char *v;
+	int fd, rc;
+
+	if (!tls_pass_source_ok(src))
+		return err_set(e, ST_USAGE, TLS_PASS_FORMS), -1;
+	v = strchr(src, ':') + 1;
+	if (strncmp(src, "env:", 4) == 0 && (v = getenv(v)) == NULL)
+		return err_set(e, ST_USAGE, "--ssl-key-pass %s: the variable "
+		    "is not set", src), -1;
+	if (strncmp(src, "pass:", 5) == 0 || strncmp(src, "env:", 4) == 0) {
+		if (strlen(v) >= sizeof(pp->text))
+			return err_set(e, ST_USAGE, "--ssl-key-pass: the "
+			    "passphrase is longer than %zu bytes",
+			    sizeof(pp->text) - 1), -1;
+		pp->len = (int)strlen(v);
+		memcpy(pp->text, v, (size_t)pp->len + 1);
+		return 0;
+	}
+	if (strncmp(src, "file:", 5) == 0) {
+		if ((fd = open(v, O_RDONLY | O_CLOEXEC)) == -1)
+			return err_errno(e, ST_USAGE, errno,
+			    "--ssl-key-pass %s", src), -1;
+		rc = read_pass_line(fd, pp);
+		close(fd);
+	} else {
+		rc = read_pass_line(atoi(v), pp);
+	}
+	if (rc == ENAMETOOLONG)
+		return err_set(e, ST_USAGE, "--ssl-key-pass %s: the passphrase "
+		    "is longer than %zu bytes", src, sizeof(pp->text) - 1), -1;
+	if (rc != 0)
+		return err_errno(e, ST_USAGE, rc, "--ssl-key-pass %s", src), -1;
+	return 0;
+}
+
+/*
+ * Ask for the passphrase on the terminal, with echo off.  A signal that
+ * would end tlsnc ends the prompt first, so that the terminal gets its echo
+ * back, and is then raised again.  Returns 0, or -1 with pp->no_terminal
+ * set when there is no terminal, or pp->failed and pp->err.
+ */
+static int
+prompt_terminal(struct passphrase *pp)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	struct sigaction sa, old_sa[4];
+	struct termios old, quiet;
+	bool restore;
+	int fd, rc;
+	size_t i;
+
+	if ((fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1) {
+		pp->no_terminal = true;
+		return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_prompt_signal;	/* no SA_RESTART: read stops */
+	sigemptyset(&sa.sa_mask);
+	prompt_signal = 0;
+	for (i = 0; i < 4; i++)
+		sigaction(sigs[i], &sa, &old_sa[i]);
+	/* Echo goes off before the prompt, so that nothing typed shows. */
+	restore = tcgetattr(fd, &old) == 0;
+	if (restore) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(fd, TCSANOW, &quiet);
+	}
+	dprintf(fd, "Passphrase for %s: ", pp->key_path);
+	rc = read_pass_line(fd, pp);
+	if (restore)
+		tcsetattr(fd, TCSANOW, &old);
+	dprintf(fd, "\n");
+	close(fd);
+	for (i = 0; i < 4; i++)
+		sigaction(sigs[i], &old_sa[i], NULL);
+	if (prompt_signal != 0)
+		raise(prompt_signal);
+	if (rc == 0)
+		return 0;
+	pp->failed = true;
+	if (rc == ENAMETOOLONG)
+		err_set(&pp->err, ST_USAGE, "the passphrase is longer than %zu "
+		    "bytes", sizeof(pp->text) - 1);
+	else if (rc == EINTR)
+		err_set(&pp->err, ST_USAGE, "the passphrase prompt was "
+		    "interrupted");
+	else
+		err_errno(&pp->err, ST_USAGE, rc, "reading the passphrase "
+		    "from /dev/tty");
+	return -1;
+}
+
+/* OpenSSL's passphrase callback: the passphrase, obtained once. */
+static int
+key_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	struct passphrase *pp = u;
+
+	(void)rwflag;
+	pp->wanted = true;
+	if (pp->len < 0 && (pp->no_terminal || pp->failed ||
+	    prompt_terminal(pp) == -1))
+		return -1;
+	if (pp->len >= size)
+		return -1;
+	memcpy(buf, pp->text, (size_t)pp->len);
+	return pp->len;
+}
+
 /* The private key from the bytes of its file, named by key_opt. */
 static int
-use_key(SSL_CTX *ctx, const struct pem_file *f, const char *key_opt,
-    const char *key, const char *cert, struct error *e)
+use_key(SSL_CTX *ctx, const struct pem_file *f, struct passphrase *pp,
+    const char *key_opt, const char *key, const char *cert,
+    struct error *e)
 {
 	EVP_PKEY *pkey;
 	BIO *b;
@@ -444,11 +646,23 @@ use_key(SSL_CTX *ctx, const struct pem_file *f, const char *key_opt,
 
 	if ((b = pem_file_bio(f)) == NULL)
 		return err_ssl(e, ST_RUNTIME, "out of memory"), -1;
-	pkey = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL);
+	pkey = PEM_read_bio_PrivateKey(b, NULL, key_passphrase, pp);
 	BIO_free(b);
-	if (pkey == NULL)
-		return err_ssl(e, ST_USAGE,
-		    "%s %s: no usable PEM private key", key_opt, key), -1;
+	if (pkey == NULL) {
+		if (!pp->wanted)
+			return err_ssl(e, ST_USAGE, "%s %s: no usable PEM "
+			    "private key", key_opt, key), -1;
+		ERR_clear_error();
+		if (pp->no_terminal)
+			return err_set(e, ST_USAGE, "the key in %s is "
+			    "encrypted: give its passphrase with "
+			    "--ssl-key-pass", key), -1;
+		if (pp->failed)
+			return err_set(e, ST_USAGE, "%s %s: %s", key_opt, key,
+			    pp->err.msg), -1;
+		return err_set(e, ST_USAGE, "%s %s: the passphrase is wrong",
+		    key_opt, key), -1;
+	}
 	ok = SSL_CTX_use_PrivateKey(ctx, pkey);
 	EVP_PKEY_free(pkey);
 	if (ok != 1) {
@@ -477,9 +691,13 @@ load_cert_and_key(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
 	const char *key_opt = o->key_file != NULL ? "--ssl-key" : "--ssl-cert";
 	struct pem_file cert, keyf;
 	const struct pem_file *kf = &cert;
+	struct passphrase pp;
 	int rc = -1;
 
 	memset(&keyf, 0, sizeof(keyf));
+	memset(&pp, 0, sizeof(pp));
+	pp.len = -1;
+	pp.key_path = key;
 	/* Read both first, so that a missing file is named before a bad one. */
 	if (pem_file_read(&cert, "--ssl-cert", o->cert_file, e) == -1)
 		return -1;
@@ -488,11 +706,14 @@ load_cert_and_key(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
 			goto out;
 		kf = &keyf;
 	}
+	if (o->key_pass != NULL && read_pass_source(o->key_pass, &pp, e) == -1)
+		goto out;
 	if (use_cert_chain(ctx, &cert, o->cert_file, e) == -1 ||
-	    use_key(ctx, kf, key_opt, key, o->cert_file, e) == -1)
+	    use_key(ctx, kf, &pp, key_opt, key, o->cert_file, e) == -1)
 		goto out;
 	rc = 0;
 out:
+	OPENSSL_cleanse(&pp, sizeof(pp));
 	pem_file_free(&cert);
 	pem_file_free(&keyf);
 	return rc;

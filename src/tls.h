@@ -19,6 +19,7 @@ struct tls_opts {
 	bool		 server;
 	const char	*cert_file;	/* --ssl-cert */
 	const char	*key_file;	/* --ssl-key (default: cert_file) */
+	const char	*key_pass;	/* --ssl-key-pass SOURCE, or NULL */
 	const char	*trust_file;	/* --ssl-trustfile */
 	bool		 no_verify;	/* --ssl-no-verify */
 	bool		 have_pin;	/* --ssl-pin */
@@ -44,6 +45,9 @@ struct tls_info {
  * ephemeral ECDSA P-256 certificate; its fingerprint goes to own_fp (which
  * may be NULL), and *ephemeral says whether one was made.  Returns NULL with
  * e filled in (ST_USAGE for unusable files).
+ *
+ * An encrypted key's passphrase comes from key_pass, or else from a prompt
+ * on /dev/tty; standard input, which carries the data, is never read for it.
  */
 SSL_CTX		*tls_ctx_new(const struct tls_opts *, char *own_fp,
 		    bool *ephemeral, struct error *);
@@ -68,6 +72,15 @@ int		 tls_fingerprint(X509 *, char out[TLS_FP_MAX]);
  * without colons between bytes.  Returns 0, or -1 if malformed.
  */
 int		 tls_parse_pin(const char *, unsigned char out[TLS_PIN_LEN]);
+/*
+ * Whether s names where a key's passphrase comes from, in one of openssl's
+ * forms: "pass:TEXT", "env:VAR", "file:PATH" or "fd:N" (the first line of
+ * the file or descriptor).
+ */
+bool		 tls_pass_source_ok(const char *s);
+/* The message for a source that is not one of them; it never echoes one. */
+#define TLS_PASS_FORMS	"--ssl-key-pass: give the passphrase as pass:TEXT, " \
+			"env:VAR, file:PATH or fd:N"
 /* Make a self-signed ECDSA P-256 certificate; names go into the SAN. */
 int		 tls_make_ephemeral(const char *name, EVP_PKEY **, X509 **,
 		    struct error *);

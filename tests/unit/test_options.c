@@ -389,6 +389,44 @@ pin_bad(void **state)
 	}
 }
 
+/* ---- --ssl-key-pass ---- */
+
+static void
+key_pass_forms(void **state)
+{
+	static const char *const good[] = {
+		"pass:secret", "pass:", "pass:with:colons and spaces",
+		"env:TLSNC_PASS", "file:/etc/tlsnc/pass", "file:relative",
+		"fd:0", "fd:3", "fd:123456789",
+	};
+	static const char *const bad[] = {
+		"", "secret", "pass", "PASS:x", "env:", "file:", "fd:", "fd:x",
+		"fd:-1", "fd:3x", "fd:1234567890", "stdin", "env",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		PARSE_OK("--ssl", "--ssl-cert", "c.pem", "--ssl-key-pass",
+		    good[i], "h", "1");
+		assert_string_equal(opts.tls.key_pass, good[i]);
+	}
+	/* The refused value is not echoed: it may be the passphrase. */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		USAGE_ERROR("--ssl-key-pass: give the passphrase as pass:TEXT, "
+		    "env:VAR, file:PATH or fd:N", "--ssl", "--ssl-cert",
+		    "c.pem", "--ssl-key-pass", bad[i], "h", "1");
+	PARSE_OK("-l", "--ssl", "--ssl-cert", "c.pem", "--ssl-key", "k.pem",
+	    "--ssl-key-pass=env:X", "0");
+	assert_string_equal(opts.tls.key_pass, "env:X");
+	PARSE_OK("--ssl", "h", "1");
+	assert_null(opts.tls.key_pass);
+	USAGE_ERROR("--ssl-key-pass needs --ssl-cert", "--ssl",
+	    "--ssl-key-pass", "pass:x", "h", "1");
+	USAGE_ERROR("TLS options need --ssl", "--ssl-cert", "c.pem",
+	    "--ssl-key-pass", "pass:x", "h", "1");
+}
+
 /* ---- -k/--keep-open and -m/--max-conns ---- */
 
 #define CASE_ARGS	10
@@ -861,6 +899,7 @@ main(void)
 		cmocka_unit_test(help_and_version),
 		cmocka_unit_test(pin_forms),
 		cmocka_unit_test(pin_bad),
+		cmocka_unit_test(key_pass_forms),
 		cmocka_unit_test(keep_open_accepted),
 		cmocka_unit_test(keep_open_errors),
 		cmocka_unit_test(max_conns_bad_values),

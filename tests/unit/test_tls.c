@@ -1120,6 +1120,92 @@ test_files_from_pipes(void **state)
 	tu_cert_free(&inter);
 }
 
+/*
+ * An encrypted key, unlocked by --ssl-key-pass in each form; a wrong
+ * passphrase and a source that cannot give one are named.  (Without a
+ * source tlsnc would prompt on the terminal, which a test cannot answer.)
+ */
+static void
+test_encrypted_key(void **state)
+{
+	static const char pass[] = "unit-test-passphrase";
+	struct tls_opts o = { .server = true };
+	struct error e = { ST_OK, "" };
+	char *cert, *key, *passfile, *src, msg[600];
+	int p[2];
+	FILE *f;
+
+	(void)state;
+	tu_make_cert(&fx->leaf, "locked", "DNS:localhost", false, NULL, -3600,
+	    86400);
+	cert = tu_write_pem(fx->dir, "locked.crt", fx->leaf.cert, NULL, NULL);
+	assert_true(asprintf(&key, "%s/locked.key", fx->dir) > 0);
+	assert_non_null(f = fopen(key, "w"));
+	assert_int_equal(PEM_write_PrivateKey(f, fx->leaf.key,
+	    EVP_aes_256_cbc(), (const unsigned char *)pass,
+	    (int)strlen(pass), NULL, NULL), 1);
+	assert_int_equal(fclose(f), 0);
+	passfile = tu_write_text(fx->dir, "pass.txt", "unit-test-passphrase\r\n"
+	    "the second line is not part of it\n");
+	o.cert_file = cert;
+	o.key_file = key;
+
+	o.key_pass = "pass:unit-test-passphrase";
+	assert_non_null(fx->sctx = tls_ctx_new(&o, NULL, NULL, &e));
+	SSL_CTX_free(fx->sctx);
+	setenv("TLSNC_UNIT_PASS", pass, 1);
+	o.key_pass = "env:TLSNC_UNIT_PASS";
+	assert_non_null(fx->sctx = tls_ctx_new(&o, NULL, NULL, &e));
+	SSL_CTX_free(fx->sctx);
+	assert_true(asprintf(&src, "file:%s", passfile) > 0);
+	o.key_pass = src;
+	fx->sctx = tls_ctx_new(&o, NULL, NULL, &e);
+	if (fx->sctx == NULL)
+		fail_msg("file: %s", e.msg);
+	SSL_CTX_free(fx->sctx);
+	fx->sctx = NULL;
+	free(src);
+	/* fd: takes the first line, and leaves the rest to be read. */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "unit-test-passphrase\nrest", 25), 25);
+	assert_true(asprintf(&src, "fd:%d", p[0]) > 0);
+	o.key_pass = src;
+	fx->sctx = tls_ctx_new(&o, NULL, NULL, &e);
+	if (fx->sctx == NULL)
+		fail_msg("fd: %s", e.msg);
+	assert_int_equal(read(p[0], msg, sizeof(msg)), 4);
+	assert_memory_equal(msg, "rest", 4);
+	close(p[0]);
+	close(p[1]);
+	free(src);
+
+	o.key_pass = "pass:wrong";
+	snprintf(msg, sizeof(msg), "--ssl-key %s: the passphrase is wrong",
+	    key);
+	ctx_expect_fail(&o, ST_USAGE, msg, NULL);
+	o.key_pass = "env:TLSNC_UNIT_NO_SUCH_VAR";
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-key-pass "
+	    "env:TLSNC_UNIT_NO_SUCH_VAR: the variable is not set", NULL);
+	o.key_pass = "fd:987654";
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-key-pass fd:987654: Bad file "
+	    "descriptor", NULL);
+	o.key_pass = "secret";
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-key-pass: give the passphrase",
+	    NULL);
+	/* An unencrypted key does not need it, and does not mind it. */
+	free(key);
+	key = tu_write_pem(fx->dir, "open.key", NULL, NULL, fx->leaf.key);
+	o.key_file = key;
+	o.key_pass = "pass:unused";
+	fx->sctx = tls_ctx_new(&o, NULL, NULL, &e);
+	if (fx->sctx == NULL)
+		fail_msg("plain key: %s", e.msg);
+	unsetenv("TLSNC_UNIT_PASS");
+	free(cert);
+	free(key);
+	free(passfile);
+}
+
 /* A server certificate file with its chain; the client trusts the root. */
 static void
 test_chain_file(void **state)
@@ -1165,6 +1251,7 @@ main(void)
 		T(test_no_verify),
 		T(test_chain_file),
 		T(test_files_from_pipes),
+		T(test_encrypted_key),
 		T(test_not_tls_peer),
 		T(test_peer_closes_in_handshake),
 		T(test_transfer_both_ways),
