@@ -98,7 +98,7 @@ const struct optdef option_table[] = {
 	  set_flag, FIELD(tls.no_verify) },
 	{ "ssl-pin", 0, "SHA256:HEX", GROUP_TLS,
 	  "Accept exactly the certificate with this SHA-256 fingerprint",
-	  set_pin, FIELD(tls.pin) },
+	  set_pin, FIELD(tls) },
 	{ "ssl-servername", 0, "NAME", GROUP_TLS,
 	  "Name to send as SNI and to verify, instead of the host",
 	  set_name, FIELD(tls.servername) },
@@ -305,18 +305,32 @@ set_conns(const struct optdef *d, struct options *o, const char *arg,
 	return ST_OK;
 }
 
-/* unsigned char[TLS_PIN_LEN]: a SHA-256 pin; it also sets tls.have_pin. */
+/*
+ * struct tls_opts: one more SHA-256 pin, up to TLS_PINS_MAX: the first in
+ * pin (setting have_pin), the others in more_pins.
+ */
 static enum status
 set_pin(const struct optdef *d, struct options *o, const char *arg,
     struct error *e)
 {
+	struct tls_opts *t = field_of(d, o);
+	unsigned char *slot;
 	char label[64];
 
-	if (tls_parse_pin(arg, field_of(d, o)) == -1)
+	opt_short_label(d, label, sizeof(label));
+	if (!t->have_pin)
+		slot = t->pin;
+	else if (t->n_more_pins < TLS_PINS_MAX - 1)
+		slot = t->more_pins[t->n_more_pins];
+	else
+		return err_set(e, ST_USAGE, "%s: at most %d pins may be "
+		    "given", label, TLS_PINS_MAX);
+	if (tls_parse_pin(arg, slot) == -1)
 		return err_set(e, ST_USAGE, "%s: '%s' is not SHA256: and 64 "
-		    "hex digits", opt_short_label(d, label, sizeof(label)),
-		    arg);
-	o->tls.have_pin = true;
+		    "hex digits", label, arg);
+	if (t->have_pin)
+		t->n_more_pins++;
+	t->have_pin = true;
 	return ST_OK;
 }
 

@@ -50,7 +50,7 @@ struct tls {
 	SSL		*ssl;
 	bool		 server;
 	bool		 no_verify;
-	bool		 have_pin;
+	bool		 have_pin;	/* npins > 0 */
 	bool		 pin_ok;
 	bool		 pin_mismatch;
 	bool		 verify_failed;	/* the handshake failed on the peer cert */
@@ -60,7 +60,9 @@ struct tls {
 	bool		 busy;		/* full records move: keep buffers */
 	bool		 eof_unclean;	/* EOF came without close_notify */
 	bool		 lower_failed;	/* the lower stream said IO_ERROR */
-	unsigned char	 pin[TLS_PIN_LEN];
+	unsigned char	 pins[TLS_PINS_MAX][TLS_PIN_LEN];
+	size_t		 npins;
+	char		 pin_issuer[256]; /* a pin matched this CA, not the leaf */
 	int		 verify_err;	/* first X509_V_ERR_* seen, or 0 */
 	X509		*leaf;		/* the peer's certificate, even if refused */
 	char		 name[256];	/* the name being verified */
@@ -221,6 +223,55 @@ fail:
 	return -1;
 }
 
+static void	name_string(const X509_NAME *, char *, size_t);
+
+/* Whether x's fingerprint is one of the pins. */
+static bool
+is_pinned(const struct tls *t, X509 *x)
+{
+	unsigned char md[TLS_PIN_LEN];
+	bool hit = false;
+	size_t i;
+
+	if (x == NULL || cert_digest(x, md) == -1)
+		return false;
+	for (i = 0; i < t->npins; i++)
+		hit |= CRYPTO_memcmp(md, t->pins[i], TLS_PIN_LEN) == 0;
+	return hit;
+}
+
+/*
+ * Decide the pin once per handshake: the leaf must be pinned.  When it is
+ * not, but a pin matches a CA of the chain (as sent, or as built from the
+ * trust store), remember which, so that the message can say so: that pin
+ * was meant for a CA, and vouches for nothing the CA issued.
+ */
+static void
+check_pins(struct tls *t, X509_STORE_CTX *xs, X509 *leaf)
+{
+	STACK_OF(X509) *sets[2];
+	X509 *x;
+	int i, j;
+
+	if (is_pinned(t, leaf)) {
+		t->pin_ok = true;
+		return;
+	}
+	t->pin_mismatch = true;
+	sets[0] = X509_STORE_CTX_get0_untrusted(xs);
+	sets[1] = X509_STORE_CTX_get0_chain(xs);
+	for (i = 0; i < 2; i++) {
+		for (j = 0; j < sk_X509_num(sets[i]); j++) {
+			x = sk_X509_value(sets[i], j);
+			if (X509_cmp(x, leaf) != 0 && is_pinned(t, x)) {
+				name_string(X509_get_subject_name(x),
+				    t->pin_issuer, sizeof(t->pin_issuer));
+				return;
+			}
+		}
+	}
+}
+
 /*
  * The verification callback records why a certificate was refused, keeps
  * the peer's certificate so that its fingerprint can be shown even then, and
@@ -233,7 +284,6 @@ verify_cb(int ok, X509_STORE_CTX *xs)
 	    SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct tls *t = ssl != NULL ? SSL_get_ex_data(ssl, tls_ex_index) : NULL;
 	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
-	unsigned char md[TLS_PIN_LEN];
 
 	if (t == NULL)
 		return ok;
@@ -242,13 +292,8 @@ verify_cb(int ok, X509_STORE_CTX *xs)
 	if (!ok && t->verify_err == 0)
 		t->verify_err = X509_STORE_CTX_get_error(xs);
 	if (t->have_pin) {
-		if (!t->pin_ok && !t->pin_mismatch) {
-			if (leaf != NULL && cert_digest(leaf, md) == 0 &&
-			    CRYPTO_memcmp(md, t->pin, TLS_PIN_LEN) == 0)
-				t->pin_ok = true;
-			else
-				t->pin_mismatch = true;
-		}
+		if (!t->pin_ok && !t->pin_mismatch)
+			check_pins(t, xs, leaf);
 		if (t->pin_mismatch)
 			X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
 		return t->pin_ok;
@@ -937,6 +982,12 @@ tls_result(struct stream *s, int ret, const char *what)
 
 			t->verify_failed = true;
 			ERR_clear_error();
+			if (t->pin_mismatch && t->pin_issuer[0] != '\0')
+				return stream_fail(s, ST_VERIFY, 0,
+				    "certificate verification failed: pin "
+				    "mismatch: the pin matches the issuer "
+				    "certificate %s, not the server's own "
+				    "certificate", t->pin_issuer);
 			if (t->pin_mismatch) {
 				if (t->leaf != NULL)
 					tls_fingerprint(t->leaf, fp);
@@ -1237,6 +1288,7 @@ tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
 	struct stream *s = NULL;
 	struct tls *t;
 	const char *name = o->servername != NULL ? o->servername : host;
+	size_t i;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
 	    (s = stream_layer_new(&tls_ops, t, lower)) == NULL) {
@@ -1246,8 +1298,14 @@ tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
 	}
 	t->server = o->server;
 	t->no_verify = o->no_verify;
-	t->have_pin = o->have_pin;
-	memcpy(t->pin, o->pin, sizeof(t->pin));
+	if (o->have_pin) {
+		memcpy(t->pins[0], o->pin, TLS_PIN_LEN);
+		t->npins = 1;
+		for (i = 0; i < o->n_more_pins && t->npins < TLS_PINS_MAX; i++)
+			memcpy(t->pins[t->npins++], o->more_pins[i],
+			    TLS_PIN_LEN);
+	}
+	t->have_pin = t->npins > 0;
 	if ((t->ssl = SSL_new(ctx)) == NULL)
 		goto ssl_fail;
 	SSL_set_ex_data(t->ssl, tls_ex_index, t);
@@ -1360,6 +1418,9 @@ tls_get_info(const struct stream *s, struct tls_info *info)
 	} else if (t->have_pin) {
 		snprintf(info->verify, sizeof(info->verify), "%s",
 		    t->pin_ok ? "ok (pinned certificate)" : "pin mismatch");
+		info->pin_mismatch = t->pin_mismatch;
+		snprintf(info->pin_issuer, sizeof(info->pin_issuer), "%s",
+		    t->pin_issuer);
 	} else if (t->no_verify) {
 		if (t->verify_err != 0)
 			snprintf(info->verify, sizeof(info->verify),

@@ -13,6 +13,7 @@
 #include "stream.h"
 
 #define TLS_PIN_LEN	32			/* SHA-256 */
+#define TLS_PINS_MAX	16			/* --ssl-pin, repeated */
 #define TLS_FP_MAX	(7 + 2 * TLS_PIN_LEN + 1)	/* "SHA256:" hex NUL */
 
 struct tls_opts {
@@ -22,8 +23,15 @@ struct tls_opts {
 	const char	*key_pass;	/* --ssl-key-pass SOURCE, or NULL */
 	const char	*trust_file;	/* --ssl-trustfile */
 	bool		 no_verify;	/* --ssl-no-verify */
-	bool		 have_pin;	/* --ssl-pin */
+	/*
+	 * --ssl-pin, which may be repeated (to rotate certificates): any one
+	 * of the pins must match the server's own certificate.  The first has
+	 * a field of its own, so that code with one pin sets have_pin and pin.
+	 */
+	bool		 have_pin;
 	unsigned char	 pin[TLS_PIN_LEN];
+	size_t		 n_more_pins;
+	unsigned char	 more_pins[TLS_PINS_MAX - 1][TLS_PIN_LEN];
 	const char	*servername;	/* --ssl-servername: SNI and name */
 	const char	*listen_name;	/* server: added to the ephemeral SAN */
 };
@@ -38,6 +46,8 @@ struct tls_info {
 	char	issuer[256];
 	char	fingerprint[TLS_FP_MAX];
 	char	verify[600];		/* the verification result in words */
+	bool	pin_mismatch;		/* pinned, and the certificate is not */
+	char	pin_issuer[256];	/* a pin matched this CA instead, or "" */
 };
 
 /*

@@ -257,12 +257,73 @@ the certificate is not valid for 127.0.0.1" "$P/wrongname.pem"
 	end_tlsnc
 fi
 
+# pin_fails DESC CAUSE PEM: the client refused the certificate for a pin
+# mismatch: status 5, the cause line, the peer's fingerprint, and no advice
+# to pin the certificate just presented, which may be an attacker's.
+pin_fails() {
+	_fp=$(fp_of "$3")
+	check "$1: status 5" status_is 5 "$CST"
+	check "$1: says why" has_line "$T/c.err" "$2"
+	check "$1: shows the peer's fingerprint" line_with "$T/c.err" \
+	    "tlsnc: the peer's certificate is $_fp"
+	check "$1: does not suggest pinning it" \
+	    not_in_file "$T/c.err" "--ssl-pin $_fp"
+	check "$1: nothing on stdout" is_empty "$T/c.out"
+}
+
 # --- Pinning replaces CA verification (and the name check).
 if serve_tlsnc server; then
 	# shellcheck disable=SC2086
 	connect "$T/bulk" --ssl $TRUST --ssl-pin "$(fp_of "$P/expired.pem")" \
 	    localhost "$LPORT"
-	verify_fails "pin of another certificate" "$FAILED pin mismatch: the \
+	pin_fails "pin of another certificate" "$FAILED pin mismatch: the \
+peer presented $(fp_of "$P/server.pem")" "$P/server.pem"
+	check "pin of another certificate: a pin comes from a trusted channel" \
+	    has_line "$T/c.err" "tlsnc: this is not the pinned certificate, \
+and it may be an attacker's: take a new pin only from a channel you trust, \
+never from this connection"
+	end_tlsnc
+fi
+
+# A pin of the intermediate, which the server sends, or of the root, which
+# the trust file adds, is not a pin of the server.
+for ca in int ca; do
+	serve_tlsnc server || continue
+	subj=$(openssl x509 -in "$P/$ca.pem" -noout -subject -nameopt RFC2253 |
+	    sed 's/^subject=//')
+	# shellcheck disable=SC2086
+	connect "$T/bulk" --ssl $TRUST --ssl-pin "$(fp_of "$P/$ca.pem")" \
+	    localhost "$LPORT"
+	pin_fails "pin of $ca.pem" "$FAILED pin mismatch: the pin matches \
+the issuer certificate $subj, not the server's own certificate" \
+	    "$P/server.pem"
+	check "pin of $ca.pem: points to --ssl-trustfile" has_line "$T/c.err" \
+	    "tlsnc: --ssl-pin accepts only the server's own certificate; to \
+verify the server against a CA, give the CA's certificate with --ssl-trustfile"
+	end_tlsnc
+done
+
+# Several pins, for rotation: any one of them may match, wherever it is.
+for order in first last; do
+	serve_tlsnc server || continue
+	if [ "$order" = first ]; then
+		set -- "$(fp_of "$P/server.pem")" "$(fp_of "$P/expired.pem")"
+	else
+		set -- "$(fp_of "$P/expired.pem")" "$(fp_of "$P/future.pem")" \
+		    "$(fp_of "$P/server.pem")"
+	fi
+	pins=""
+	for p in "$@"; do
+		pins="$pins --ssl-pin $p"
+	done
+	# shellcheck disable=SC2086
+	connect "$T/bulk" --ssl $pins localhost "$LPORT"
+	passes_tlsnc "several pins, the right one $order"
+done
+if serve_tlsnc server; then
+	connect "$T/bulk" --ssl --ssl-pin "$(fp_of "$P/expired.pem")" \
+	    --ssl-pin "$(fp_of "$P/future.pem")" localhost "$LPORT"
+	pin_fails "several pins, none right" "$FAILED pin mismatch: the \
 peer presented $(fp_of "$P/server.pem")" "$P/server.pem"
 	end_tlsnc
 fi

@@ -19,7 +19,7 @@
 
 #include "options.h"
 
-#define MAX_ARGS	32
+#define MAX_ARGS	48
 
 static struct options	opts;
 static struct error	err;
@@ -342,6 +342,58 @@ pin_forms(void **state)
 	    "0123456789abcdeffedcba9876543210", "h", "443"), ST_OK);
 	assert_memory_equal(opts.tls.pin, pin_bytes, sizeof(pin_bytes));
 	assert_int_equal((int)strlen(pin_hex), 64);
+}
+
+/* A repeated --ssl-pin adds a pin, up to TLS_PINS_MAX. */
+static void
+pin_several(void **state)
+{
+	const char *args[2 * TLS_PINS_MAX + 8];
+	char pins[TLS_PINS_MAX + 1][80];
+	char want[ERROR_MSG_MAX];
+	size_t i, n = 0;
+
+	(void)state;
+	args[n++] = "--ssl";
+	for (i = 0; i < TLS_PINS_MAX; i++) {
+		snprintf(pins[i], sizeof(pins[i]), "SHA256:%02zx%s", i,
+		    pin_hex + 2);
+		args[n++] = "--ssl-pin";
+		args[n++] = pins[i];
+	}
+	args[n++] = "h";
+	args[n++] = "1";
+	args[n] = NULL;
+	if (parse_vec(args) != ST_OK)
+		fail_msg("%d pins: %s", TLS_PINS_MAX, err.msg);
+	assert_true(opts.tls.have_pin);
+	assert_int_equal(opts.tls.pin[0], 0);
+	assert_memory_equal(opts.tls.pin + 1, pin_bytes + 1, 31);
+	assert_int_equal(opts.tls.n_more_pins, TLS_PINS_MAX - 1);
+	for (i = 1; i < TLS_PINS_MAX; i++) {
+		assert_int_equal(opts.tls.more_pins[i - 1][0], i);
+		assert_memory_equal(opts.tls.more_pins[i - 1] + 1,
+		    pin_bytes + 1, 31);
+	}
+	/* One more is a usage error. */
+	n -= 2;
+	snprintf(pins[TLS_PINS_MAX], sizeof(pins[0]), "SHA256:%s", pin_hex);
+	args[n++] = "--ssl-pin";
+	args[n++] = pins[TLS_PINS_MAX];
+	args[n++] = "h";
+	args[n++] = "1";
+	args[n] = NULL;
+	assert_int_equal(parse_vec(args), ST_USAGE);
+	snprintf(want, sizeof(want), "--ssl-pin: at most %d pins may be given",
+	    TLS_PINS_MAX);
+	assert_string_equal(err.msg, want);
+	/* A fresh parse starts with none. */
+	PARSE_OK("--ssl", "h", "1");
+	assert_false(opts.tls.have_pin);
+	assert_int_equal(opts.tls.n_more_pins, 0);
+	/* A bad second pin is named. */
+	USAGE_ERROR("--ssl-pin: 'x' is not SHA256: and 64 hex digits", "--ssl",
+	    "--ssl-pin", pin_hex, "--ssl-pin", "x", "h", "1");
 }
 
 static void
@@ -898,6 +950,7 @@ main(void)
 		cmocka_unit_test(verbose_repeat),
 		cmocka_unit_test(help_and_version),
 		cmocka_unit_test(pin_forms),
+		cmocka_unit_test(pin_several),
 		cmocka_unit_test(pin_bad),
 		cmocka_unit_test(key_pass_forms),
 		cmocka_unit_test(keep_open_accepted),

@@ -463,6 +463,110 @@ test_pin_mismatch(void **state)
 	assert_true(ci.have_peer_cert);
 	assert_string_equal(ci.fingerprint, fx->srv_fp);
 	assert_string_equal(ci.verify, "pin mismatch");
+	assert_true(ci.pin_mismatch);
+	assert_string_equal(ci.pin_issuer, "");
+}
+
+/* Several pins, for rotation: any one that matches the leaf will do. */
+static void
+test_several_pins(void **state)
+{
+	struct tls_opts co = { .server = false };
+	size_t i;
+
+	(void)state;
+	make_ephemeral_server(NULL);
+	/* The right pin last of TLS_PINS_MAX. */
+	pin_of(fx->srv_fp, &co);
+	co.pin[0] ^= 0x01;
+	for (i = 0; i < TLS_PINS_MAX - 1; i++) {
+		assert_int_equal(tls_parse_pin(fx->srv_fp, co.more_pins[i]), 0);
+		if (i < TLS_PINS_MAX - 2)
+			co.more_pins[i][5] ^= 0x40;
+	}
+	co.n_more_pins = TLS_PINS_MAX - 1;
+	make_client_ctx(&co);
+	make_pair(&co, "localhost");
+	handshake_ok();
+	stream_close(fx->cli);
+	stream_close(fx->srv);
+	fx->cli = fx->srv = NULL;
+
+	/* The right pin first. */
+	co.pin[0] ^= 0x01;
+	co.more_pins[TLS_PINS_MAX - 2][0] ^= 0x01;
+	make_pair(&co, "localhost");
+	handshake_ok();
+	stream_close(fx->cli);
+	stream_close(fx->srv);
+	fx->cli = fx->srv = NULL;
+
+	/* None right. */
+	co.pin[0] ^= 0x01;
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "pin mismatch: the peer presented");
+}
+
+/*
+ * A pin of a CA in the chain, the intermediate that the server sends or the
+ * root that the trust file adds, is not a pin of the server: the message
+ * says which certificate it matched.
+ */
+static void
+test_pin_of_issuer(void **state)
+{
+	struct tls_opts co = { .server = false };
+	struct tu_cert inter;
+	struct tls_info ci;
+	char fp[TLS_FP_MAX], *trust;
+
+	(void)state;
+	tu_make_cert(&fx->ca, "Root CA", NULL, true, NULL, -3600, 86400);
+	tu_make_cert(&inter, "Intermediate CA", NULL, true, &fx->ca, -3600,
+	    86400);
+	tu_make_cert(&fx->leaf, "pinned server", "DNS:localhost", false,
+	    &inter, -3600, 86400);
+	make_file_server(&fx->leaf, inter.cert);
+	trust = tu_write_pem(fx->dir, "trust.pem", fx->ca.cert, NULL, NULL);
+	co.trust_file = trust;
+
+	assert_int_equal(tls_fingerprint(inter.cert, fp), 0);
+	pin_of(fp, &co);
+	make_client_ctx(&co);
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "certificate verification failed: pin "
+	    "mismatch: the pin matches the issuer certificate "
+	    "CN=Intermediate CA, not the server's own certificate");
+	assert_true(tls_verify_failed(fx->cli));
+	tls_get_info(fx->cli, &ci);
+	assert_true(ci.pin_mismatch);
+	assert_string_equal(ci.pin_issuer, "CN=Intermediate CA");
+	assert_string_equal(ci.verify, "pin mismatch");
+	stream_close(fx->cli);
+	stream_close(fx->srv);
+	fx->cli = fx->srv = NULL;
+	SSL_CTX_free(fx->cctx);
+
+	/* The root, which the server does not send. */
+	assert_int_equal(tls_fingerprint(fx->ca.cert, fp), 0);
+	pin_of(fp, &co);
+	make_client_ctx(&co);
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "the pin matches the issuer certificate "
+	    "CN=Root CA, not the server's own certificate");
+	stream_close(fx->cli);
+	stream_close(fx->srv);
+	fx->cli = fx->srv = NULL;
+
+	/* A plain mismatch has no issuer to name. */
+	co.pin[0] ^= 0x01;
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "pin mismatch: the peer presented");
+	tls_get_info(fx->cli, &ci);
+	assert_true(ci.pin_mismatch);
+	assert_string_equal(ci.pin_issuer, "");
+	free(trust);
+	tu_cert_free(&inter);
 }
 
 /* A CA, and a server certificate it signed for localhost and 127.0.0.1. */
@@ -1242,6 +1346,8 @@ main(void)
 		T(test_pin_ok_and_info),
 		T(test_pin_uppercase_colons),
 		T(test_pin_mismatch),
+		T(test_several_pins),
+		T(test_pin_of_issuer),
 		T(test_ca_verify_ok),
 		T(test_ca_name_mismatch),
 		T(test_ca_unknown),
