@@ -60,6 +60,7 @@ struct tls {
 	bool		 busy;		/* full records move: keep buffers */
 	bool		 eof_unclean;	/* EOF came without close_notify */
 	bool		 lower_failed;	/* the lower stream said IO_ERROR */
+	bool		 leaf_is_ca;	/* refused: the leaf is a CA */
 	unsigned char	 pins[TLS_PINS_MAX][TLS_PIN_LEN];
 	size_t		 npins;
 	char		 pin_issuer[256]; /* a pin matched this CA, not the leaf */
@@ -283,7 +284,7 @@ verify_cb(int ok, X509_STORE_CTX *xs)
 	SSL *ssl = X509_STORE_CTX_get_ex_data(xs,
 	    SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct tls *t = ssl != NULL ? SSL_get_ex_data(ssl, tls_ex_index) : NULL;
-	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+	X509 *leaf = X509_STORE_CTX_get0_cert(xs), *cur;
 
 	if (t == NULL)
 		return ok;
@@ -300,6 +301,23 @@ verify_cb(int ok, X509_STORE_CTX *xs)
 	}
 	if (t->no_verify)
 		return 1;
+	/*
+	 * A CA certificate is no server's certificate: a CA's key that signs
+	 * for one name must not be taken for a server.  OpenSSL accepts such a
+	 * leaf; the check is made once the rest of the leaf has passed.  (At
+	 * depth 0 the current certificate is the leaf, or the trust store's
+	 * copy of it.)
+	 */
+	cur = X509_STORE_CTX_get_current_cert(xs);
+	if (ok && X509_STORE_CTX_get_error_depth(xs) == 0 && cur != NULL &&
+	    X509_check_ca(cur) != 0) {
+		t->leaf_is_ca = true;
+		if (t->verify_err == 0)
+			t->verify_err = X509_V_ERR_APPLICATION_VERIFICATION;
+		X509_STORE_CTX_set_error(xs,
+		    X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
 	return ok;
 }
 
@@ -872,6 +890,12 @@ tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
 			goto ssl_fail;
 		}
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+		/*
+		 * Names come from the subjectAltName only: a certificate
+		 * without one names no host, whatever its subject's CN says.
+		 */
+		X509_VERIFY_PARAM_set_hostflags(SSL_CTX_get0_param(ctx),
+		    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
 		SSL_CTX_set_client_cert_cb(ctx, note_cert_request);
 	}
 	X509_free(x);
@@ -925,8 +949,16 @@ verify_reason(const struct tls *t, char *buf, size_t len)
 	case X509_V_ERR_HOSTNAME_MISMATCH:
 	case X509_V_ERR_IP_ADDRESS_MISMATCH:
 		snprintf(buf, len, "name mismatch: the certificate is not "
-		    "valid for %s", t->name);
+		    "valid for %s%s", t->name, t->leaf != NULL &&
+		    X509_get_ext_by_NID(t->leaf, NID_subject_alt_name, -1) < 0 ?
+		    ": it has no subjectAltName, and its subject CN is not "
+		    "used" : "");
 		return buf;
+	case X509_V_ERR_APPLICATION_VERIFICATION:
+		if (t->leaf_is_ca)
+			return "the certificate is a CA certificate "
+			    "(CA:TRUE), not a server's";
+		return "refused";
 	default:
 		snprintf(buf, len, "%s",
 		    X509_verify_cert_error_string(t->verify_err));

@@ -10,6 +10,14 @@ unset SSL_CERT_FILE SSL_CERT_DIR
 
 pki || { not_ok "make the test PKI"; done_testing; }
 P=$PKI
+# A test PKI that an older certs/mkpki.sh made, kept in the build tree,
+# lacks the newer certificates: make a fresh one for this run.
+if [ ! -f "$P/nosan.pem" ] || [ ! -f "$P/caleaf.pem" ] ||
+    [ ! -f "$P/leafonly.pem" ]; then
+	sh "$TOP_SRCDIR/certs/mkpki.sh" "$T/pki" >&2 ||
+	    { not_ok "make a fresh test PKI"; done_testing; }
+	P=$T/pki
+fi
 FAILED="tlsnc: certificate verification failed:"
 UNKNOWN_CA="$FAILED unknown CA: the issuer is not trusted"
 
@@ -213,7 +221,27 @@ if serve_tlsnc server; then
 	end_tlsnc
 fi
 
+# A CA certificate is no server's certificate, even for the right name
+# under a trusted CA.
+if serve_tlsnc caleaf; then
+	# shellcheck disable=SC2086
+	connect "$T/bulk" --ssl $TRUST localhost "$LPORT"
+	verify_fails "caleaf.pem (CA:TRUE)" "$FAILED the certificate is a CA \
+certificate (CA:TRUE), not a server's" "$P/caleaf.pem"
+	end_tlsnc
+fi
+
 # --- Names
+# Only the subjectAltName names a host: a CN of localhost is not used.
+if serve_tlsnc nosan; then
+	# shellcheck disable=SC2086
+	connect "$T/bulk" --ssl $TRUST localhost "$LPORT"
+	verify_fails "nosan.pem" "$FAILED name mismatch: the certificate is \
+not valid for localhost: it has no subjectAltName, and its subject CN is \
+not used" "$P/nosan.pem"
+	end_tlsnc
+fi
+
 if serve_tlsnc wrongname; then
 	# shellcheck disable=SC2086
 	connect "$T/bulk" --ssl $TRUST localhost "$LPORT"

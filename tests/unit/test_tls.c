@@ -665,6 +665,112 @@ test_ca_expired(void **state)
 	assert_true(tls_verify_failed(fx->cli));
 }
 
+/* A server certificate with no subjectAltName names no host: the CN=localhost
+ * of its subject is not used. */
+static void
+test_ca_no_san(void **state)
+{
+	struct tls_opts co = { .server = false };
+
+	(void)state;
+	tu_make_cert(&fx->ca, "Unit Test CA", NULL, true, NULL, -3600, 86400);
+	tu_make_cert(&fx->leaf, "localhost", NULL, false, &fx->ca, -3600,
+	    86400);
+	make_file_server(&fx->leaf, NULL);
+	client_trusting(fx->ca.cert);
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "certificate verification failed: name "
+	    "mismatch: the certificate is not valid for localhost: it has no "
+	    "subjectAltName, and its subject CN is not used");
+	assert_true(tls_verify_failed(fx->cli));
+}
+
+/*
+ * A certificate with basicConstraints CA:TRUE, which a server presents as
+ * its own, signed by issuer (or by itself when issuer is NULL).  Its key
+ * usage allows signing, and no purpose check refuses it: only its being a
+ * CA is wrong.
+ */
+static void
+make_ca_leaf(struct tu_cert *out, const struct tu_cert *issuer)
+{
+	X509 *x;
+	X509 *icert;
+
+	assert_non_null(out->key = EVP_EC_gen("P-256"));
+	assert_non_null(x = X509_new());
+	out->cert = x;
+	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 4242), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+	assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(x),
+	    "CN", MBSTRING_ASC, (const unsigned char *)"ca leaf", -1, -1, 0),
+	    1);
+	icert = issuer != NULL ? issuer->cert : x;
+	assert_int_equal(X509_set_issuer_name(x,
+	    X509_get_subject_name(icert)), 1);
+	assert_int_equal(X509_set_pubkey(x, out->key), 1);
+	tu_add_ext(x, icert, NID_basic_constraints, "critical,CA:TRUE");
+	tu_add_ext(x, icert, NID_key_usage,
+	    "critical,digitalSignature,keyCertSign");
+	tu_add_ext(x, icert, NID_ext_key_usage, "serverAuth");
+	tu_add_ext(x, icert, NID_subject_alt_name, "DNS:localhost");
+	assert_true(X509_sign(x, issuer != NULL ? issuer->key : out->key,
+	    EVP_sha256()) > 0);
+}
+
+static void
+test_leaf_is_ca(void **state)
+{
+	struct tls_opts co = { .server = false };
+	struct tls_info ci;
+
+	(void)state;
+	tu_make_cert(&fx->ca, "Unit Test CA", NULL, true, NULL, -3600, 86400);
+	make_ca_leaf(&fx->leaf, &fx->ca);
+	make_file_server(&fx->leaf, NULL);
+	client_trusting(fx->ca.cert);
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "certificate verification failed: the "
+	    "certificate is a CA certificate (CA:TRUE), not a server's");
+	assert_true(tls_verify_failed(fx->cli));
+	tls_get_info(fx->cli, &ci);
+	assert_string_equal(ci.verify, "failed: the certificate is a CA "
+	    "certificate (CA:TRUE), not a server's");
+}
+
+/* The same when it is self-signed and is itself the trust anchor. */
+static void
+test_leaf_is_trusted_ca(void **state)
+{
+	struct tls_opts co = { .server = false };
+
+	(void)state;
+	make_ca_leaf(&fx->leaf, NULL);
+	make_file_server(&fx->leaf, NULL);
+	client_trusting(fx->leaf.cert);
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "the certificate is a CA certificate "
+	    "(CA:TRUE), not a server's");
+	stream_close(fx->cli);
+	stream_close(fx->srv);
+	fx->cli = fx->srv = NULL;
+	SSL_CTX_free(fx->cctx);
+
+	/* A pin takes the certificate as it is, CA or not. */
+	{
+		struct tls_opts po = { .server = false };
+		char fp[TLS_FP_MAX];
+
+		assert_int_equal(tls_fingerprint(fx->leaf.cert, fp), 0);
+		pin_of(fp, &po);
+		make_client_ctx(&po);
+		make_pair(&po, "localhost");
+		handshake_ok();
+	}
+}
+
 static void
 test_self_signed_refused(void **state)
 {
@@ -1352,6 +1458,9 @@ main(void)
 		T(test_ca_name_mismatch),
 		T(test_ca_unknown),
 		T(test_ca_expired),
+		T(test_ca_no_san),
+		T(test_leaf_is_ca),
+		T(test_leaf_is_trusted_ca),
 		T(test_self_signed_refused),
 		T(test_self_signed_trusted),
 		T(test_no_verify),
