@@ -102,6 +102,9 @@ const struct optdef option_table[] = {
 	{ "ssl-servername", 0, "NAME", GROUP_TLS,
 	  "Name to send as SNI and to verify, instead of the host",
 	  set_name, FIELD(tls.servername) },
+	{ "ssl-ciphers", 0, "LIST", GROUP_TLS,
+	  "TLS 1.2 cipher suites (default: ECDHE with AEAD only)",
+	  set_string, FIELD(tls.ciphers) },
 };
 
 #define OPTION_COUNT	(sizeof(option_table) / sizeof(option_table[0]))

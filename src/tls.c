@@ -856,6 +856,15 @@ tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_read_ahead(ctx, 1);
+	if (SSL_CTX_set_cipher_list(ctx, o->ciphers != NULL ? o->ciphers :
+	    TLS_DEFAULT_CIPHERS) != 1) {
+		if (o->ciphers == NULL)
+			goto ssl_fail;
+		ERR_clear_error();
+		err_set(e, ST_USAGE, "--ssl-ciphers: no TLS 1.2 cipher suite "
+		    "matches '%s'", o->ciphers);
+		goto fail;
+	}
 	/* A pin covers the first handshake only: no TLS 1.2 renegotiation. */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER_IDLE);

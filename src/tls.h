@@ -14,6 +14,12 @@
 
 #define TLS_PIN_LEN	32			/* SHA-256 */
 #define TLS_PINS_MAX	16			/* --ssl-pin, repeated */
+/*
+ * The TLS 1.2 cipher suites without --ssl-ciphers: forward secrecy (ECDHE)
+ * and AEAD only, so neither static RSA key exchange nor CBC.  TLS 1.3
+ * suites are all of that already, and are not affected.
+ */
+#define TLS_DEFAULT_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
 #define TLS_FP_MAX	(7 + 2 * TLS_PIN_LEN + 1)	/* "SHA256:" hex NUL */
 
 struct tls_opts {
@@ -33,6 +39,7 @@ struct tls_opts {
 	size_t		 n_more_pins;
 	unsigned char	 more_pins[TLS_PINS_MAX - 1][TLS_PIN_LEN];
 	const char	*servername;	/* --ssl-servername: SNI and name */
+	const char	*ciphers;	/* --ssl-ciphers: TLS 1.2 suites */
 	const char	*listen_name;	/* server: added to the ephemeral SAN */
 };
 

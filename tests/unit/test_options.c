@@ -801,6 +801,23 @@ err_client_tls_with_listen(void **state)
 }
 
 static void
+ssl_ciphers(void **state)
+{
+	(void)state;
+	PARSE_OK("--ssl", "h", "1");
+	assert_null(opts.tls.ciphers);
+	PARSE_OK("--ssl", "--ssl-ciphers", "AES128-SHA:@SECLEVEL=0", "h", "1");
+	assert_string_equal(opts.tls.ciphers, "AES128-SHA:@SECLEVEL=0");
+	/* Both sides choose their suites. */
+	PARSE_OK("-l", "--ssl", "--ssl-ciphers=ECDHE+AESGCM", "0");
+	assert_string_equal(opts.tls.ciphers, "ECDHE+AESGCM");
+	USAGE_ERROR("TLS options need --ssl", "--ssl-ciphers", "ALL", "h",
+	    "1");
+	USAGE_ERROR("option --ssl-ciphers needs an argument", "--ssl", "h",
+	    "1", "--ssl-ciphers");
+}
+
+static void
 err_source_with_listen(void **state)
 {
 	(void)state;
@@ -969,6 +986,7 @@ main(void)
 		cmocka_unit_test(err_pin_and_no_verify),
 		cmocka_unit_test(err_verify_and_no_verify),
 		cmocka_unit_test(err_client_tls_with_listen),
+		cmocka_unit_test(ssl_ciphers),
 		cmocka_unit_test(err_source_with_listen),
 		cmocka_unit_test(err_port_twice),
 		cmocka_unit_test(err_key_without_cert),

@@ -161,6 +161,9 @@ handshake_fails(enum status st, const char *want)
 	assert_int_equal(rs, IO_ERROR);
 }
 
+static SSL_CTX	*ctx_expect_fail(const struct tls_opts *, enum status,
+		    const char *, const char *);
+
 static void
 pin_of(const char *fp, struct tls_opts *o)
 {
@@ -383,6 +386,70 @@ test_ctx_server_ephemeral(void **state)
 		assert_string_not_equal(fp, fx->srv_fp);
 		SSL_CTX_free(c);
 	}
+}
+
+/*
+ * The TLS 1.2 suites a context offers: by default ECDHE with AEAD only;
+ * with --ssl-ciphers, what it says; the TLS 1.3 suites either way.
+ */
+static void
+count_suites(SSL_CTX *c, int *tls13, int *ecdhe_aead, int *other,
+    const char *want)
+{
+	STACK_OF(SSL_CIPHER) *sk = SSL_CTX_get_ciphers(c);
+	int i;
+
+	*tls13 = *ecdhe_aead = *other = 0;
+	for (i = 0; i < sk_SSL_CIPHER_num(sk); i++) {
+		const SSL_CIPHER *ci = sk_SSL_CIPHER_value(sk, i);
+
+		if (SSL_CIPHER_get_kx_nid(ci) == NID_kx_any)	/* TLS 1.3 */
+			(*tls13)++;
+		else if (SSL_CIPHER_get_kx_nid(ci) == NID_kx_ecdhe &&
+		    SSL_CIPHER_is_aead(ci))
+			(*ecdhe_aead)++;
+		else if (want == NULL ||
+		    strcmp(SSL_CIPHER_get_name(ci), want) != 0)
+			fail_msg("unexpected suite %s", SSL_CIPHER_get_name(ci));
+		else
+			(*other)++;
+	}
+}
+
+static void
+test_cipher_suites(void **state)
+{
+	struct tls_opts o = { .server = false, .no_verify = true };
+	int tls13, good, other;
+
+	(void)state;
+	make_client_ctx(&o);
+	count_suites(fx->cctx, &tls13, &good, &other, NULL);
+	assert_true(tls13 >= 3);
+	assert_true(good >= 4);
+	assert_int_equal(other, 0);
+	make_ephemeral_server(NULL);
+	count_suites(fx->sctx, &tls13, &good, &other, NULL);
+	assert_true(tls13 >= 3);
+	assert_true(good >= 4);
+	SSL_CTX_free(fx->cctx);
+
+	/* --ssl-ciphers replaces the TLS 1.2 list, and only that. */
+	o.ciphers = "AES128-SHA";
+	make_client_ctx(&o);
+	count_suites(fx->cctx, &tls13, &good, &other, "AES128-SHA");
+	assert_true(tls13 >= 3);
+	assert_int_equal(good, 0);
+	assert_int_equal(other, 1);
+	fx->cctx = (SSL_CTX_free(fx->cctx), NULL);
+
+	o.ciphers = "NO-SUCH-SUITE";
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-ciphers: no TLS 1.2 cipher suite "
+	    "matches 'NO-SUCH-SUITE'", NULL);
+	o.ciphers = "";
+	o.server = true;
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-ciphers: no TLS 1.2 cipher suite "
+	    "matches ''", NULL);
 }
 
 /* Handshakes ----------------------------------------------------------- */
@@ -1449,6 +1516,7 @@ main(void)
 		T(test_parse_pin_forms),
 		T(test_ephemeral_cert),
 		T(test_ctx_server_ephemeral),
+		T(test_cipher_suites),
 		T(test_pin_ok_and_info),
 		T(test_pin_uppercase_colons),
 		T(test_pin_mismatch),
