@@ -3,6 +3,7 @@
 
 #include <sys/socket.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -19,7 +20,7 @@
  * setter and the offset of the field that the setter fills in, so the field's
  * type must be the one the setter expects (noted before each).
  */
-static opt_setter	set_flag, set_count, set_string, set_name, set_ipv4,
+static opt_setter	set_flag, set_count, set_string, set_host_name, set_ipv4,
 			set_ipv6, set_seconds, set_time_limit, set_conns, set_pin,
 			set_pass_source;
 
@@ -101,7 +102,7 @@ const struct optdef option_table[] = {
 	  set_pin, FIELD(tls) },
 	{ "ssl-servername", 0, "NAME", GROUP_TLS,
 	  "Name to send as SNI and to verify, instead of the host",
-	  set_name, FIELD(tls.servername) },
+	  set_host_name, FIELD(tls.servername) },
 	{ "ssl-ciphers", 0, "LIST", GROUP_TLS,
 	  "TLS 1.2 cipher suites (default: ECDHE with AEAD only)",
 	  set_string, FIELD(tls.ciphers) },
@@ -214,16 +215,86 @@ set_string(const struct optdef *d, struct options *o, const char *arg,
 	return ST_OK;
 }
 
-/* const char *: as set_string, but an empty name is refused. */
+/*
+ * Why name cannot be sent as SNI and verified as a host name, or NULL when
+ * it can: it is an IP address literal (never sent as SNI, but verified as
+ * an address), or dot-separated labels of ASCII letters, digits, '-' and
+ * '_' (which some names carry), each 1 to 63 characters long, 253 in all.
+ * A name in another script must be given in its IDNA form.
+ */
+static const char *
+bad_host_name(const char *name)
+{
+	const unsigned char *p;
+	size_t label = 0;
+
+	if (addr_is_literal(name))
+		return NULL;
+	if (strlen(name) > 253)
+		return "it is longer than 253 characters";
+	for (p = (const unsigned char *)name; ; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (label == 0)
+				return "it has an empty label";
+			if (*p == '\0')
+				return NULL;
+			label = 0;
+			continue;
+		}
+		if (*p >= 0x80)
+			return "it has a non-ASCII character (give the name "
+			    "in its IDNA form, xn--...)";
+		if (*p <= ' ' || *p == 0x7f)
+			return "it has a space or a control character";
+		if (!isalnum(*p) && *p != '-' && *p != '_')
+			return "it has a character that no host name has";
+		if (++label > 63)
+			return "it has a label longer than 63 characters";
+	}
+}
+
+/*
+ * s as it may be printed: bytes that are not printable ASCII as \xNN, and
+ * no more than fits in out, where "..." marks a cut.
+ */
+static const char *
+printable(const char *s, char *out, size_t len)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (n + 8 >= len) {
+			memcpy(out + n, "...", 4);
+			return out;
+		}
+		if (c >= ' ' && c < 0x7f)
+			out[n++] = (char)c;
+		else
+			n += (size_t)snprintf(out + n, len - n, "\\x%02x", c);
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/*
+ * const char *: a name to send as SNI and to verify: a host name or an IP
+ * address literal.  Anything else is refused, by the option's name.
+ */
 static enum status
-set_name(const struct optdef *d, struct options *o, const char *arg,
+set_host_name(const struct optdef *d, struct options *o, const char *arg,
     struct error *e)
 {
-	char label[64];
+	const char *why;
+	char label[64], shown[80];
 
+	opt_short_label(d, label, sizeof(label));
 	if (*arg == '\0')
-		return err_set(e, ST_USAGE, "%s: empty name",
-		    opt_short_label(d, label, sizeof(label)));
+		return err_set(e, ST_USAGE, "%s: empty name", label);
+	if ((why = bad_host_name(arg)) != NULL)
+		return err_set(e, ST_USAGE, "%s: '%s' is not a host name: %s",
+		    label, printable(arg, shown, sizeof(shown)), why);
 	return set_string(d, o, arg, e);
 }
 

@@ -1358,7 +1358,8 @@ tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
 		SSL_set_connect_state(t->ssl);
 		if (name != NULL) {
 			snprintf(t->name, sizeof(t->name), "%s", name);
-			if ((o->servername != NULL || !addr_is_literal(name)) &&
+			/* RFC 6066: SNI names a host, never an address. */
+			if (!addr_is_literal(name) &&
 			    SSL_set_tlsext_host_name(t->ssl, name) != 1)
 				goto ssl_fail;
 			if (!o->have_pin) {

@@ -72,7 +72,8 @@ SSL_CTX		*tls_ctx_new(const struct tls_opts *, char *own_fp,
 /*
  * Layer TLS over lower (which the new stream then owns).  host is the name
  * the client connected to: it is verified, and sent as SNI unless it is an
- * IP literal.  --ssl-servername overrides both.
+ * IP literal.  --ssl-servername takes its place for both, and is likewise
+ * never sent as SNI when it is an IP literal (RFC 6066).
  */
 struct stream	*tls_stream_new(SSL_CTX *, struct stream *lower,
 		    const struct tls_opts *, const char *host, struct error *);

@@ -136,6 +136,26 @@ fails "listener port given twice" $ST_USAGE "given twice" -- \
     -l -p 1 127.0.0.1 2
 fails "empty --ssl-servername" $ST_USAGE "--ssl-servername" -- \
     --ssl --ssl-servername "" 127.0.0.1 "$DEAD"
+# A --ssl-servername goes out as SNI: it must be a host name or an address.
+fails "--ssl-servername with a space" $ST_USAGE \
+    "--ssl-servername: 'a b.example' is not a host name: it has a space" -- \
+    --ssl --ssl-servername "a b.example" 127.0.0.1 "$DEAD"
+fails "--ssl-servername with a control character" $ST_USAGE \
+    "--ssl-servername: 'a\\x1bb' is not a host name" -- \
+    --ssl --ssl-servername "$(printf 'a\033b')" 127.0.0.1 "$DEAD"
+fails "--ssl-servername not in ASCII" $ST_USAGE \
+    "is not a host name: it has a non-ASCII character" -- \
+    --ssl --ssl-servername "$(printf 'b\303\274cher.example')" 127.0.0.1 "$DEAD"
+fails "--ssl-servername with an empty label" $ST_USAGE \
+    "--ssl-servername: 'a..example' is not a host name: it has an empty label" \
+    -- --ssl --ssl-servername a..example 127.0.0.1 "$DEAD"
+label=$(printf '%064d' 0)
+fails "--ssl-servername with a 64-character label" $ST_USAGE \
+    "it has a label longer than 63 characters" -- \
+    --ssl --ssl-servername "$label.example" 127.0.0.1 "$DEAD"
+fails "--ssl-servername of 254 characters" $ST_USAGE \
+    "it is longer than 253 characters" -- --ssl --ssl-servername \
+    "$label.$label.$label.$(printf '%059d' 0)" 127.0.0.1 "$DEAD"
 
 # --- Every forbidden combination (check_combinations in src/options.c)
 PIN0=SHA256:$(printf '%064d' 0)

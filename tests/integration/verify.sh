@@ -433,6 +433,31 @@ if sni_server server localhost; then
 	    has_line "$T/s.out" 'Hostname in TLS extension: "localhost"'
 fi
 
+# An IP literal given as --ssl-servername is not sent as SNI either
+# (RFC 6066), and is verified as an address: had "127.0.0.1" or "::1" gone
+# out as SNI, s_server would abort as above.
+for ip in 127.0.0.1 ::1; do
+	sni_server server nomatch.example || continue
+	# shellcheck disable=SC2086
+	connect "$T/line" -v --ssl $BUNDLE --ssl-servername "$ip" localhost \
+	    "$SPORT"
+	passes_openssl "no SNI for --ssl-servername $ip"
+	! grep -q 'Hostname in TLS extension' "$T/s.out"
+	check "no SNI for --ssl-servername $ip: none arrived" [ $? -eq 0 ]
+	check "--ssl-servername $ip: verified as an address" \
+	    has_line "$T/c.err" "tlsnc: verification: ok (trusted chain, \
+name $ip)"
+done
+
+if serve_tlsnc server; then
+	# shellcheck disable=SC2086
+	connect "$T/bulk" --ssl $TRUST --ssl-servername 192.0.2.1 \
+	    localhost "$LPORT"
+	verify_fails "--ssl-servername 192.0.2.1" "$FAILED name mismatch: the \
+certificate is not valid for 192.0.2.1" "$P/server.pem"
+	end_tlsnc
+fi
+
 if sni_server wrongname wrong.example; then
 	# shellcheck disable=SC2086
 	connect "$T/line" --ssl $BUNDLE --ssl-servername wrong.example \

@@ -856,6 +856,94 @@ err_empty_servername(void **state)
 	    "--ssl-servername=", "h", "1");
 }
 
+/*
+ * --ssl-servername is sent as SNI and verified: it must be a host name, or
+ * an IP address (which is verified, but never sent as SNI).
+ */
+static void
+servername_forms(void **state)
+{
+	static const char label63[] =
+	    "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk";
+	static const char *const good[] = {
+		"localhost", "example.org", "EXAMPLE.org", "a", "a-b.c_d.e9",
+		"xn--bcher-kva.example", "127.0.0.1", "::1", "2001:db8::5",
+		label63,
+	};
+	char name[300];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		PARSE_OK("--ssl", "--ssl-servername", good[i], "h", "1");
+		assert_string_equal(opts.tls.servername, good[i]);
+	}
+	/* 253 characters in labels of 63: the longest name. */
+	snprintf(name, sizeof(name), "%s.%s.%s.%.61s", label63, label63,
+	    label63, label63);
+	assert_int_equal(strlen(name), 253);
+	PARSE_OK("--ssl", "--ssl-servername", name, "h", "1");
+}
+
+static void
+servername_bad(void **state)
+{
+	static const char label64[] =
+	    "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl";
+	static const struct {
+		const char	*name;
+		const char	*msg;
+	} bad[] = {
+		{ "a b", "--ssl-servername: 'a b' is not a host name: it has a "
+		  "space or a control character" },
+		{ " example.org", "--ssl-servername: ' example.org' is not a "
+		  "host name: it has a space or a control character" },
+		{ "a\tb", "--ssl-servername: 'a\\x09b' is not a host name: it "
+		  "has a space or a control character" },
+		{ "a\033[2Jb", "--ssl-servername: 'a\\x1b[2Jb' is not a host "
+		  "name: it has a space or a control character" },
+		{ "a\x7f", "--ssl-servername: 'a\\x7f' is not a host name: it "
+		  "has a space or a control character" },
+		{ "b\xc3\xbc" "cher.example", "--ssl-servername: "
+		  "'b\\xc3\\xbccher.example' is not a host name: it has a "
+		  "non-ASCII character (give the name in its IDNA form, "
+		  "xn--...)" },
+		{ "a..b", "--ssl-servername: 'a..b' is not a host name: it has "
+		  "an empty label" },
+		{ ".a", "--ssl-servername: '.a' is not a host name: it has an "
+		  "empty label" },
+		{ "a.", "--ssl-servername: 'a.' is not a host name: it has an "
+		  "empty label" },
+		{ ".", "--ssl-servername: '.' is not a host name: it has an "
+		  "empty label" },
+		{ "*.example.org", "--ssl-servername: '*.example.org' is not a "
+		  "host name: it has a character that no host name has" },
+		{ "a/b", "--ssl-servername: 'a/b' is not a host name: it has a "
+		  "character that no host name has" },
+		{ "[::1]", "--ssl-servername: '[::1]' is not a host name: it "
+		  "has a character that no host name has" },
+		{ label64, "--ssl-servername: '"
+		  "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl"
+		  "' is not a host name: it has a label longer than 63 "
+		  "characters" },
+	};
+	char name[300], want[ERROR_MSG_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		USAGE_ERROR(bad[i].msg, "--ssl", "--ssl-servername",
+		    bad[i].name, "h", "1");
+	/* 254 characters: one too many; the name is shown cut short. */
+	memset(name, 'a', 254);
+	for (i = 50; i < 254; i += 50)
+		name[i] = '.';
+	name[254] = '\0';
+	snprintf(want, sizeof(want), "--ssl-servername: '%.72s...' is not a "
+	    "host name: it is longer than 253 characters", name);
+	USAGE_ERROR(want, "--ssl", "--ssl-servername", name, "h", "1");
+}
+
 /* ---- the table drives the parser and --help ---- */
 
 /* Every table entry, long and short, is known to getopt. */
@@ -991,6 +1079,8 @@ main(void)
 		cmocka_unit_test(err_port_twice),
 		cmocka_unit_test(err_key_without_cert),
 		cmocka_unit_test(err_empty_servername),
+		cmocka_unit_test(servername_forms),
+		cmocka_unit_test(servername_bad),
 		cmocka_unit_test(table_drives_parser),
 		cmocka_unit_test(usage_follows_table),
 	};
