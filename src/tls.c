@@ -61,6 +61,7 @@ struct tls {
 	bool		 eof_unclean;	/* EOF came without close_notify */
 	bool		 lower_failed;	/* the lower stream said IO_ERROR */
 	bool		 leaf_is_ca;	/* refused: the leaf is a CA */
+	bool		 refused_renegotiation;	/* no_renegotiation went out */
 	unsigned char	 pins[TLS_PINS_MAX][TLS_PIN_LEN];
 	size_t		 npins;
 	char		 pin_issuer[256]; /* a pin matched this CA, not the leaf */
@@ -319,6 +320,24 @@ verify_cb(int ok, X509_STORE_CTX *xs)
 		return 0;
 	}
 	return ok;
+}
+
+/*
+ * OpenSSL answers a peer's TLS 1.2 renegotiation (a HelloRequest from a
+ * server, a new ClientHello from a client) with a no_renegotiation warning,
+ * since renegotiation is off.  Note it, so that the failure that usually
+ * follows can say what the peer tried.
+ */
+static void
+note_alert(const SSL *ssl, int where, int ret)
+{
+	struct tls *t;
+
+	if ((where & SSL_CB_WRITE_ALERT) == 0 ||
+	    (ret & 0xff) != SSL_AD_NO_RENEGOTIATION)
+		return;
+	if ((t = SSL_get_ex_data(ssl, tls_ex_index)) != NULL)
+		t->refused_renegotiation = true;
 }
 
 /*
@@ -867,6 +886,7 @@ tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
 	}
 	/* A pin covers the first handshake only: no TLS 1.2 renegotiation. */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_info_callback(ctx, note_alert);
 	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER_IDLE);
 
 	if (o->key_file != NULL && o->cert_file == NULL) {
@@ -984,8 +1004,14 @@ tls_result(struct stream *s, int ret, const char *what)
 	int err = SSL_get_error(t->ssl, ret);
 	unsigned long code;
 	int reason;
-	char buf[400];
+	char buf[400], renego[200];
 
+	/* Whatever failed after a refused renegotiation, that is the cause. */
+	if (t->refused_renegotiation) {
+		snprintf(renego, sizeof(renego), "%s: the peer tried to "
+		    "renegotiate TLS 1.2, which tlsnc refuses", what);
+		what = renego;
+	}
 	switch (err) {
 	case SSL_ERROR_WANT_READ:
 		return IO_WANT_READ;

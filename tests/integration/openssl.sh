@@ -250,6 +250,73 @@ for args in none --ssl-ciphers; do
 	    status_is "$want" "$?"
 done
 
+# --- TLS 1.2 renegotiation ---------------------------------------------
+# tlsnc refuses it, and says that the peer tried it.  s_server's "R" line
+# and s_client's "R" line renegotiate; data going through first shows that
+# the session was up.  tlsnc's stdin is held open, so that only the
+# renegotiation ends the session.
+RENEGO="TLS read: the peer tried to renegotiate TLS 1.2, which tlsnc refuses"
+rm -f "$T/rn.sin"
+mkfifo "$T/rn.sin"
+exec 8<> "$T/rn.sin"
+openssl s_server -accept 0 -naccept 1 -tls1_2 -cert "$PKI/server.pem" \
+    -key "$PKI/server.key" -cert_chain "$PKI/int.pem" <&8 \
+    > "$T/rn.sout" 2> "$T/rn.serr" &
+SPID=$!
+BG_PIDS="$BG_PIDS $SPID"
+if port=$(port_of_pid "$SPID"); then
+	hold "$T/rn.cin"
+	"$TLSNC" -v --ssl --ssl-trustfile "$PKI/ca.pem" localhost "$port" \
+	    < "$T/rn.cin" > "$T/rn.cout" 2> "$T/rn.cerr" &
+	CPID=$!
+	BG_PIDS="$BG_PIDS $CPID"
+	# s_server takes "R" as a command only once the session is up.
+	wait_for "$T/rn.cerr" "tlsnc: TLS TLSv1.2, cipher" &&
+	    printf 'before renegotiation\n' >&8
+	if wait_for "$T/rn.cout" "before renegotiation"; then
+		printf 'R\n' >&8
+		wait_pid "$CPID" 20
+		check "renegotiation by s_server: tlsnc exits 4" status_is 4 "$?"
+		check "renegotiation by s_server: tlsnc says so" \
+		    has_line "$T/rn.cerr" "tlsnc: receiving: $RENEGO: sslv3 alert \
+handshake failure"
+	else
+		not_ok "renegotiation by s_server: the session is up"
+	fi
+	unhold
+else
+	diag_file "$T/rn.serr"
+	not_ok "renegotiation by s_server: set-up"
+fi
+exec 8>&-
+wait_pid "$SPID" 20 > /dev/null
+
+hold "$T/rn.lin"
+if listen_tlsnc "$T/rn.lout" "$T/rn.lerr" "$T/rn.lin" -l --ssl 127.0.0.1 0
+then
+	rm -f "$T/rn.scin"
+	mkfifo "$T/rn.scin"
+	exec 8<> "$T/rn.scin"
+	openssl s_client -connect "127.0.0.1:$LPORT" -tls1_2 <&8 \
+	    > "$T/rn.scout" 2> "$T/rn.scerr" &
+	SCPID=$!
+	BG_PIDS="$BG_PIDS $SCPID"
+	if wait_for "$T/rn.lerr" "tlsnc: TLS TLSv1.2, cipher"; then
+		printf 'R\n' >&8
+		wait_pid "$LPID" 20
+		check "renegotiation by s_client: tlsnc -l exits 4" status_is 4 "$?"
+		check "renegotiation by s_client: tlsnc -l says so" \
+		    has_text "$T/rn.lerr" "tlsnc: receiving: $RENEGO"
+	else
+		not_ok "renegotiation by s_client: the session is up"
+	fi
+	exec 8>&-
+	wait_pid "$SCPID" 20 > /dev/null
+else
+	not_ok "renegotiation by s_client: set-up"
+fi
+unhold
+
 # --- s_server requiring a client certificate -----------------------------
 if s_server_pair mtls 4 client -Verify 1 -CAfile "$PKI/ca.pem"; then
 	check "client cert: tlsnc exits 0" status_is 0 "$CST"
