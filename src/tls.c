@@ -66,6 +66,9 @@ struct tls {
 	size_t		 npins;
 	char		 pin_issuer[256]; /* a pin matched this CA, not the leaf */
 	int		 verify_err;	/* first X509_V_ERR_* seen, or 0 */
+	int		 verify_depth;	/* ... at this depth in the chain */
+	int		 sent_certs;	/* the peer sent this many certificates */
+	char		 err_issuer[256]; /* the issuer named at that depth */
 	X509		*leaf;		/* the peer's certificate, even if refused */
 	char		 name[256];	/* the name being verified */
 };
@@ -275,6 +278,24 @@ check_pins(struct tls *t, X509_STORE_CTX *xs, X509 *leaf)
 }
 
 /*
+ * Keep the first verification error, and what is needed to explain it:
+ * how deep in the chain it was, the issuer named there, and how many
+ * certificates the peer sent.
+ */
+static void
+note_verify_error(struct tls *t, X509_STORE_CTX *xs)
+{
+	X509 *cur = X509_STORE_CTX_get_current_cert(xs);
+
+	t->verify_err = X509_STORE_CTX_get_error(xs);
+	t->verify_depth = X509_STORE_CTX_get_error_depth(xs);
+	t->sent_certs = sk_X509_num(X509_STORE_CTX_get0_untrusted(xs));
+	if (cur != NULL)
+		name_string(X509_get_issuer_name(cur), t->err_issuer,
+		    sizeof(t->err_issuer));
+}
+
+/*
  * The verification callback records why a certificate was refused, keeps
  * the peer's certificate so that its fingerprint can be shown even then, and
  * implements pinning and --ssl-no-verify.
@@ -292,7 +313,7 @@ verify_cb(int ok, X509_STORE_CTX *xs)
 	if (t->leaf == NULL && leaf != NULL && X509_up_ref(leaf))
 		t->leaf = leaf;
 	if (!ok && t->verify_err == 0)
-		t->verify_err = X509_STORE_CTX_get_error(xs);
+		note_verify_error(t, xs);
 	if (t->have_pin) {
 		if (!t->pin_ok && !t->pin_mismatch)
 			check_pins(t, xs, leaf);
@@ -970,6 +991,21 @@ verify_reason(const struct tls *t, char *buf, size_t len)
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+		/*
+		 * The leaf's issuer is nowhere, and the server sent nothing
+		 * but the leaf.  Its issuer may be a CA that is not trusted,
+		 * or an intermediate CA that the server should have sent
+		 * (the usual fault of a server's set-up): the certificates at
+		 * hand cannot tell which, so the message names the issuer
+		 * and both causes.
+		 */
+		if (t->verify_depth == 0 && t->sent_certs <= 1) {
+			snprintf(buf, len, "unknown CA: the issuer %s is not "
+			    "trusted; if it is an intermediate CA, the server "
+			    "did not send its intermediate certificate",
+			    t->err_issuer);
+			return buf;
+		}
 		return "unknown CA: the issuer is not trusted";
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 		return "self-signed certificate";

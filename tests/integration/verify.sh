@@ -207,11 +207,47 @@ if serve_tlsnc future; then
 	end_tlsnc
 fi
 
+# s_server sends untrusted.pem alone: its issuer may be an untrusted CA or
+# a missing intermediate, and the message names it and both causes.
 if serve_openssl untrusted; then
 	# shellcheck disable=SC2086
 	connect "$T/line" --ssl $TRUST localhost "$SPORT"
-	verify_fails "untrusted.pem" "$UNKNOWN_CA" "$P/untrusted.pem"
+	verify_fails "untrusted.pem" "$FAILED unknown CA: the issuer \
+CN=untrusted CA is not trusted; if it is an intermediate CA, the server did \
+not send its intermediate certificate" "$P/untrusted.pem"
 	end_openssl
+fi
+
+# A server that sends only its own certificate, without the intermediate,
+# while the client trusts the root.
+serve_leafonly() {
+	listen_tlsnc "$T/l.out" "$T/l.err" "$T/hello" -l --ssl \
+	    --ssl-cert "$P/leafonly.pem" --ssl-key "$P/server.key" 0
+}
+MISSING="$FAILED unknown CA: the issuer CN=tlsnc test intermediate CA is \
+not trusted; if it is an intermediate CA, the server did not send its \
+intermediate certificate"
+if serve_leafonly; then
+	# shellcheck disable=SC2086
+	connect "$T/bulk" --ssl $TRUST localhost "$LPORT"
+	verify_fails "no intermediate sent" "$MISSING" "$P/server.pem"
+	end_tlsnc
+fi
+
+# The same server passes once the intermediate is in the trust file, and a
+# server that sends its intermediate, under a root that is not trusted,
+# lacks nothing: its issuer is untrusted.
+cat "$P/ca.pem" "$P/int.pem" > "$T/ca-int.pem"
+if serve_leafonly; then
+	connect "$T/bulk" --ssl --ssl-trustfile "$T/ca-int.pem" localhost "$LPORT"
+	passes_tlsnc "no intermediate sent, but trusted"
+fi
+if serve_tlsnc server; then
+	connect "$T/bulk" --ssl --ssl-trustfile "$P/other-ca.pem" localhost \
+	    "$LPORT"
+	verify_fails "intermediate sent, root not trusted" "$UNKNOWN_CA" \
+	    "$P/server.pem"
+	end_tlsnc
 fi
 
 # The system store has never heard of the test root.

@@ -715,8 +715,69 @@ test_ca_unknown(void **state)
 	tu_make_cert(&fx->other_ca, "Other CA", NULL, true, NULL, -3600, 86400);
 	client_trusting(fx->other_ca.cert);
 	make_pair(&co, "localhost");
-	handshake_fails(ST_VERIFY, "unknown CA");
+	/* The server sent only its own certificate: either cause may be. */
+	handshake_fails(ST_VERIFY, "certificate verification failed: unknown "
+	    "CA: the issuer CN=Unit Test CA is not trusted; if it is an "
+	    "intermediate CA, the server did not send its intermediate "
+	    "certificate");
 	assert_true(tls_verify_failed(fx->cli));
+}
+
+/*
+ * A server that sends its chain, up to a root that is not trusted: the
+ * issuer is not trusted, and nothing is missing.  The same server without
+ * its intermediate, whose root is trusted: the intermediate is missing.
+ */
+static void
+test_missing_intermediate(void **state)
+{
+	struct tls_opts co = { .server = false };
+	struct tu_cert inter;
+
+	(void)state;
+	tu_make_cert(&fx->ca, "Root CA", NULL, true, NULL, -3600, 86400);
+	tu_make_cert(&inter, "Intermediate CA", NULL, true, &fx->ca, -3600,
+	    86400);
+	tu_make_cert(&fx->leaf, "chained server", "DNS:localhost", false,
+	    &inter, -3600, 86400);
+	tu_make_cert(&fx->other_ca, "Other CA", NULL, true, NULL, -3600, 86400);
+
+	make_file_server(&fx->leaf, inter.cert);
+	client_trusting(fx->other_ca.cert);
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "certificate verification failed: unknown "
+	    "CA: the issuer is not trusted");
+	assert_null(strstr(fx->cli->err.msg, "intermediate"));
+	stream_close(fx->cli);
+	stream_close(fx->srv);
+	fx->cli = fx->srv = NULL;
+	SSL_CTX_free(fx->cctx);
+	SSL_CTX_free(fx->sctx);
+
+	make_file_server(&fx->leaf, NULL);
+	client_trusting(fx->ca.cert);
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "certificate verification failed: unknown "
+	    "CA: the issuer CN=Intermediate CA is not trusted; if it is an "
+	    "intermediate CA, the server did not send its intermediate "
+	    "certificate");
+	stream_close(fx->cli);
+	stream_close(fx->srv);
+	fx->cli = fx->srv = NULL;
+	SSL_CTX_free(fx->cctx);
+
+	/* With the intermediate in the trust file, nothing is missing. */
+	{
+		char *trust = tu_write_pem(fx->dir, "bundle.pem", fx->ca.cert,
+		    inter.cert, NULL);
+
+		co.trust_file = trust;
+		make_client_ctx(&co);
+		free(trust);
+	}
+	make_pair(&co, "localhost");
+	handshake_ok();
+	tu_cert_free(&inter);
 }
 
 static void
@@ -1525,6 +1586,7 @@ main(void)
 		T(test_ca_verify_ok),
 		T(test_ca_name_mismatch),
 		T(test_ca_unknown),
+		T(test_missing_intermediate),
 		T(test_ca_expired),
 		T(test_ca_no_san),
 		T(test_leaf_is_ca),
