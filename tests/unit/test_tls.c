@@ -71,6 +71,14 @@ teardown(void **state)
 	return 0;
 }
 
+/* Free a context of the fixture, so that teardown does not free it again. */
+static void
+free_ctx(SSL_CTX **c)
+{
+	SSL_CTX_free(*c);
+	*c = NULL;
+}
+
 /* A server context with an ephemeral certificate; its pin in fx->srv_fp. */
 static void
 make_ephemeral_server(const char *listen_name)
@@ -432,7 +440,7 @@ test_cipher_suites(void **state)
 	count_suites(fx->sctx, &tls13, &good, &other, NULL);
 	assert_true(tls13 >= 3);
 	assert_true(good >= 4);
-	SSL_CTX_free(fx->cctx);
+	free_ctx(&fx->cctx);
 
 	/* --ssl-ciphers replaces the TLS 1.2 list, and only that. */
 	o.ciphers = "AES128-SHA";
@@ -441,7 +449,7 @@ test_cipher_suites(void **state)
 	assert_true(tls13 >= 3);
 	assert_int_equal(good, 0);
 	assert_int_equal(other, 1);
-	fx->cctx = (SSL_CTX_free(fx->cctx), NULL);
+	free_ctx(&fx->cctx);
 
 	o.ciphers = "NO-SUCH-SUITE";
 	ctx_expect_fail(&o, ST_USAGE, "--ssl-ciphers: no TLS 1.2 cipher suite "
@@ -612,7 +620,7 @@ test_pin_of_issuer(void **state)
 	stream_close(fx->cli);
 	stream_close(fx->srv);
 	fx->cli = fx->srv = NULL;
-	SSL_CTX_free(fx->cctx);
+	free_ctx(&fx->cctx);
 
 	/* The root, which the server does not send. */
 	assert_int_equal(tls_fingerprint(fx->ca.cert, fp), 0);
@@ -751,8 +759,8 @@ test_missing_intermediate(void **state)
 	stream_close(fx->cli);
 	stream_close(fx->srv);
 	fx->cli = fx->srv = NULL;
-	SSL_CTX_free(fx->cctx);
-	SSL_CTX_free(fx->sctx);
+	free_ctx(&fx->cctx);
+	free_ctx(&fx->sctx);
 
 	make_file_server(&fx->leaf, NULL);
 	client_trusting(fx->ca.cert);
@@ -764,7 +772,7 @@ test_missing_intermediate(void **state)
 	stream_close(fx->cli);
 	stream_close(fx->srv);
 	fx->cli = fx->srv = NULL;
-	SSL_CTX_free(fx->cctx);
+	free_ctx(&fx->cctx);
 
 	/* With the intermediate in the trust file, nothing is missing. */
 	{
@@ -884,7 +892,7 @@ test_leaf_is_trusted_ca(void **state)
 	stream_close(fx->cli);
 	stream_close(fx->srv);
 	fx->cli = fx->srv = NULL;
-	SSL_CTX_free(fx->cctx);
+	free_ctx(&fx->cctx);
 
 	/* A pin takes the certificate as it is, CA or not. */
 	{
@@ -1434,7 +1442,7 @@ test_files_from_pipes(void **state)
 	assert_int_equal(tls_fingerprint(fx->leaf.cert, want), 0);
 	assert_string_equal(fp, want);
 	close(cfd);
-	SSL_CTX_free(fx->sctx);
+	free_ctx(&fx->sctx);
 
 	/* The certificate and the key in pipes of their own. */
 	cfd = pem_pipe(cpath, fx->leaf.cert, inter.cert, NULL);
@@ -1490,18 +1498,17 @@ test_encrypted_key(void **state)
 
 	o.key_pass = "pass:unit-test-passphrase";
 	assert_non_null(fx->sctx = tls_ctx_new(&o, NULL, NULL, &e));
-	SSL_CTX_free(fx->sctx);
+	free_ctx(&fx->sctx);
 	setenv("TLSNC_UNIT_PASS", pass, 1);
 	o.key_pass = "env:TLSNC_UNIT_PASS";
 	assert_non_null(fx->sctx = tls_ctx_new(&o, NULL, NULL, &e));
-	SSL_CTX_free(fx->sctx);
+	free_ctx(&fx->sctx);
 	assert_true(asprintf(&src, "file:%s", passfile) > 0);
 	o.key_pass = src;
 	fx->sctx = tls_ctx_new(&o, NULL, NULL, &e);
 	if (fx->sctx == NULL)
 		fail_msg("file: %s", e.msg);
-	SSL_CTX_free(fx->sctx);
-	fx->sctx = NULL;
+	free_ctx(&fx->sctx);
 	free(src);
 	/* fd: takes the first line, and leaves the rest to be read. */
 	assert_int_equal(pipe(p), 0);
@@ -1511,6 +1518,7 @@ test_encrypted_key(void **state)
 	fx->sctx = tls_ctx_new(&o, NULL, NULL, &e);
 	if (fx->sctx == NULL)
 		fail_msg("fd: %s", e.msg);
+	free_ctx(&fx->sctx);
 	assert_int_equal(read(p[0], msg, sizeof(msg)), 4);
 	assert_memory_equal(msg, "rest", 4);
 	close(p[0]);
