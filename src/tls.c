@@ -62,13 +62,17 @@ struct tls {
 	bool		 lower_failed;	/* the lower stream said IO_ERROR */
 	bool		 leaf_is_ca;	/* refused: the leaf is a CA */
 	bool		 refused_renegotiation;	/* no_renegotiation went out */
-	unsigned char	 pins[TLS_PINS_MAX][TLS_PIN_LEN];
+	/*
+	 * What only a refused certificate needs is kept by reference, and
+	 * pins only when there are some: a listener may hold many sessions.
+	 */
+	unsigned char	(*pins)[TLS_PIN_LEN];
 	size_t		 npins;
-	char		 pin_issuer[256]; /* a pin matched this CA, not the leaf */
+	X509		*pin_ca;	/* a pin matched this CA, not the leaf */
 	int		 verify_err;	/* first X509_V_ERR_* seen, or 0 */
 	int		 verify_depth;	/* ... at this depth in the chain */
 	int		 sent_certs;	/* the peer sent this many certificates */
-	char		 err_issuer[256]; /* the issuer named at that depth */
+	X509		*err_cert;	/* ... and the certificate there */
 	X509		*leaf;		/* the peer's certificate, even if refused */
 	char		 name[256];	/* the name being verified */
 };
@@ -268,9 +272,9 @@ check_pins(struct tls *t, X509_STORE_CTX *xs, X509 *leaf)
 	for (i = 0; i < 2; i++) {
 		for (j = 0; j < sk_X509_num(sets[i]); j++) {
 			x = sk_X509_value(sets[i], j);
-			if (X509_cmp(x, leaf) != 0 && is_pinned(t, x)) {
-				name_string(X509_get_subject_name(x),
-				    t->pin_issuer, sizeof(t->pin_issuer));
+			if (X509_cmp(x, leaf) != 0 && is_pinned(t, x) &&
+			    X509_up_ref(x)) {
+				t->pin_ca = x;
 				return;
 			}
 		}
@@ -290,9 +294,10 @@ note_verify_error(struct tls *t, X509_STORE_CTX *xs)
 	t->verify_err = X509_STORE_CTX_get_error(xs);
 	t->verify_depth = X509_STORE_CTX_get_error_depth(xs);
 	t->sent_certs = sk_X509_num(X509_STORE_CTX_get0_untrusted(xs));
-	if (cur != NULL)
-		name_string(X509_get_issuer_name(cur), t->err_issuer,
-		    sizeof(t->err_issuer));
+	X509_free(t->err_cert);
+	t->err_cert = NULL;
+	if (cur != NULL && X509_up_ref(cur))
+		t->err_cert = cur;
 }
 
 /*
@@ -999,11 +1004,15 @@ verify_reason(const struct tls *t, char *buf, size_t len)
 		 * hand cannot tell which, so the message names the issuer
 		 * and both causes.
 		 */
-		if (t->verify_depth == 0 && t->sent_certs <= 1) {
+		if (t->verify_depth == 0 && t->sent_certs <= 1 &&
+		    t->err_cert != NULL) {
+			char issuer[256];
+
+			name_string(X509_get_issuer_name(t->err_cert), issuer,
+			    sizeof(issuer));
 			snprintf(buf, len, "unknown CA: the issuer %s is not "
 			    "trusted; if it is an intermediate CA, the server "
-			    "did not send its intermediate certificate",
-			    t->err_issuer);
+			    "did not send its intermediate certificate", issuer);
 			return buf;
 		}
 		return "unknown CA: the issuer is not trusted";
@@ -1085,12 +1094,15 @@ tls_result(struct stream *s, int ret, const char *what)
 
 			t->verify_failed = true;
 			ERR_clear_error();
-			if (t->pin_mismatch && t->pin_issuer[0] != '\0')
+			if (t->pin_mismatch && t->pin_ca != NULL) {
+				name_string(X509_get_subject_name(t->pin_ca),
+				    buf, sizeof(buf));
 				return stream_fail(s, ST_VERIFY, 0,
 				    "certificate verification failed: pin "
 				    "mismatch: the pin matches the issuer "
 				    "certificate %s, not the server's own "
-				    "certificate", t->pin_issuer);
+				    "certificate", buf);
+			}
 			if (t->pin_mismatch) {
 				if (t->leaf != NULL)
 					tls_fingerprint(t->leaf, fp);
@@ -1278,6 +1290,9 @@ tls_close(struct stream *s)
 
 	SSL_free(t->ssl);
 	X509_free(t->leaf);
+	X509_free(t->pin_ca);
+	X509_free(t->err_cert);
+	free(t->pins);
 	free(t);
 }
 
@@ -1402,6 +1417,8 @@ tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
 	t->server = o->server;
 	t->no_verify = o->no_verify;
 	if (o->have_pin) {
+		if ((t->pins = calloc(TLS_PINS_MAX, TLS_PIN_LEN)) == NULL)
+			goto ssl_fail;
 		memcpy(t->pins[0], o->pin, TLS_PIN_LEN);
 		t->npins = 1;
 		for (i = 0; i < o->n_more_pins && t->npins < TLS_PINS_MAX; i++)
@@ -1438,6 +1455,7 @@ tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
 ssl_fail:
 	err_ssl(e, ST_RUNTIME, "TLS set-up failed");
 	SSL_free(t->ssl);
+	free(t->pins);
 	free(t);
 	free(s);
 	return NULL;
@@ -1523,8 +1541,9 @@ tls_get_info(const struct stream *s, struct tls_info *info)
 		snprintf(info->verify, sizeof(info->verify), "%s",
 		    t->pin_ok ? "ok (pinned certificate)" : "pin mismatch");
 		info->pin_mismatch = t->pin_mismatch;
-		snprintf(info->pin_issuer, sizeof(info->pin_issuer), "%s",
-		    t->pin_issuer);
+		if (t->pin_ca != NULL)
+			name_string(X509_get_subject_name(t->pin_ca),
+			    info->pin_issuer, sizeof(info->pin_issuer));
 	} else if (t->no_verify) {
 		if (t->verify_err != 0)
 			snprintf(info->verify, sizeof(info->verify),
