@@ -396,7 +396,9 @@ exec 3<&-
 
 # With a terminal and no --ssl-key-pass, the prompt is on /dev/tty (here a
 # pseudo-terminal from script(1)), with echo off; stdin stays the data.
-if command -v script > /dev/null 2>&1; then
+if command -v script > /dev/null 2>&1 &&
+    run_limited 10 script -qec true /dev/null < /dev/null > /dev/null 2>&1
+then
 	rm -f "$T/tty.in"
 	mkfifo "$T/tty.in"
 	: > "$T/tty.out"
@@ -431,7 +433,7 @@ if command -v script > /dev/null 2>&1; then
 	check "terminal prompt: the passphrase was not echoed" \
 	    eval '! grep -qF "$PASS" "$T/tty.out"'
 else
-	skip 6 "no script(1) for a terminal"
+	skip 5 "no script(1), or no pseudo-terminal for it"
 fi
 
 # Sources that cannot give a passphrase.  A value without a form is not
