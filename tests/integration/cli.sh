@@ -430,8 +430,8 @@ then
 	exec 7>&-
 	wait_pid "$SCPID" 20
 	check "terminal prompt: the listener exits 0" status_is 0 "$?"
-	check "terminal prompt: the passphrase was not echoed" \
-	    eval '! grep -qF "$PASS" "$T/tty.out"'
+	! grep -qF "$PASS" "$T/tty.out"
+	check "terminal prompt: the passphrase was not echoed" [ $? -eq 0 ]
 else
 	skip 5 "no script(1), or no pseudo-terminal for it"
 fi

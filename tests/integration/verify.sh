@@ -601,10 +601,13 @@ fi
 # file.
 # shellcheck disable=SC2086
 if serve_openssl server $MTLS; then
+	# shellcheck disable=SC2002  # a pipe is the point, not a file
 	cat "$P/client.pem" | {
 		exec 3<&0
+		# shellcheck disable=SC2002
 		cat "$P/client.key" | {
 			exec 4<&0
+			# shellcheck disable=SC2002
 			cat "$P/ca.pem" | {
 				exec 5<&0
 				run_limited 30 "$TLSNC" --ssl \
