@@ -11,6 +11,10 @@
 #   wrongname.pem/.key        valid chain, but only for wrong.example
 #   untrusted.pem/.key        right names, issued by a CA nobody trusts
 #   rsa.pem/rsa.key, ed25519.pem/ed25519.key   other key types (client use)
+#   nosan.pem/nosan.key       CN=localhost, but no subjectAltName
+#   caleaf.pem/caleaf.key     a server certificate with CA:TRUE
+#   rsaserver.pem/.key        server certificate with an RSA key
+#   leafonly.pem              server.pem's certificate without the chain
 set -eu
 
 out=${1:-pki}
@@ -123,6 +127,15 @@ keyUsage = critical, digitalSignature, keyEncipherment
 extendedKeyUsage = serverAuth
 subjectAltName = DNS:wrong.example"
 leaf rsa "tlsnc test rsa client" "$client_ext" "" "" rsa
+leaf nosan localhost "basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth"
+leaf caleaf localhost "basicConstraints = critical, CA:TRUE
+keyUsage = critical, digitalSignature, keyCertSign
+extendedKeyUsage = serverAuth
+$leaf_names"
+leaf rsaserver localhost "$server_ext" "" "" rsa
+run openssl x509 -in server.pem -out leafonly.pem
 leaf ed25519 "tlsnc test ed25519 client" "$client_ext" "" "" ed25519
 
 # A CA that nobody trusts, and a server certificate from it (leaf only).

@@ -45,6 +45,25 @@ sanitize_stdio(void)
 	}
 }
 
+/*
+ * Flush what --help or --version wrote.  A failed write is reported, as cat
+ * does: output that did not arrive is not a success.  errno was cleared
+ * before the output, so a write that failed while stdio was filling its
+ * buffer is still named if the final flush succeeds.  Returns the status.
+ */
+static int
+finish_output(void)
+{
+	int saved;
+
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return ST_OK;
+	saved = errno;
+	say("writing output: %s", saved != 0 ? strerror(saved) :
+	    "write error");
+	return ST_RUNTIME;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -62,13 +81,15 @@ main(int argc, char **argv)
 		return ST_USAGE;
 	}
 	if (o.help) {
+		errno = 0;
 		options_usage(stdout);
-		return fflush(stdout) == 0 ? ST_OK : ST_RUNTIME;
+		return finish_output();
 	}
 	if (o.version) {
+		errno = 0;
 		printf("tlsnc %s (%s)\n", PACKAGE_VERSION,
 		    OpenSSL_version(OPENSSL_VERSION));
-		return fflush(stdout) == 0 ? ST_OK : ST_RUNTIME;
+		return finish_output();
 	}
 	verbose = o.verbose;
 	m.own_fp = own_fp;

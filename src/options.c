@@ -3,6 +3,7 @@
 
 #include <sys/socket.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -19,8 +20,9 @@
  * setter and the offset of the field that the setter fills in, so the field's
  * type must be the one the setter expects (noted before each).
  */
-static opt_setter	set_flag, set_count, set_string, set_name, set_ipv4,
-			set_ipv6, set_seconds, set_time_limit, set_conns, set_pin;
+static opt_setter	set_flag, set_count, set_string, set_host_name, set_ipv4,
+			set_ipv6, set_seconds, set_time_limit, set_conns, set_pin,
+			set_pass_source;
 
 #define FIELD(member)	offsetof(struct options, member)
 
@@ -83,6 +85,9 @@ const struct optdef option_table[] = {
 	{ "ssl-key", 0, "FILE", GROUP_TLS,
 	  "PEM private key for --ssl-cert (default: the same file)",
 	  set_string, FIELD(tls.key_file) },
+	{ "ssl-key-pass", 0, "SOURCE", GROUP_TLS,
+	  "The key's passphrase: pass:TEXT, env:VAR, file:PATH or fd:N",
+	  set_pass_source, FIELD(tls.key_pass) },
 	{ "ssl-trustfile", 0, "FILE", GROUP_TLS,
 	  "PEM CA certificates to trust instead of the system store",
 	  set_string, FIELD(tls.trust_file) },
@@ -94,10 +99,13 @@ const struct optdef option_table[] = {
 	  set_flag, FIELD(tls.no_verify) },
 	{ "ssl-pin", 0, "SHA256:HEX", GROUP_TLS,
 	  "Accept exactly the certificate with this SHA-256 fingerprint",
-	  set_pin, FIELD(tls.pin) },
+	  set_pin, FIELD(tls) },
 	{ "ssl-servername", 0, "NAME", GROUP_TLS,
 	  "Name to send as SNI and to verify, instead of the host",
-	  set_name, FIELD(tls.servername) },
+	  set_host_name, FIELD(tls.servername) },
+	{ "ssl-ciphers", 0, "LIST", GROUP_TLS,
+	  "TLS 1.2 cipher suites (default: ECDHE with AEAD only)",
+	  set_string, FIELD(tls.ciphers) },
 };
 
 #define OPTION_COUNT	(sizeof(option_table) / sizeof(option_table[0]))
@@ -207,16 +215,86 @@ set_string(const struct optdef *d, struct options *o, const char *arg,
 	return ST_OK;
 }
 
-/* const char *: as set_string, but an empty name is refused. */
+/*
+ * Why name cannot be sent as SNI and verified as a host name, or NULL when
+ * it can: it is an IP address literal (never sent as SNI, but verified as
+ * an address), or dot-separated labels of ASCII letters, digits, '-' and
+ * '_' (which some names carry), each 1 to 63 characters long, 253 in all.
+ * A name in another script must be given in its IDNA form.
+ */
+static const char *
+bad_host_name(const char *name)
+{
+	const unsigned char *p;
+	size_t label = 0;
+
+	if (addr_is_literal(name))
+		return NULL;
+	if (strlen(name) > 253)
+		return "it is longer than 253 characters";
+	for (p = (const unsigned char *)name; ; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (label == 0)
+				return "it has an empty label";
+			if (*p == '\0')
+				return NULL;
+			label = 0;
+			continue;
+		}
+		if (*p >= 0x80)
+			return "it has a non-ASCII character (give the name "
+			    "in its IDNA form, xn--...)";
+		if (*p <= ' ' || *p == 0x7f)
+			return "it has a space or a control character";
+		if (!isalnum(*p) && *p != '-' && *p != '_')
+			return "it has a character that no host name has";
+		if (++label > 63)
+			return "it has a label longer than 63 characters";
+	}
+}
+
+/*
+ * s as it may be printed: bytes that are not printable ASCII as \xNN, and
+ * no more than fits in out, where "..." marks a cut.
+ */
+static const char *
+printable(const char *s, char *out, size_t len)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (n + 8 >= len) {
+			memcpy(out + n, "...", 4);
+			return out;
+		}
+		if (c >= ' ' && c < 0x7f)
+			out[n++] = (char)c;
+		else
+			n += (size_t)snprintf(out + n, len - n, "\\x%02x", c);
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/*
+ * const char *: a name to send as SNI and to verify: a host name or an IP
+ * address literal.  Anything else is refused, by the option's name.
+ */
 static enum status
-set_name(const struct optdef *d, struct options *o, const char *arg,
+set_host_name(const struct optdef *d, struct options *o, const char *arg,
     struct error *e)
 {
-	char label[64];
+	const char *why;
+	char label[64], shown[80];
 
+	opt_short_label(d, label, sizeof(label));
 	if (*arg == '\0')
-		return err_set(e, ST_USAGE, "%s: empty name",
-		    opt_short_label(d, label, sizeof(label)));
+		return err_set(e, ST_USAGE, "%s: empty name", label);
+	if ((why = bad_host_name(arg)) != NULL)
+		return err_set(e, ST_USAGE, "%s: '%s' is not a host name: %s",
+		    label, printable(arg, shown, sizeof(shown)), why);
 	return set_string(d, o, arg, e);
 }
 
@@ -301,19 +379,47 @@ set_conns(const struct optdef *d, struct options *o, const char *arg,
 	return ST_OK;
 }
 
-/* unsigned char[TLS_PIN_LEN]: a SHA-256 pin; it also sets tls.have_pin. */
+/*
+ * struct tls_opts: one more SHA-256 pin, up to TLS_PINS_MAX: the first in
+ * pin (setting have_pin), the others in more_pins.
+ */
 static enum status
 set_pin(const struct optdef *d, struct options *o, const char *arg,
     struct error *e)
 {
+	struct tls_opts *t = field_of(d, o);
+	unsigned char *slot;
 	char label[64];
 
-	if (tls_parse_pin(arg, field_of(d, o)) == -1)
+	opt_short_label(d, label, sizeof(label));
+	if (!t->have_pin)
+		slot = t->pin;
+	else if (t->n_more_pins < TLS_PINS_MAX - 1)
+		slot = t->more_pins[t->n_more_pins];
+	else
+		return err_set(e, ST_USAGE, "%s: at most %d pins may be "
+		    "given", label, TLS_PINS_MAX);
+	if (tls_parse_pin(arg, slot) == -1)
 		return err_set(e, ST_USAGE, "%s: '%s' is not SHA256: and 64 "
-		    "hex digits", opt_short_label(d, label, sizeof(label)),
-		    arg);
-	o->tls.have_pin = true;
+		    "hex digits", label, arg);
+	if (t->have_pin)
+		t->n_more_pins++;
+	t->have_pin = true;
 	return ST_OK;
+}
+
+/*
+ * const char *: where an encrypted key's passphrase comes from, in openssl's
+ * forms.  It is read with the key (tls.c).  A refused value is not echoed:
+ * it may be the passphrase itself, given without "pass:".
+ */
+static enum status
+set_pass_source(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	if (!tls_pass_source_ok(arg))
+		return err_set(e, ST_USAGE, TLS_PASS_FORMS);
+	return set_string(d, o, arg, e);
 }
 
 void
@@ -427,11 +533,17 @@ check_combinations(const struct options *o, const struct given *g,
 	if (o->listen && o->tls.no_verify)
 		return err_set(e, ST_USAGE, "--ssl-no-verify is for a "
 		    "client, not with -l");
+	/* A listener does not verify clients: the option would promise it. */
+	if (o->listen && o->ssl_verify)
+		return err_set(e, ST_USAGE, "--ssl-verify is for a client, "
+		    "not with -l");
 	if (o->listen && o->src_addr != NULL)
 		return err_set(e, ST_USAGE, "-s is for a client; give the "
 		    "listen address as an argument");
 	if (o->tls.key_file != NULL && o->tls.cert_file == NULL)
 		return err_set(e, ST_USAGE, "--ssl-key needs --ssl-cert");
+	if (o->tls.key_pass != NULL && o->tls.cert_file == NULL)
+		return err_set(e, ST_USAGE, "--ssl-key-pass needs --ssl-cert");
 	return ST_OK;
 }
 
@@ -550,6 +662,31 @@ connect_operands(struct options *o, int nargs, char **args, struct error *e)
 	return ST_OK;
 }
 
+/*
+ * getopt_long takes any unique prefix of a long name: "--ssl-no" would mean
+ * --ssl-no-verify.  An option that weakens security must never be reached
+ * by a slip of the keyboard, so only the full name is accepted.  The name
+ * given is in the argv element just consumed: the one before optind, or the
+ * one before that when the argument came as a word of its own.
+ */
+static enum status
+check_full_name(const struct optdef *d, char **argv, struct error *e)
+{
+	const char *given = argv[optind - 1];
+	size_t len;
+
+	if (d->arg != NULL && optarg == argv[optind - 1] && optind >= 2)
+		given = argv[optind - 2];
+	if (strncmp(given, "--", 2) != 0)
+		return ST_OK;
+	given += 2;
+	len = strcspn(given, "=");
+	if (strlen(d->name) == len && strncmp(given, d->name, len) == 0)
+		return ST_OK;
+	return err_set(e, ST_USAGE, "unknown option '--%.*s'", (int)len,
+	    given);
+}
+
 enum status
 options_parse(int argc, char **argv, struct options *o, struct error *e)
 {
@@ -569,6 +706,8 @@ options_parse(int argc, char **argv, struct options *o, struct error *e)
 	    NULL)) != -1) {
 		if ((d = find_by_val(c)) == NULL)
 			return refused_option(c, argv, e);
+		if (c >= LONG_VAL && (st = check_full_name(d, argv, e)) != ST_OK)
+			return st;
 		g.entry[d - option_table] = true;
 		if ((st = d->set(d, o, optarg, e)) != ST_OK)
 			return st;

@@ -78,6 +78,13 @@ on_first_data(const void *buf, size_t n, void *arg)
 		    "speak TLS");
 }
 
+/*
+ * After a refused server certificate: show it, and say what would let a
+ * connection through.  With no pin, that is a pin of exactly this
+ * certificate.  After a pin mismatch it is not: the certificate just
+ * presented is the one that may be an attacker's, so a new pin must come
+ * from elsewhere.
+ */
 void
 verify_hint(struct stream *net)
 {
@@ -88,6 +95,18 @@ verify_hint(struct stream *net)
 		return;
 	say("the peer's certificate is %s (subject %s)", info.fingerprint,
 	    info.subject);
+	if (info.pin_issuer[0] != '\0') {
+		say("--ssl-pin accepts only the server's own certificate; to "
+		    "verify the server against a CA, give the CA's certificate "
+		    "with --ssl-trustfile");
+		return;
+	}
+	if (info.pin_mismatch) {
+		say("this is not the pinned certificate, and it may be an "
+		    "attacker's: take a new pin only from a channel you trust, "
+		    "never from this connection");
+		return;
+	}
 	say("to accept exactly this certificate, add --ssl-pin %s; "
 	    "--ssl-no-verify accepts any (insecure)", info.fingerprint);
 }

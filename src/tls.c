@@ -11,13 +11,19 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -44,7 +50,7 @@ struct tls {
 	SSL		*ssl;
 	bool		 server;
 	bool		 no_verify;
-	bool		 have_pin;
+	bool		 have_pin;	/* npins > 0 */
 	bool		 pin_ok;
 	bool		 pin_mismatch;
 	bool		 verify_failed;	/* the handshake failed on the peer cert */
@@ -54,8 +60,19 @@ struct tls {
 	bool		 busy;		/* full records move: keep buffers */
 	bool		 eof_unclean;	/* EOF came without close_notify */
 	bool		 lower_failed;	/* the lower stream said IO_ERROR */
-	unsigned char	 pin[TLS_PIN_LEN];
+	bool		 leaf_is_ca;	/* refused: the leaf is a CA */
+	bool		 refused_renegotiation;	/* no_renegotiation went out */
+	/*
+	 * What only a refused certificate needs is kept by reference, and
+	 * pins only when there are some: a listener may hold many sessions.
+	 */
+	unsigned char	(*pins)[TLS_PIN_LEN];
+	size_t		 npins;
+	X509		*pin_ca;	/* a pin matched this CA, not the leaf */
 	int		 verify_err;	/* first X509_V_ERR_* seen, or 0 */
+	int		 verify_depth;	/* ... at this depth in the chain */
+	int		 sent_certs;	/* the peer sent this many certificates */
+	X509		*err_cert;	/* ... and the certificate there */
 	X509		*leaf;		/* the peer's certificate, even if refused */
 	char		 name[256];	/* the name being verified */
 };
@@ -215,6 +232,74 @@ fail:
 	return -1;
 }
 
+static void	name_string(const X509_NAME *, char *, size_t);
+
+/* Whether x's fingerprint is one of the pins. */
+static bool
+is_pinned(const struct tls *t, X509 *x)
+{
+	unsigned char md[TLS_PIN_LEN];
+	bool hit = false;
+	size_t i;
+
+	if (x == NULL || cert_digest(x, md) == -1)
+		return false;
+	for (i = 0; i < t->npins; i++)
+		hit |= CRYPTO_memcmp(md, t->pins[i], TLS_PIN_LEN) == 0;
+	return hit;
+}
+
+/*
+ * Decide the pin once per handshake: the leaf must be pinned.  When it is
+ * not, but a pin matches a CA of the chain (as sent, or as built from the
+ * trust store), remember which, so that the message can say so: that pin
+ * was meant for a CA, and vouches for nothing the CA issued.
+ */
+static void
+check_pins(struct tls *t, X509_STORE_CTX *xs, X509 *leaf)
+{
+	STACK_OF(X509) *sets[2];
+	X509 *x;
+	int i, j;
+
+	if (is_pinned(t, leaf)) {
+		t->pin_ok = true;
+		return;
+	}
+	t->pin_mismatch = true;
+	sets[0] = X509_STORE_CTX_get0_untrusted(xs);
+	sets[1] = X509_STORE_CTX_get0_chain(xs);
+	for (i = 0; i < 2; i++) {
+		for (j = 0; j < sk_X509_num(sets[i]); j++) {
+			x = sk_X509_value(sets[i], j);
+			if (X509_cmp(x, leaf) != 0 && is_pinned(t, x) &&
+			    X509_up_ref(x)) {
+				t->pin_ca = x;
+				return;
+			}
+		}
+	}
+}
+
+/*
+ * Keep the first verification error, and what is needed to explain it:
+ * how deep in the chain it was, the issuer named there, and how many
+ * certificates the peer sent.
+ */
+static void
+note_verify_error(struct tls *t, X509_STORE_CTX *xs)
+{
+	X509 *cur = X509_STORE_CTX_get_current_cert(xs);
+
+	t->verify_err = X509_STORE_CTX_get_error(xs);
+	t->verify_depth = X509_STORE_CTX_get_error_depth(xs);
+	t->sent_certs = sk_X509_num(X509_STORE_CTX_get0_untrusted(xs));
+	X509_free(t->err_cert);
+	t->err_cert = NULL;
+	if (cur != NULL && X509_up_ref(cur))
+		t->err_cert = cur;
+}
+
 /*
  * The verification callback records why a certificate was refused, keeps
  * the peer's certificate so that its fingerprint can be shown even then, and
@@ -226,30 +311,59 @@ verify_cb(int ok, X509_STORE_CTX *xs)
 	SSL *ssl = X509_STORE_CTX_get_ex_data(xs,
 	    SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct tls *t = ssl != NULL ? SSL_get_ex_data(ssl, tls_ex_index) : NULL;
-	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
-	unsigned char md[TLS_PIN_LEN];
+	X509 *leaf = X509_STORE_CTX_get0_cert(xs), *cur;
 
 	if (t == NULL)
 		return ok;
 	if (t->leaf == NULL && leaf != NULL && X509_up_ref(leaf))
 		t->leaf = leaf;
 	if (!ok && t->verify_err == 0)
-		t->verify_err = X509_STORE_CTX_get_error(xs);
+		note_verify_error(t, xs);
 	if (t->have_pin) {
-		if (!t->pin_ok && !t->pin_mismatch) {
-			if (leaf != NULL && cert_digest(leaf, md) == 0 &&
-			    CRYPTO_memcmp(md, t->pin, TLS_PIN_LEN) == 0)
-				t->pin_ok = true;
-			else
-				t->pin_mismatch = true;
-		}
+		if (!t->pin_ok && !t->pin_mismatch)
+			check_pins(t, xs, leaf);
 		if (t->pin_mismatch)
 			X509_STORE_CTX_set_error(xs, X509_V_ERR_CERT_REJECTED);
 		return t->pin_ok;
 	}
 	if (t->no_verify)
 		return 1;
+	/*
+	 * A CA certificate is no server's certificate: a CA's key that signs
+	 * for one name must not be taken for a server.  OpenSSL accepts such a
+	 * leaf; the check is made once the rest of the leaf has passed.  (At
+	 * depth 0 the current certificate is the leaf, or the trust store's
+	 * copy of it.)
+	 */
+	cur = X509_STORE_CTX_get_current_cert(xs);
+	if (ok && X509_STORE_CTX_get_error_depth(xs) == 0 && cur != NULL &&
+	    X509_check_ca(cur) != 0) {
+		t->leaf_is_ca = true;
+		if (t->verify_err == 0)
+			t->verify_err = X509_V_ERR_APPLICATION_VERIFICATION;
+		X509_STORE_CTX_set_error(xs,
+		    X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
 	return ok;
+}
+
+/*
+ * OpenSSL answers a peer's TLS 1.2 renegotiation (a HelloRequest from a
+ * server, a new ClientHello from a client) with a no_renegotiation warning,
+ * since renegotiation is off.  Note it, so that the failure that usually
+ * follows can say what the peer tried.
+ */
+static void
+note_alert(const SSL *ssl, int where, int ret)
+{
+	struct tls *t;
+
+	if ((where & SSL_CB_WRITE_ALERT) == 0 ||
+	    (ret & 0xff) != SSL_AD_NO_RENEGOTIATION)
+		return;
+	if ((t = SSL_get_ex_data(ssl, tls_ex_index)) != NULL)
+		t->refused_renegotiation = true;
 }
 
 /*
@@ -268,39 +382,398 @@ note_cert_request(SSL *ssl, X509 **x, EVP_PKEY **pkey)
 	return 0;
 }
 
-/* A directory opens but does not read: say so rather than "PEM lib". */
-static int
-check_readable(const char *opt, const char *path, struct error *e)
-{
-	FILE *f;
-	int saved;
+/*
+ * Certificate, key and trust files are read whole, once, and OpenSSL is
+ * given the bytes.  A pipe or a FIFO (--ssl-cert <(...)) can be read only
+ * once, so nothing may open the file twice; reading it here also lets the
+ * message name the cause ("Is a directory") rather than "PEM lib".
+ */
+#define TLS_FILE_MAX	(16 * 1024 * 1024)
 
-	if ((f = fopen(path, "r")) == NULL)
-		return err_errno(e, ST_USAGE, errno, "%s %s", opt, path), -1;
-	if (fgetc(f) == EOF && ferror(f)) {
-		saved = errno;
-		fclose(f);
-		return err_errno(e, ST_USAGE, saved, "%s %s", opt, path), -1;
-	}
-	fclose(f);
+struct pem_file {
+	char	*data;
+	size_t	 len;
+	size_t	 cap;
+};
+
+/* Forget the bytes, which may hold a private key. */
+static void
+pem_file_free(struct pem_file *f)
+{
+	if (f->data != NULL)
+		OPENSSL_clear_free(f->data, f->cap);
+	memset(f, 0, sizeof(*f));
+}
+
+/* Make room for more; the old copy is wiped, not left in the heap. */
+static int
+pem_file_grow(struct pem_file *f)
+{
+	size_t cap = f->cap == 0 ? 16384 : 2 * f->cap;
+	char *data;
+
+	if ((data = OPENSSL_malloc(cap)) == NULL)
+		return -1;
+	if (f->len > 0)
+		memcpy(data, f->data, f->len);
+	if (f->data != NULL)
+		OPENSSL_clear_free(f->data, f->cap);
+	f->data = data;
+	f->cap = cap;
 	return 0;
 }
 
+/*
+ * Read path (named by option opt) whole into f.  Returns 0, or -1 with e
+ * filled in: ST_USAGE and "OPT PATH: strerror" for a file that cannot be
+ * opened or read.
+ */
 static int
-load_cert_and_key(SSL_CTX *ctx, const char *cert, const char *key,
+pem_file_read(struct pem_file *f, const char *opt, const char *path,
     struct error *e)
 {
-	/* With no --ssl-key, the key is looked for in the --ssl-cert file. */
-	const char *key_opt = key == cert ? "--ssl-cert" : "--ssl-key";
+	ssize_t n;
+	int fd, saved;
 
-	/* Read them first, so that the message can name the cause. */
-	if (check_readable("--ssl-cert", cert, e) == -1 ||
-	    check_readable(key_opt, key, e) == -1)
-		return -1;
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+	memset(f, 0, sizeof(*f));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return err_errno(e, ST_USAGE, errno, "%s %s", opt, path), -1;
+	for (;;) {
+		if (f->len == f->cap) {
+			if (f->cap >= TLS_FILE_MAX) {
+				close(fd);
+				pem_file_free(f);
+				return err_set(e, ST_USAGE, "%s %s: larger than "
+				    "%d MiB", opt, path, TLS_FILE_MAX >> 20), -1;
+			}
+			if (pem_file_grow(f) == -1) {
+				close(fd);
+				pem_file_free(f);
+				return err_set(e, ST_RUNTIME, "out of memory"),
+				    -1;
+			}
+		}
+		n = read(fd, f->data + f->len, f->cap - f->len);
+		if (n == 0)
+			break;
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			saved = errno;
+			close(fd);
+			pem_file_free(f);
+			return err_errno(e, ST_USAGE, saved, "%s %s", opt, path),
+			    -1;
+		}
+		f->len += (size_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+/* A read-only BIO over the bytes of f, which must outlive it. */
+static BIO *
+pem_file_bio(const struct pem_file *f)
+{
+	return BIO_new_mem_buf(f->len > 0 ? f->data : "", (int)f->len);
+}
+
+/*
+ * The passphrase callback for PEM blocks that should never be encrypted
+ * (certificates): OpenSSL's default would prompt, and read standard input
+ * when there is no terminal.
+ */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+/* The reading stopped at the end of the PEM blocks, not at an error. */
+static bool
+pem_at_end(void)
+{
+	unsigned long code = ERR_peek_last_error();
+
+	if (code == 0 || (ERR_GET_LIB(code) == ERR_LIB_PEM &&
+	    ERR_GET_REASON(code) == PEM_R_NO_START_LINE)) {
+		ERR_clear_error();
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The certificate, then any chain certificates after it, from the bytes of
+ * the --ssl-cert file: what SSL_CTX_use_certificate_chain_file does with a
+ * file name.
+ */
+static int
+use_cert_chain(SSL_CTX *ctx, const struct pem_file *f, const char *path,
+    struct error *e)
+{
+	BIO *b;
+	X509 *x, *ca;
+	int ok = 0;
+
+	if ((b = pem_file_bio(f)) == NULL)
+		return err_ssl(e, ST_RUNTIME, "out of memory"), -1;
+	x = PEM_read_bio_X509_AUX(b, NULL, no_passphrase, NULL);
+	if (x != NULL && SSL_CTX_use_certificate(ctx, x) == 1 &&
+	    SSL_CTX_clear_chain_certs(ctx) == 1) {
+		ok = 1;
+		while (ok && (ca = PEM_read_bio_X509(b, NULL, no_passphrase,
+		    NULL)) != NULL) {
+			if (SSL_CTX_add0_chain_cert(ctx, ca) != 1) {
+				X509_free(ca);
+				ok = 0;
+			}
+		}
+		if (ok && !pem_at_end())
+			ok = 0;
+	}
+	X509_free(x);
+	BIO_free(b);
+	if (!ok)
 		return err_ssl(e, ST_USAGE,
-		    "--ssl-cert %s: no usable PEM certificate", cert), -1;
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		    "--ssl-cert %s: no usable PEM certificate", path), -1;
+	return 0;
+}
+
+/*
+ * An encrypted key's passphrase.  It comes from --ssl-key-pass, read before
+ * the key, or from a prompt on the terminal when the key asks for one.
+ * Standard input is never read for it: it carries the data, and a
+ * passphrase read from it would swallow the first block of that data.
+ */
+#define TLS_PASS_MAX	1024
+
+struct passphrase {
+	const char	*key_path;	/* for the prompt and the messages */
+	char		 text[TLS_PASS_MAX];
+	int		 len;		/* -1 until there is one */
+	bool		 wanted;	/* the key asked for it */
+	bool		 no_terminal;	/* no source given, and no terminal */
+	bool		 failed;	/* the prompt failed: err says why */
+	struct error	 err;
+};
+
+bool
+tls_pass_source_ok(const char *s)
+{
+	if (strncmp(s, "pass:", 5) == 0)
+		return true;
+	if (strncmp(s, "env:", 4) == 0 || strncmp(s, "file:", 5) == 0)
+		return strchr(s, ':')[1] != '\0';
+	if (strncmp(s, "fd:", 3) == 0) {
+		s += 3;
+		return *s != '\0' && strlen(s) <= 9 &&
+		    s[strspn(s, "0123456789")] == '\0';
+	}
+	return false;
+}
+
+/* Set by the handlers that the terminal prompt installs. */
+static volatile sig_atomic_t prompt_signal;
+
+static void
+on_prompt_signal(int signo)
+{
+	prompt_signal = signo;
+}
+
+/*
+ * Read the first line of fd into pp->text, one byte at a time, so that
+ * nothing after the line is taken from a descriptor that others share.
+ * The line ends at a newline (dropped, with a carriage return before it)
+ * or at EOF.  Returns 0, or an errno value (EINTR once a prompt signal
+ * came), or ENAMETOOLONG for a line that does not fit.
+ */
+static int
+read_pass_line(int fd, struct passphrase *pp)
+{
+	struct pollfd pfd;
+	size_t len = 0;
+	ssize_t n;
+	char c;
+
+	for (;;) {
+		n = read(fd, &c, 1);
+		if (n == 0 || (n == 1 && c == '\n'))
+			break;
+		if (n == -1) {
+			if (errno == EINTR && prompt_signal == 0)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				pfd.fd = fd;
+				pfd.events = POLLIN;
+				if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+					return errno;
+				continue;
+			}
+			return errno;
+		}
+		if (len == sizeof(pp->text) - 1)
+			return ENAMETOOLONG;
+		pp->text[len++] = c;
+	}
+	if (len > 0 && pp->text[len - 1] == '\r')
+		len--;
+	pp->text[len] = '\0';
+	pp->len = (int)len;
+	return 0;
+}
+
+/* Get the passphrase from an --ssl-key-pass source, before the key. */
+static int
+read_pass_source(const char *src, struct passphrase *pp, struct error *e)
+{
+	const char *v;
+	int fd, rc;
+
+	if (!tls_pass_source_ok(src))
+		return err_set(e, ST_USAGE, TLS_PASS_FORMS), -1;
+	v = strchr(src, ':') + 1;
+	if (strncmp(src, "env:", 4) == 0 && (v = getenv(v)) == NULL)
+		return err_set(e, ST_USAGE, "--ssl-key-pass %s: the variable "
+		    "is not set", src), -1;
+	if (strncmp(src, "pass:", 5) == 0 || strncmp(src, "env:", 4) == 0) {
+		if (strlen(v) >= sizeof(pp->text))
+			return err_set(e, ST_USAGE, "--ssl-key-pass: the "
+			    "passphrase is longer than %zu bytes",
+			    sizeof(pp->text) - 1), -1;
+		pp->len = (int)strlen(v);
+		memcpy(pp->text, v, (size_t)pp->len + 1);
+		return 0;
+	}
+	if (strncmp(src, "file:", 5) == 0) {
+		if ((fd = open(v, O_RDONLY | O_CLOEXEC)) == -1)
+			return err_errno(e, ST_USAGE, errno,
+			    "--ssl-key-pass %s", src), -1;
+		rc = read_pass_line(fd, pp);
+		close(fd);
+	} else {
+		rc = read_pass_line(atoi(v), pp);
+	}
+	if (rc == ENAMETOOLONG)
+		return err_set(e, ST_USAGE, "--ssl-key-pass %s: the passphrase "
+		    "is longer than %zu bytes", src, sizeof(pp->text) - 1), -1;
+	if (rc != 0)
+		return err_errno(e, ST_USAGE, rc, "--ssl-key-pass %s", src), -1;
+	return 0;
+}
+
+/*
+ * Ask for the passphrase on the terminal, with echo off.  A signal that
+ * would end tlsnc ends the prompt first, so that the terminal gets its echo
+ * back, and is then raised again.  Returns 0, or -1 with pp->no_terminal
+ * set when there is no terminal, or pp->failed and pp->err.
+ */
+static int
+prompt_terminal(struct passphrase *pp)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	struct sigaction sa, old_sa[4];
+	struct termios old, quiet;
+	bool restore;
+	int fd, rc;
+	size_t i;
+
+	if ((fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1) {
+		pp->no_terminal = true;
+		return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_prompt_signal;	/* no SA_RESTART: read stops */
+	sigemptyset(&sa.sa_mask);
+	prompt_signal = 0;
+	for (i = 0; i < 4; i++)
+		sigaction(sigs[i], &sa, &old_sa[i]);
+	/* Echo goes off before the prompt, so that nothing typed shows. */
+	restore = tcgetattr(fd, &old) == 0;
+	if (restore) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(fd, TCSANOW, &quiet);
+	}
+	dprintf(fd, "Passphrase for %s: ", pp->key_path);
+	rc = read_pass_line(fd, pp);
+	if (restore)
+		tcsetattr(fd, TCSANOW, &old);
+	dprintf(fd, "\n");
+	close(fd);
+	for (i = 0; i < 4; i++)
+		sigaction(sigs[i], &old_sa[i], NULL);
+	if (prompt_signal != 0)
+		raise(prompt_signal);
+	if (rc == 0)
+		return 0;
+	pp->failed = true;
+	if (rc == ENAMETOOLONG)
+		err_set(&pp->err, ST_USAGE, "the passphrase is longer than %zu "
+		    "bytes", sizeof(pp->text) - 1);
+	else if (rc == EINTR)
+		err_set(&pp->err, ST_USAGE, "the passphrase prompt was "
+		    "interrupted");
+	else
+		err_errno(&pp->err, ST_USAGE, rc, "reading the passphrase "
+		    "from /dev/tty");
+	return -1;
+}
+
+/* OpenSSL's passphrase callback: the passphrase, obtained once. */
+static int
+key_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	struct passphrase *pp = u;
+
+	(void)rwflag;
+	pp->wanted = true;
+	if (pp->len < 0 && (pp->no_terminal || pp->failed ||
+	    prompt_terminal(pp) == -1))
+		return -1;
+	if (pp->len >= size)
+		return -1;
+	memcpy(buf, pp->text, (size_t)pp->len);
+	return pp->len;
+}
+
+/* The private key from the bytes of its file, named by key_opt. */
+static int
+use_key(SSL_CTX *ctx, const struct pem_file *f, struct passphrase *pp,
+    const char *key_opt, const char *key, const char *cert,
+    struct error *e)
+{
+	EVP_PKEY *pkey;
+	BIO *b;
+	int ok;
+
+	if ((b = pem_file_bio(f)) == NULL)
+		return err_ssl(e, ST_RUNTIME, "out of memory"), -1;
+	pkey = PEM_read_bio_PrivateKey(b, NULL, key_passphrase, pp);
+	BIO_free(b);
+	if (pkey == NULL) {
+		if (!pp->wanted)
+			return err_ssl(e, ST_USAGE, "%s %s: no usable PEM "
+			    "private key", key_opt, key), -1;
+		ERR_clear_error();
+		if (pp->no_terminal)
+			return err_set(e, ST_USAGE, "the key in %s is "
+			    "encrypted: give its passphrase with "
+			    "--ssl-key-pass", key), -1;
+		if (pp->failed)
+			return err_set(e, ST_USAGE, "%s %s: %s", key_opt, key,
+			    pp->err.msg), -1;
+		return err_set(e, ST_USAGE, "%s %s: the passphrase is wrong",
+		    key_opt, key), -1;
+	}
+	ok = SSL_CTX_use_PrivateKey(ctx, pkey);
+	EVP_PKEY_free(pkey);
+	if (ok != 1) {
 		if (ERR_GET_REASON(ERR_peek_last_error()) ==
 		    X509_R_KEY_VALUES_MISMATCH) {
 			ERR_clear_error();
@@ -318,6 +791,88 @@ load_cert_and_key(SSL_CTX *ctx, const char *cert, const char *key,
 	return 0;
 }
 
+static int
+load_cert_and_key(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
+{
+	/* With no --ssl-key, the key is looked for in the --ssl-cert file. */
+	const char *key = o->key_file != NULL ? o->key_file : o->cert_file;
+	const char *key_opt = o->key_file != NULL ? "--ssl-key" : "--ssl-cert";
+	struct pem_file cert, keyf;
+	const struct pem_file *kf = &cert;
+	struct passphrase pp;
+	int rc = -1;
+
+	memset(&keyf, 0, sizeof(keyf));
+	memset(&pp, 0, sizeof(pp));
+	pp.len = -1;
+	pp.key_path = key;
+	/* Read both first, so that a missing file is named before a bad one. */
+	if (pem_file_read(&cert, "--ssl-cert", o->cert_file, e) == -1)
+		return -1;
+	if (strcmp(key, o->cert_file) != 0) {
+		if (pem_file_read(&keyf, key_opt, key, e) == -1)
+			goto out;
+		kf = &keyf;
+	}
+	if (o->key_pass != NULL && read_pass_source(o->key_pass, &pp, e) == -1)
+		goto out;
+	if (use_cert_chain(ctx, &cert, o->cert_file, e) == -1 ||
+	    use_key(ctx, kf, &pp, key_opt, key, o->cert_file, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	OPENSSL_cleanse(&pp, sizeof(pp));
+	pem_file_free(&cert);
+	pem_file_free(&keyf);
+	return rc;
+}
+
+/*
+ * The CA certificates of the --ssl-trustfile file, from its bytes, as the
+ * only trust anchors.
+ */
+static int
+load_trust_file(SSL_CTX *ctx, const char *path, struct error *e)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	STACK_OF(X509_INFO) *infos = NULL;
+	struct pem_file f;
+	BIO *b;
+	int i, n = 0, rc = -1;
+
+	if (pem_file_read(&f, "--ssl-trustfile", path, e) == -1)
+		return -1;
+	if ((b = pem_file_bio(&f)) == NULL) {
+		err_ssl(e, ST_RUNTIME, "out of memory");
+		goto out;
+	}
+	infos = PEM_X509_INFO_read_bio(b, NULL, no_passphrase, NULL);
+	BIO_free(b);
+	if (infos == NULL)
+		goto garbled;
+	for (i = 0; i < sk_X509_INFO_num(infos); i++) {
+		X509_INFO *xi = sk_X509_INFO_value(infos, i);
+
+		if (xi->x509 == NULL)
+			continue;
+		if (X509_STORE_add_cert(store, xi->x509) != 1)
+			goto garbled;
+		n++;
+	}
+	if (n == 0)
+		goto garbled;
+	ERR_clear_error();
+	rc = 0;
+	goto out;
+garbled:
+	err_ssl(e, ST_USAGE, "--ssl-trustfile %s: no usable PEM certificate",
+	    path);
+out:
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	pem_file_free(&f);
+	return rc;
+}
+
 SSL_CTX *
 tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
     struct error *e)
@@ -325,7 +880,6 @@ tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
 	SSL_CTX *ctx;
 	EVP_PKEY *pkey = NULL;
 	X509 *x = NULL;
-	const char *key = o->key_file != NULL ? o->key_file : o->cert_file;
 
 	if (ephemeral != NULL)
 		*ephemeral = false;
@@ -347,8 +901,18 @@ tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_read_ahead(ctx, 1);
+	if (SSL_CTX_set_cipher_list(ctx, o->ciphers != NULL ? o->ciphers :
+	    TLS_DEFAULT_CIPHERS) != 1) {
+		if (o->ciphers == NULL)
+			goto ssl_fail;
+		ERR_clear_error();
+		err_set(e, ST_USAGE, "--ssl-ciphers: no TLS 1.2 cipher suite "
+		    "matches '%s'", o->ciphers);
+		goto fail;
+	}
 	/* A pin covers the first handshake only: no TLS 1.2 renegotiation. */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_info_callback(ctx, note_alert);
 	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER_IDLE);
 
 	if (o->key_file != NULL && o->cert_file == NULL) {
@@ -357,7 +921,7 @@ tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
 	}
 	if (o->server) {
 		if (o->cert_file != NULL) {
-			if (load_cert_and_key(ctx, o->cert_file, key, e) == -1)
+			if (load_cert_and_key(ctx, o, e) == -1)
 				goto fail;
 		} else {
 			if (tls_make_ephemeral(o->listen_name, &pkey, &x, e) == -1)
@@ -372,28 +936,21 @@ tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
 			tls_fingerprint(SSL_CTX_get0_certificate(ctx), own_fp);
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	} else {
-		if (o->cert_file != NULL &&
-		    load_cert_and_key(ctx, o->cert_file, key, e) == -1)
+		if (o->cert_file != NULL && load_cert_and_key(ctx, o, e) == -1)
 			goto fail;
 		if (o->trust_file != NULL) {
-			FILE *f = fopen(o->trust_file, "r");
-
-			if (f == NULL) {
-				err_errno(e, ST_USAGE, errno, "--ssl-trustfile %s",
-				    o->trust_file);
+			if (load_trust_file(ctx, o->trust_file, e) == -1)
 				goto fail;
-			}
-			fclose(f);
-			if (SSL_CTX_load_verify_file(ctx, o->trust_file) != 1) {
-				err_ssl(e, ST_USAGE,
-				    "--ssl-trustfile %s: no usable PEM certificate",
-				    o->trust_file);
-				goto fail;
-			}
 		} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
 			goto ssl_fail;
 		}
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+		/*
+		 * Names come from the subjectAltName only: a certificate
+		 * without one names no host, whatever its subject's CN says.
+		 */
+		X509_VERIFY_PARAM_set_hostflags(SSL_CTX_get0_param(ctx),
+		    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
 		SSL_CTX_set_client_cert_cb(ctx, note_cert_request);
 	}
 	X509_free(x);
@@ -439,6 +996,25 @@ verify_reason(const struct tls *t, char *buf, size_t len)
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+		/*
+		 * The leaf's issuer is nowhere, and the server sent nothing
+		 * but the leaf.  Its issuer may be a CA that is not trusted,
+		 * or an intermediate CA that the server should have sent
+		 * (the usual fault of a server's set-up): the certificates at
+		 * hand cannot tell which, so the message names the issuer
+		 * and both causes.
+		 */
+		if (t->verify_depth == 0 && t->sent_certs <= 1 &&
+		    t->err_cert != NULL) {
+			char issuer[256];
+
+			name_string(X509_get_issuer_name(t->err_cert), issuer,
+			    sizeof(issuer));
+			snprintf(buf, len, "unknown CA: the issuer %s is not "
+			    "trusted; if it is an intermediate CA, the server "
+			    "did not send its intermediate certificate", issuer);
+			return buf;
+		}
 		return "unknown CA: the issuer is not trusted";
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 		return "self-signed certificate";
@@ -447,8 +1023,16 @@ verify_reason(const struct tls *t, char *buf, size_t len)
 	case X509_V_ERR_HOSTNAME_MISMATCH:
 	case X509_V_ERR_IP_ADDRESS_MISMATCH:
 		snprintf(buf, len, "name mismatch: the certificate is not "
-		    "valid for %s", t->name);
+		    "valid for %s%s", t->name, t->leaf != NULL &&
+		    X509_get_ext_by_NID(t->leaf, NID_subject_alt_name, -1) < 0 ?
+		    ": it has no subjectAltName, and its subject CN is not "
+		    "used" : "");
 		return buf;
+	case X509_V_ERR_APPLICATION_VERIFICATION:
+		if (t->leaf_is_ca)
+			return "the certificate is a CA certificate "
+			    "(CA:TRUE), not a server's";
+		return "refused";
 	default:
 		snprintf(buf, len, "%s",
 		    X509_verify_cert_error_string(t->verify_err));
@@ -465,8 +1049,14 @@ tls_result(struct stream *s, int ret, const char *what)
 	int err = SSL_get_error(t->ssl, ret);
 	unsigned long code;
 	int reason;
-	char buf[400];
+	char buf[400], renego[200];
 
+	/* Whatever failed after a refused renegotiation, that is the cause. */
+	if (t->refused_renegotiation) {
+		snprintf(renego, sizeof(renego), "%s: the peer tried to "
+		    "renegotiate TLS 1.2, which tlsnc refuses", what);
+		what = renego;
+	}
 	switch (err) {
 	case SSL_ERROR_WANT_READ:
 		return IO_WANT_READ;
@@ -504,6 +1094,15 @@ tls_result(struct stream *s, int ret, const char *what)
 
 			t->verify_failed = true;
 			ERR_clear_error();
+			if (t->pin_mismatch && t->pin_ca != NULL) {
+				name_string(X509_get_subject_name(t->pin_ca),
+				    buf, sizeof(buf));
+				return stream_fail(s, ST_VERIFY, 0,
+				    "certificate verification failed: pin "
+				    "mismatch: the pin matches the issuer "
+				    "certificate %s, not the server's own "
+				    "certificate", buf);
+			}
 			if (t->pin_mismatch) {
 				if (t->leaf != NULL)
 					tls_fingerprint(t->leaf, fp);
@@ -691,6 +1290,9 @@ tls_close(struct stream *s)
 
 	SSL_free(t->ssl);
 	X509_free(t->leaf);
+	X509_free(t->pin_ca);
+	X509_free(t->err_cert);
+	free(t->pins);
 	free(t);
 }
 
@@ -804,6 +1406,7 @@ tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
 	struct stream *s = NULL;
 	struct tls *t;
 	const char *name = o->servername != NULL ? o->servername : host;
+	size_t i;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
 	    (s = stream_layer_new(&tls_ops, t, lower)) == NULL) {
@@ -813,8 +1416,16 @@ tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
 	}
 	t->server = o->server;
 	t->no_verify = o->no_verify;
-	t->have_pin = o->have_pin;
-	memcpy(t->pin, o->pin, sizeof(t->pin));
+	if (o->have_pin) {
+		if ((t->pins = calloc(TLS_PINS_MAX, TLS_PIN_LEN)) == NULL)
+			goto ssl_fail;
+		memcpy(t->pins[0], o->pin, TLS_PIN_LEN);
+		t->npins = 1;
+		for (i = 0; i < o->n_more_pins && t->npins < TLS_PINS_MAX; i++)
+			memcpy(t->pins[t->npins++], o->more_pins[i],
+			    TLS_PIN_LEN);
+	}
+	t->have_pin = t->npins > 0;
 	if ((t->ssl = SSL_new(ctx)) == NULL)
 		goto ssl_fail;
 	SSL_set_ex_data(t->ssl, tls_ex_index, t);
@@ -826,7 +1437,8 @@ tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
 		SSL_set_connect_state(t->ssl);
 		if (name != NULL) {
 			snprintf(t->name, sizeof(t->name), "%s", name);
-			if ((o->servername != NULL || !addr_is_literal(name)) &&
+			/* RFC 6066: SNI names a host, never an address. */
+			if (!addr_is_literal(name) &&
 			    SSL_set_tlsext_host_name(t->ssl, name) != 1)
 				goto ssl_fail;
 			if (!o->have_pin) {
@@ -843,6 +1455,7 @@ tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
 ssl_fail:
 	err_ssl(e, ST_RUNTIME, "TLS set-up failed");
 	SSL_free(t->ssl);
+	free(t->pins);
 	free(t);
 	free(s);
 	return NULL;
@@ -929,6 +1542,10 @@ tls_get_info(const struct stream *s, struct tls_info *info)
 	} else if (t->have_pin) {
 		snprintf(info->verify, sizeof(info->verify), "%s",
 		    t->pin_ok ? "ok (pinned certificate)" : "pin mismatch");
+		info->pin_mismatch = t->pin_mismatch;
+		if (t->pin_ca != NULL)
+			name_string(X509_get_subject_name(t->pin_ca),
+			    info->pin_issuer, sizeof(info->pin_issuer));
 	} else if (t->no_verify) {
 		if (t->verify_err != 0)
 			snprintf(info->verify, sizeof(info->verify),

@@ -13,17 +13,33 @@
 #include "stream.h"
 
 #define TLS_PIN_LEN	32			/* SHA-256 */
+#define TLS_PINS_MAX	16			/* --ssl-pin, repeated */
+/*
+ * The TLS 1.2 cipher suites without --ssl-ciphers: forward secrecy (ECDHE)
+ * and AEAD only, so neither static RSA key exchange nor CBC.  TLS 1.3
+ * suites are all of that already, and are not affected.
+ */
+#define TLS_DEFAULT_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
 #define TLS_FP_MAX	(7 + 2 * TLS_PIN_LEN + 1)	/* "SHA256:" hex NUL */
 
 struct tls_opts {
 	bool		 server;
 	const char	*cert_file;	/* --ssl-cert */
 	const char	*key_file;	/* --ssl-key (default: cert_file) */
+	const char	*key_pass;	/* --ssl-key-pass SOURCE, or NULL */
 	const char	*trust_file;	/* --ssl-trustfile */
 	bool		 no_verify;	/* --ssl-no-verify */
-	bool		 have_pin;	/* --ssl-pin */
+	/*
+	 * --ssl-pin, which may be repeated (to rotate certificates): any one
+	 * of the pins must match the server's own certificate.  The first has
+	 * a field of its own, so that code with one pin sets have_pin and pin.
+	 */
+	bool		 have_pin;
 	unsigned char	 pin[TLS_PIN_LEN];
+	size_t		 n_more_pins;
+	unsigned char	 more_pins[TLS_PINS_MAX - 1][TLS_PIN_LEN];
 	const char	*servername;	/* --ssl-servername: SNI and name */
+	const char	*ciphers;	/* --ssl-ciphers: TLS 1.2 suites */
 	const char	*listen_name;	/* server: added to the ephemeral SAN */
 };
 
@@ -37,6 +53,8 @@ struct tls_info {
 	char	issuer[256];
 	char	fingerprint[TLS_FP_MAX];
 	char	verify[600];		/* the verification result in words */
+	bool	pin_mismatch;		/* pinned, and the certificate is not */
+	char	pin_issuer[256];	/* a pin matched this CA instead, or "" */
 };
 
 /*
@@ -44,6 +62,9 @@ struct tls_info {
  * ephemeral ECDSA P-256 certificate; its fingerprint goes to own_fp (which
  * may be NULL), and *ephemeral says whether one was made.  Returns NULL with
  * e filled in (ST_USAGE for unusable files).
+ *
+ * An encrypted key's passphrase comes from key_pass, or else from a prompt
+ * on /dev/tty; standard input, which carries the data, is never read for it.
  */
 SSL_CTX		*tls_ctx_new(const struct tls_opts *, char *own_fp,
 		    bool *ephemeral, struct error *);
@@ -51,7 +72,8 @@ SSL_CTX		*tls_ctx_new(const struct tls_opts *, char *own_fp,
 /*
  * Layer TLS over lower (which the new stream then owns).  host is the name
  * the client connected to: it is verified, and sent as SNI unless it is an
- * IP literal.  --ssl-servername overrides both.
+ * IP literal.  --ssl-servername takes its place for both, and is likewise
+ * never sent as SNI when it is an IP literal (RFC 6066).
  */
 struct stream	*tls_stream_new(SSL_CTX *, struct stream *lower,
 		    const struct tls_opts *, const char *host, struct error *);
@@ -68,6 +90,15 @@ int		 tls_fingerprint(X509 *, char out[TLS_FP_MAX]);
  * without colons between bytes.  Returns 0, or -1 if malformed.
  */
 int		 tls_parse_pin(const char *, unsigned char out[TLS_PIN_LEN]);
+/*
+ * Whether s names where a key's passphrase comes from, in one of openssl's
+ * forms: "pass:TEXT", "env:VAR", "file:PATH" or "fd:N" (the first line of
+ * the file or descriptor).
+ */
+bool		 tls_pass_source_ok(const char *s);
+/* The message for a source that is not one of them; it never echoes one. */
+#define TLS_PASS_FORMS	"--ssl-key-pass: give the passphrase as pass:TEXT, " \
+			"env:VAR, file:PATH or fd:N"
 /* Make a self-signed ECDSA P-256 certificate; names go into the SAN. */
 int		 tls_make_ephemeral(const char *name, EVP_PKEY **, X509 **,
 		    struct error *);

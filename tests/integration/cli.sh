@@ -136,6 +136,26 @@ fails "listener port given twice" $ST_USAGE "given twice" -- \
     -l -p 1 127.0.0.1 2
 fails "empty --ssl-servername" $ST_USAGE "--ssl-servername" -- \
     --ssl --ssl-servername "" 127.0.0.1 "$DEAD"
+# A --ssl-servername goes out as SNI: it must be a host name or an address.
+fails "--ssl-servername with a space" $ST_USAGE \
+    "--ssl-servername: 'a b.example' is not a host name: it has a space" -- \
+    --ssl --ssl-servername "a b.example" 127.0.0.1 "$DEAD"
+fails "--ssl-servername with a control character" $ST_USAGE \
+    "--ssl-servername: 'a\\x1bb' is not a host name" -- \
+    --ssl --ssl-servername "$(printf 'a\033b')" 127.0.0.1 "$DEAD"
+fails "--ssl-servername not in ASCII" $ST_USAGE \
+    "is not a host name: it has a non-ASCII character" -- \
+    --ssl --ssl-servername "$(printf 'b\303\274cher.example')" 127.0.0.1 "$DEAD"
+fails "--ssl-servername with an empty label" $ST_USAGE \
+    "--ssl-servername: 'a..example' is not a host name: it has an empty label" \
+    -- --ssl --ssl-servername a..example 127.0.0.1 "$DEAD"
+label=$(printf '%064d' 0)
+fails "--ssl-servername with a 64-character label" $ST_USAGE \
+    "it has a label longer than 63 characters" -- \
+    --ssl --ssl-servername "$label.example" 127.0.0.1 "$DEAD"
+fails "--ssl-servername of 254 characters" $ST_USAGE \
+    "it is longer than 253 characters" -- --ssl --ssl-servername \
+    "$label.$label.$label.$(printf '%059d' 0)" 127.0.0.1 "$DEAD"
 
 # --- Every forbidden combination (check_combinations in src/options.c)
 PIN0=SHA256:$(printf '%064d' 0)
@@ -155,6 +175,8 @@ fails "-l with --ssl-servername" $ST_USAGE "--ssl-servername" -- \
     -l --ssl --ssl-servername localhost 0
 fails "-l with --ssl-no-verify" $ST_USAGE "--ssl-no-verify" -- \
     -l --ssl --ssl-no-verify 0
+fails "-l with --ssl-verify" $ST_USAGE \
+    "--ssl-verify is for a client, not with -l" -- -l --ssl --ssl-verify 0
 fails "-l with -s" $ST_USAGE "-s" -- -l -s 127.0.0.1 0
 fails "client --ssl-key without --ssl-cert" $ST_USAGE "--ssl-key" \
     "--ssl-cert" -- --ssl --ssl-key "$P/client.key" 127.0.0.1 "$DEAD"
@@ -207,6 +229,11 @@ usage_line() {
 		not_ok "$_d"
 	fi
 }
+
+# Long options are never abbreviated: a prefix is an unknown option.
+usage_line "--ssl-no is not --ssl-no-verify" "tlsnc: unknown option '--ssl-no'" \
+    --ssl --ssl-no 127.0.0.1 "$DEAD"
+usage_line "--k is not --keep-open" "tlsnc: unknown option '--k'" -l --k 0
 
 usage_line "-k without -l" "tlsnc: -k needs -l" -k 9000
 usage_line "--keep-open without -l, as a client" "tlsnc: -k needs -l" \
@@ -291,6 +318,167 @@ fails "--ssl-trustfile garbled file" $ST_USAGE "--ssl-trustfile" \
     "$T/garbled.pem" -- --ssl --ssl-trustfile "$T/garbled.pem" 127.0.0.1 "$DEAD"
 fails "--ssl-trustfile holds only a key" $ST_USAGE "--ssl-trustfile" \
     "$P/ca.key" -- --ssl --ssl-trustfile "$P/ca.key" 127.0.0.1 "$DEAD"
+# A directory is named as one, for each of the three files.
+fails "--ssl-trustfile is a directory" $ST_USAGE "--ssl-trustfile" \
+    "$T/adir" "Is a directory" -- \
+    --ssl --ssl-trustfile "$T/adir" 127.0.0.1 "$DEAD"
+fails "--ssl-cert is a directory: says so" $ST_USAGE "--ssl-cert" \
+    "$T/adir" "Is a directory" -- -l --ssl --ssl-cert "$T/adir" 0
+fails "--ssl-key is a directory: says so" $ST_USAGE "--ssl-key" \
+    "$T/adir" "Is a directory" -- \
+    -l --ssl --ssl-cert "$P/server.pem" --ssl-key "$T/adir" 0
+
+# --- Encrypted keys.  The passphrase comes from --ssl-key-pass or from a
+# prompt on the terminal, never from standard input, which is the data.
+# "setsid -w" runs tlsnc without a controlling terminal, as under cron.
+PASS=tlsnc-test-passphrase
+openssl pkey -in "$P/server.key" -aes256 -passout "pass:$PASS" \
+    -out "$T/enc.key" 2> "$T/enc.err" || diag_file "$T/enc.err"
+cat "$P/server.pem" "$T/enc.key" > "$T/enc-both.pem"
+seq 1 5000 > "$T/lines"
+printf '%s\n' "$PASS" > "$T/passfile"
+ENCRYPTED="is encrypted: give its passphrase with --ssl-key-pass"
+
+# no_tty_fails DESC LINE ARGS...: "setsid -w tlsnc ARGS" with the lines on
+# stdin exits 2 with exactly LINE on stderr, and leaves all of stdin unread
+# for the command after it.
+no_tty_fails() {
+	_d=$1
+	printf '%s\n' "$2" > "$T/want.err"
+	shift 2
+	( run_limited 30 setsid -w "$TLSNC" "$@" > "$T/out" 2> "$T/err"
+	  echo $? > "$T/st"
+	  cat > "$T/rest" ) < "$T/lines"
+	check "$_d: status 2" status_is $ST_USAGE "$(cat "$T/st")"
+	if cmp -s "$T/want.err" "$T/err"; then
+		ok "$_d: one line says why"
+	else
+		diff "$T/err" "$T/want.err" | sed 's/^/#   /'
+		not_ok "$_d: one line says why"
+	fi
+	check "$_d: stdin is left unread" same_data "$T/lines" "$T/rest"
+}
+
+no_tty_fails "encrypted --ssl-key, no passphrase, no terminal" \
+    "tlsnc: the key in $T/enc.key $ENCRYPTED" \
+    -l --ssl --ssl-cert "$P/server.pem" --ssl-key "$T/enc.key" 0
+no_tty_fails "encrypted key in --ssl-cert, no passphrase, no terminal" \
+    "tlsnc: the key in $T/enc-both.pem $ENCRYPTED" \
+    --ssl --ssl-trustfile "$P/ca.pem" --ssl-cert "$T/enc-both.pem" \
+    127.0.0.1 "$DEAD"
+no_tty_fails "encrypted --ssl-key, wrong passphrase" \
+    "tlsnc: --ssl-key $T/enc.key: the passphrase is wrong" \
+    -l --ssl --ssl-cert "$P/server.pem" --ssl-key "$T/enc.key" \
+    --ssl-key-pass pass:wrong 0
+no_tty_fails "encrypted key in --ssl-cert, wrong passphrase" \
+    "tlsnc: --ssl-cert $T/enc-both.pem: the passphrase is wrong" \
+    -l --ssl --ssl-cert "$T/enc-both.pem" --ssl-key-pass pass:wrong 0
+
+# A listener whose key is unlocked by each form of --ssl-key-pass sends
+# its whole standard input to a client that verifies it.
+export TLSNC_TEST_PASS="$PASS"
+exec 3< "$T/passfile"
+for src in "pass:$PASS" env:TLSNC_TEST_PASS "file:$T/passfile" fd:3; do
+	if listen_tlsnc "$T/k.out" "$T/k.err" "$T/lines" -l --ssl \
+	    --ssl-cert "$P/server.pem" --ssl-key "$T/enc.key" \
+	    --ssl-key-pass "$src" 127.0.0.1 0; then
+		client "$T/c.out" "$T/c.err" /dev/null --ssl \
+		    --ssl-trustfile "$P/ca.pem" localhost "$LPORT"
+		listener_status
+		both_ok "--ssl-key-pass ${src%%:*}:"
+		check "--ssl-key-pass ${src%%:*}: all of stdin arrived" \
+		    same_data "$T/lines" "$T/c.out"
+	else
+		not_ok "--ssl-key-pass ${src%%:*}: the listener starts"
+	fi
+done
+exec 3<&-
+
+# With a terminal and no --ssl-key-pass, the prompt is on /dev/tty (here a
+# pseudo-terminal from script(1)), with echo off; stdin stays the data.
+if command -v script > /dev/null 2>&1 &&
+    run_limited 10 script -qec true /dev/null < /dev/null > /dev/null 2>&1
+then
+	rm -f "$T/tty.in"
+	mkfifo "$T/tty.in"
+	: > "$T/tty.out"
+	: > "$T/k.err"
+	script -qefc "'$TLSNC' -v -l --ssl --ssl-cert '$P/server.pem' \
+	    --ssl-key '$T/enc.key' 127.0.0.1 0 < '$T/lines' > '$T/k.out' \
+	    2> '$T/k.err'" /dev/null < "$T/tty.in" > "$T/tty.out" 2>&1 &
+	SCPID=$!
+	BG_PIDS="$BG_PIDS $SCPID"
+	exec 7> "$T/tty.in"
+	if wait_for "$T/tty.out" "Passphrase for $T/enc.key: "; then
+		ok "terminal prompt: it names the key file"
+		printf '%s\n' "$PASS" >&7
+		if wait_for "$T/k.err" "Listening on"; then
+			LPORT=$(sed -n 's/^tlsnc: Listening on .*:\([0-9]*\)$/\1/p' \
+			    "$T/k.err")
+			client "$T/c.out" "$T/c.err" /dev/null --ssl \
+			    --ssl-trustfile "$P/ca.pem" localhost "$LPORT"
+			check "terminal prompt: client status 0" status_is 0 "$CST"
+			check "terminal prompt: all of stdin arrived" \
+			    same_data "$T/lines" "$T/c.out"
+		else
+			skip 2 "the listener did not start"
+		fi
+	else
+		not_ok "terminal prompt: it names the key file"
+		skip 2 "no prompt"
+	fi
+	exec 7>&-
+	wait_pid "$SCPID" 20
+	check "terminal prompt: the listener exits 0" status_is 0 "$?"
+	! grep -qF "$PASS" "$T/tty.out"
+	check "terminal prompt: the passphrase was not echoed" [ $? -eq 0 ]
+else
+	skip 5 "no script(1), or no pseudo-terminal for it"
+fi
+
+# Sources that cannot give a passphrase.  A value without a form is not
+# echoed: it may be the passphrase itself.
+fails "--ssl-key-pass without a form" $ST_USAGE \
+    "--ssl-key-pass: give the passphrase as pass:TEXT, env:VAR, file:PATH or fd:N" \
+    -- -l --ssl --ssl-cert "$P/server.pem" --ssl-key-pass hunter2 0
+! grep -q hunter2 "$T/err"
+check "--ssl-key-pass without a form: the value is not echoed" [ $? -eq 0 ]
+fails "--ssl-key-pass fd:x" $ST_USAGE "--ssl-key-pass: give the passphrase" \
+    -- -l --ssl --ssl-cert "$P/server.pem" --ssl-key-pass fd:x 0
+fails "--ssl-key-pass env: unset" $ST_USAGE \
+    "--ssl-key-pass env:TLSNC_NO_SUCH_VAR: the variable is not set" -- \
+    -l --ssl --ssl-cert "$P/server.pem" --ssl-key "$T/enc.key" \
+    --ssl-key-pass env:TLSNC_NO_SUCH_VAR 0
+fails "--ssl-key-pass file: missing" $ST_USAGE \
+    "--ssl-key-pass file:$T/missing: No such file" -- \
+    -l --ssl --ssl-cert "$P/server.pem" --ssl-key "$T/enc.key" \
+    --ssl-key-pass "file:$T/missing" 0
+fails "--ssl-key-pass fd: closed" $ST_USAGE \
+    "--ssl-key-pass fd:9: Bad file descriptor" -- \
+    -l --ssl --ssl-cert "$P/server.pem" --ssl-key "$T/enc.key" \
+    --ssl-key-pass fd:9 0
+fails "--ssl-key-pass without --ssl-cert" $ST_USAGE \
+    "--ssl-key-pass needs --ssl-cert" -- \
+    --ssl --ssl-key-pass "pass:$PASS" 127.0.0.1 "$DEAD"
+
+# --- Output errors: --help and --version into a full device say so, once.
+if [ -c /dev/full ]; then
+	for a in -h --help --version; do
+		run_limited 30 "$TLSNC" "$a" < /dev/null > /dev/full 2> "$T/err"
+		st=$?
+		check "$a >/dev/full: status 1" status_is $ST_RUNTIME "$st"
+		printf '%s\n' "tlsnc: writing output: No space left on device" \
+		    > "$T/want.err"
+		if cmp -s "$T/want.err" "$T/err"; then
+			ok "$a >/dev/full: one line names the write error"
+		else
+			diag_file "$T/err"
+			not_ok "$a >/dev/full: one line names the write error"
+		fi
+	done
+else
+	skip 6 "no /dev/full"
+fi
 
 # --- Runtime failures
 # .invalid never resolves (RFC 6761).

@@ -24,6 +24,16 @@ fi
 
 MIB=1048576
 
+# A test PKI that an older certs/mkpki.sh made, kept in the build tree,
+# lacks the newer certificates: make a fresh one for this run.
+if [ ! -f "$PKI/rsaserver.pem" ] || [ ! -f "$PKI/leafonly.pem" ]; then
+	if ! sh "$TOP_SRCDIR/certs/mkpki.sh" "$T/pki" >&2; then
+		echo "Bail out! cannot make a fresh test PKI"
+		exit 1
+	fi
+	PKI=$T/pki
+fi
+
 # s_server_pair TAG MIB CLIENTCERT [S_SERVER ARGS...]
 # "tlsnc -v --ssl --ssl-trustfile ca.pem localhost PORT" against
 # "openssl s_server -quiet" presenting the PKI server certificate, MIB
@@ -173,6 +183,139 @@ else
 	diag_file "$T/tls11.serr"
 	ok "TLS 1.1 s_server # SKIP openssl s_server -tls1_1 will not start"
 fi
+
+# --- TLS 1.2 cipher suites ------------------------------------------------
+# By default tlsnc offers and accepts only ECDHE with AEAD under TLS 1.2:
+# a peer limited to a CBC suite or to static RSA key exchange gets no
+# common suite, unless --ssl-ciphers turns that suite on.
+# suite_client DESC WANT CERT SUITE [TLSNC ARGS...]: tlsnc -v as a client
+# of "s_server -tls1_2 -cipher SUITE" presenting CERT; status WANT, and the
+# suite named with -v when WANT is 0.
+suite_client() {
+	_d=$1 _want=$2 _cert=$3 _suite=$4
+	shift 4
+	openssl s_server -accept 0 -naccept 1 -quiet -tls1_2 -cipher "$_suite" \
+	    -cert "$PKI/$_cert.pem" -key "$PKI/$_cert.key" \
+	    -cert_chain "$PKI/int.pem" < /dev/null > "$T/suite.sout" \
+	    2> "$T/suite.serr" &
+	SPID=$!
+	BG_PIDS="$BG_PIDS $SPID"
+	if ! port=$(port_of_pid "$SPID"); then
+		diag_file "$T/suite.serr"
+		not_ok "$_d: s_server starts"
+		return
+	fi
+	run_limited 20 "$TLSNC" -v --ssl --ssl-trustfile "$PKI/ca.pem" "$@" \
+	    localhost "$port" < /dev/null > "$T/suite.cout" 2> "$T/suite.cerr"
+	st=$?
+	check "$_d: tlsnc exits $_want" status_is "$_want" "$st"
+	if [ "$_want" = 0 ]; then
+		check "$_d: -v names the suite" has_text "$T/suite.cerr" \
+		    "tlsnc: TLS TLSv1.2, cipher $_suite,"
+	else
+		check "$_d: no shared suite" has_text "$T/suite.cerr" \
+		    "handshake failure"
+	fi
+	wait_pid "$SPID" 20 > /dev/null
+}
+
+suite_client "CBC suite, by default" 4 server ECDHE-ECDSA-AES128-SHA
+suite_client "CBC suite, with --ssl-ciphers" 0 server ECDHE-ECDSA-AES128-SHA \
+    --ssl-ciphers ECDHE-ECDSA-AES128-SHA
+suite_client "RSA key exchange, by default" 4 rsaserver AES128-GCM-SHA256
+suite_client "RSA key exchange, with --ssl-ciphers" 0 rsaserver \
+    AES128-GCM-SHA256 --ssl-ciphers AES128-GCM-SHA256
+suite_client "ECDHE with AES-GCM, by default" 0 server \
+    ECDHE-ECDSA-AES256-GCM-SHA384
+suite_client "ECDHE with ChaCha20, by default" 0 rsaserver \
+    ECDHE-RSA-CHACHA20-POLY1305
+
+# The listener refuses such a suite too, unless told.
+for args in none --ssl-ciphers; do
+	if [ "$args" = none ]; then
+		set --
+		want=4
+	else
+		set -- --ssl-ciphers ECDHE-ECDSA-AES128-SHA
+		want=0
+	fi
+	listen_tlsnc "$T/lsuite.out" "$T/lsuite.err" /dev/null -l --ssl \
+	    --ssl-cert "$PKI/server.pem" --ssl-key "$PKI/server.key" "$@" \
+	    127.0.0.1 0 || { not_ok "CBC suite, listener: set-up"; continue; }
+	run_limited 20 openssl s_client -connect "127.0.0.1:$LPORT" -tls1_2 \
+	    -cipher ECDHE-ECDSA-AES128-SHA -CAfile "$PKI/ca.pem" -no_ign_eof \
+	    < /dev/null > "$T/lsuite.cout" 2> "$T/lsuite.cerr"
+	wait_pid "$LPID" 20
+	check "CBC suite, listener, $args: tlsnc -l exits $want" \
+	    status_is "$want" "$?"
+done
+
+# --- TLS 1.2 renegotiation ---------------------------------------------
+# tlsnc refuses it, and says that the peer tried it.  s_server's "R" line
+# and s_client's "R" line renegotiate; data going through first shows that
+# the session was up.  tlsnc's stdin is held open, so that only the
+# renegotiation ends the session.
+RENEGO="TLS read: the peer tried to renegotiate TLS 1.2, which tlsnc refuses"
+rm -f "$T/rn.sin"
+mkfifo "$T/rn.sin"
+exec 8<> "$T/rn.sin"
+openssl s_server -accept 0 -naccept 1 -tls1_2 -cert "$PKI/server.pem" \
+    -key "$PKI/server.key" -cert_chain "$PKI/int.pem" <&8 \
+    > "$T/rn.sout" 2> "$T/rn.serr" &
+SPID=$!
+BG_PIDS="$BG_PIDS $SPID"
+if port=$(port_of_pid "$SPID"); then
+	hold "$T/rn.cin"
+	"$TLSNC" -v --ssl --ssl-trustfile "$PKI/ca.pem" localhost "$port" \
+	    < "$T/rn.cin" > "$T/rn.cout" 2> "$T/rn.cerr" &
+	CPID=$!
+	BG_PIDS="$BG_PIDS $CPID"
+	# s_server takes "R" as a command only once the session is up.
+	wait_for "$T/rn.cerr" "tlsnc: TLS TLSv1.2, cipher" &&
+	    printf 'before renegotiation\n' >&8
+	if wait_for "$T/rn.cout" "before renegotiation"; then
+		printf 'R\n' >&8
+		wait_pid "$CPID" 20
+		check "renegotiation by s_server: tlsnc exits 4" status_is 4 "$?"
+		check "renegotiation by s_server: tlsnc says so" \
+		    has_line "$T/rn.cerr" "tlsnc: receiving: $RENEGO: sslv3 alert \
+handshake failure"
+	else
+		not_ok "renegotiation by s_server: the session is up"
+	fi
+	unhold
+else
+	diag_file "$T/rn.serr"
+	not_ok "renegotiation by s_server: set-up"
+fi
+exec 8>&-
+wait_pid "$SPID" 20 > /dev/null
+
+hold "$T/rn.lin"
+if listen_tlsnc "$T/rn.lout" "$T/rn.lerr" "$T/rn.lin" -l --ssl 127.0.0.1 0
+then
+	rm -f "$T/rn.scin"
+	mkfifo "$T/rn.scin"
+	exec 8<> "$T/rn.scin"
+	openssl s_client -connect "127.0.0.1:$LPORT" -tls1_2 <&8 \
+	    > "$T/rn.scout" 2> "$T/rn.scerr" &
+	SCPID=$!
+	BG_PIDS="$BG_PIDS $SCPID"
+	if wait_for "$T/rn.lerr" "tlsnc: TLS TLSv1.2, cipher"; then
+		printf 'R\n' >&8
+		wait_pid "$LPID" 20
+		check "renegotiation by s_client: tlsnc -l exits 4" status_is 4 "$?"
+		check "renegotiation by s_client: tlsnc -l says so" \
+		    has_text "$T/rn.lerr" "tlsnc: receiving: $RENEGO"
+	else
+		not_ok "renegotiation by s_client: the session is up"
+	fi
+	exec 8>&-
+	wait_pid "$SCPID" 20 > /dev/null
+else
+	not_ok "renegotiation by s_client: set-up"
+fi
+unhold
 
 # --- s_server requiring a client certificate -----------------------------
 if s_server_pair mtls 4 client -Verify 1 -CAfile "$PKI/ca.pem"; then

@@ -10,6 +10,14 @@ unset SSL_CERT_FILE SSL_CERT_DIR
 
 pki || { not_ok "make the test PKI"; done_testing; }
 P=$PKI
+# A test PKI that an older certs/mkpki.sh made, kept in the build tree,
+# lacks the newer certificates: make a fresh one for this run.
+if [ ! -f "$P/nosan.pem" ] || [ ! -f "$P/caleaf.pem" ] ||
+    [ ! -f "$P/leafonly.pem" ]; then
+	sh "$TOP_SRCDIR/certs/mkpki.sh" "$T/pki" >&2 ||
+	    { not_ok "make a fresh test PKI"; done_testing; }
+	P=$T/pki
+fi
 FAILED="tlsnc: certificate verification failed:"
 UNKNOWN_CA="$FAILED unknown CA: the issuer is not trusted"
 
@@ -199,11 +207,47 @@ if serve_tlsnc future; then
 	end_tlsnc
 fi
 
+# s_server sends untrusted.pem alone: its issuer may be an untrusted CA or
+# a missing intermediate, and the message names it and both causes.
 if serve_openssl untrusted; then
 	# shellcheck disable=SC2086
 	connect "$T/line" --ssl $TRUST localhost "$SPORT"
-	verify_fails "untrusted.pem" "$UNKNOWN_CA" "$P/untrusted.pem"
+	verify_fails "untrusted.pem" "$FAILED unknown CA: the issuer \
+CN=untrusted CA is not trusted; if it is an intermediate CA, the server did \
+not send its intermediate certificate" "$P/untrusted.pem"
 	end_openssl
+fi
+
+# A server that sends only its own certificate, without the intermediate,
+# while the client trusts the root.
+serve_leafonly() {
+	listen_tlsnc "$T/l.out" "$T/l.err" "$T/hello" -l --ssl \
+	    --ssl-cert "$P/leafonly.pem" --ssl-key "$P/server.key" 0
+}
+MISSING="$FAILED unknown CA: the issuer CN=tlsnc test intermediate CA is \
+not trusted; if it is an intermediate CA, the server did not send its \
+intermediate certificate"
+if serve_leafonly; then
+	# shellcheck disable=SC2086
+	connect "$T/bulk" --ssl $TRUST localhost "$LPORT"
+	verify_fails "no intermediate sent" "$MISSING" "$P/server.pem"
+	end_tlsnc
+fi
+
+# The same server passes once the intermediate is in the trust file, and a
+# server that sends its intermediate, under a root that is not trusted,
+# lacks nothing: its issuer is untrusted.
+cat "$P/ca.pem" "$P/int.pem" > "$T/ca-int.pem"
+if serve_leafonly; then
+	connect "$T/bulk" --ssl --ssl-trustfile "$T/ca-int.pem" localhost "$LPORT"
+	passes_tlsnc "no intermediate sent, but trusted"
+fi
+if serve_tlsnc server; then
+	connect "$T/bulk" --ssl --ssl-trustfile "$P/other-ca.pem" localhost \
+	    "$LPORT"
+	verify_fails "intermediate sent, root not trusted" "$UNKNOWN_CA" \
+	    "$P/server.pem"
+	end_tlsnc
 fi
 
 # The system store has never heard of the test root.
@@ -213,7 +257,27 @@ if serve_tlsnc server; then
 	end_tlsnc
 fi
 
+# A CA certificate is no server's certificate, even for the right name
+# under a trusted CA.
+if serve_tlsnc caleaf; then
+	# shellcheck disable=SC2086
+	connect "$T/bulk" --ssl $TRUST localhost "$LPORT"
+	verify_fails "caleaf.pem (CA:TRUE)" "$FAILED the certificate is a CA \
+certificate (CA:TRUE), not a server's" "$P/caleaf.pem"
+	end_tlsnc
+fi
+
 # --- Names
+# Only the subjectAltName names a host: a CN of localhost is not used.
+if serve_tlsnc nosan; then
+	# shellcheck disable=SC2086
+	connect "$T/bulk" --ssl $TRUST localhost "$LPORT"
+	verify_fails "nosan.pem" "$FAILED name mismatch: the certificate is \
+not valid for localhost: it has no subjectAltName, and its subject CN is \
+not used" "$P/nosan.pem"
+	end_tlsnc
+fi
+
 if serve_tlsnc wrongname; then
 	# shellcheck disable=SC2086
 	connect "$T/bulk" --ssl $TRUST localhost "$LPORT"
@@ -257,12 +321,73 @@ the certificate is not valid for 127.0.0.1" "$P/wrongname.pem"
 	end_tlsnc
 fi
 
+# pin_fails DESC CAUSE PEM: the client refused the certificate for a pin
+# mismatch: status 5, the cause line, the peer's fingerprint, and no advice
+# to pin the certificate just presented, which may be an attacker's.
+pin_fails() {
+	_fp=$(fp_of "$3")
+	check "$1: status 5" status_is 5 "$CST"
+	check "$1: says why" has_line "$T/c.err" "$2"
+	check "$1: shows the peer's fingerprint" line_with "$T/c.err" \
+	    "tlsnc: the peer's certificate is $_fp"
+	check "$1: does not suggest pinning it" \
+	    not_in_file "$T/c.err" "--ssl-pin $_fp"
+	check "$1: nothing on stdout" is_empty "$T/c.out"
+}
+
 # --- Pinning replaces CA verification (and the name check).
 if serve_tlsnc server; then
 	# shellcheck disable=SC2086
 	connect "$T/bulk" --ssl $TRUST --ssl-pin "$(fp_of "$P/expired.pem")" \
 	    localhost "$LPORT"
-	verify_fails "pin of another certificate" "$FAILED pin mismatch: the \
+	pin_fails "pin of another certificate" "$FAILED pin mismatch: the \
+peer presented $(fp_of "$P/server.pem")" "$P/server.pem"
+	check "pin of another certificate: a pin comes from a trusted channel" \
+	    has_line "$T/c.err" "tlsnc: this is not the pinned certificate, \
+and it may be an attacker's: take a new pin only from a channel you trust, \
+never from this connection"
+	end_tlsnc
+fi
+
+# A pin of the intermediate, which the server sends, or of the root, which
+# the trust file adds, is not a pin of the server.
+for ca in int ca; do
+	serve_tlsnc server || continue
+	subj=$(openssl x509 -in "$P/$ca.pem" -noout -subject -nameopt RFC2253 |
+	    sed 's/^subject=//')
+	# shellcheck disable=SC2086
+	connect "$T/bulk" --ssl $TRUST --ssl-pin "$(fp_of "$P/$ca.pem")" \
+	    localhost "$LPORT"
+	pin_fails "pin of $ca.pem" "$FAILED pin mismatch: the pin matches \
+the issuer certificate $subj, not the server's own certificate" \
+	    "$P/server.pem"
+	check "pin of $ca.pem: points to --ssl-trustfile" has_line "$T/c.err" \
+	    "tlsnc: --ssl-pin accepts only the server's own certificate; to \
+verify the server against a CA, give the CA's certificate with --ssl-trustfile"
+	end_tlsnc
+done
+
+# Several pins, for rotation: any one of them may match, wherever it is.
+for order in first last; do
+	serve_tlsnc server || continue
+	if [ "$order" = first ]; then
+		set -- "$(fp_of "$P/server.pem")" "$(fp_of "$P/expired.pem")"
+	else
+		set -- "$(fp_of "$P/expired.pem")" "$(fp_of "$P/future.pem")" \
+		    "$(fp_of "$P/server.pem")"
+	fi
+	pins=""
+	for p in "$@"; do
+		pins="$pins --ssl-pin $p"
+	done
+	# shellcheck disable=SC2086
+	connect "$T/bulk" --ssl $pins localhost "$LPORT"
+	passes_tlsnc "several pins, the right one $order"
+done
+if serve_tlsnc server; then
+	connect "$T/bulk" --ssl --ssl-pin "$(fp_of "$P/expired.pem")" \
+	    --ssl-pin "$(fp_of "$P/future.pem")" localhost "$LPORT"
+	pin_fails "several pins, none right" "$FAILED pin mismatch: the \
 peer presented $(fp_of "$P/server.pem")" "$P/server.pem"
 	end_tlsnc
 fi
@@ -344,6 +469,31 @@ if sni_server server localhost; then
 	    has_line "$T/s.out" 'Hostname in TLS extension: "localhost"'
 fi
 
+# An IP literal given as --ssl-servername is not sent as SNI either
+# (RFC 6066), and is verified as an address: had "127.0.0.1" or "::1" gone
+# out as SNI, s_server would abort as above.
+for ip in 127.0.0.1 ::1; do
+	sni_server server nomatch.example || continue
+	# shellcheck disable=SC2086
+	connect "$T/line" -v --ssl $BUNDLE --ssl-servername "$ip" localhost \
+	    "$SPORT"
+	passes_openssl "no SNI for --ssl-servername $ip"
+	! grep -q 'Hostname in TLS extension' "$T/s.out"
+	check "no SNI for --ssl-servername $ip: none arrived" [ $? -eq 0 ]
+	check "--ssl-servername $ip: verified as an address" \
+	    has_line "$T/c.err" "tlsnc: verification: ok (trusted chain, \
+name $ip)"
+done
+
+if serve_tlsnc server; then
+	# shellcheck disable=SC2086
+	connect "$T/bulk" --ssl $TRUST --ssl-servername 192.0.2.1 \
+	    localhost "$LPORT"
+	verify_fails "--ssl-servername 192.0.2.1" "$FAILED name mismatch: the \
+certificate is not valid for 192.0.2.1" "$P/server.pem"
+	end_tlsnc
+fi
+
 if sni_server wrongname wrong.example; then
 	# shellcheck disable=SC2086
 	connect "$T/line" --ssl $BUNDLE --ssl-servername wrong.example \
@@ -409,6 +559,69 @@ if serve_openssl server $MTLS; then
 	check "untrusted client certificate: nothing on stdout" \
 	    is_empty "$T/c.out"
 	end_openssl
+fi
+
+# --- Certificates, keys and trust files from FIFOs and pipes, which can be
+# read only once.  A FIFO's writer goes in the background; it ends once
+# tlsnc has read everything.
+fifo_of() {	# fifo_of FIFO FILE...
+	_ff=$1
+	shift
+	rm -f "$_ff"
+	mkfifo "$_ff"
+	cat "$@" > "$_ff" &
+	BG_PIDS="$BG_PIDS $!"
+}
+
+fifo_of "$T/cert.fifo" "$P/server.pem"
+fifo_of "$T/key.fifo" "$P/server.key"
+if listen_tlsnc "$T/l.out" "$T/l.err" "$T/hello" -l --ssl \
+    --ssl-cert "$T/cert.fifo" --ssl-key "$T/key.fifo" 0; then
+	fifo_of "$T/trust.fifo" "$P/ca.pem"
+	connect "$T/bulk" --ssl --ssl-trustfile "$T/trust.fifo" \
+	    localhost "$LPORT"
+	passes_tlsnc "cert, key and trust file from FIFOs"
+else
+	not_ok "cert, key and trust file from FIFOs: the listener starts"
+fi
+
+# The certificate and its key in one FIFO, which is read once for both.
+fifo_of "$T/both.fifo" "$P/server.pem" "$P/server.key"
+if listen_tlsnc "$T/l.out" "$T/l.err" "$T/hello" -l --ssl \
+    --ssl-cert "$T/both.fifo" 0; then
+	# shellcheck disable=SC2086
+	connect "$T/bulk" --ssl $TRUST localhost "$LPORT"
+	passes_tlsnc "cert and key in one FIFO"
+else
+	not_ok "cert and key in one FIFO: the listener starts"
+fi
+
+# Pipes on descriptors 3, 4 and 5, as --ssl-cert <(...) gives in bash: the
+# client certificate and key for a server that demands one, and the trust
+# file.
+# shellcheck disable=SC2086
+if serve_openssl server $MTLS; then
+	# shellcheck disable=SC2002  # a pipe is the point, not a file
+	cat "$P/client.pem" | {
+		exec 3<&0
+		# shellcheck disable=SC2002
+		cat "$P/client.key" | {
+			exec 4<&0
+			# shellcheck disable=SC2002
+			cat "$P/ca.pem" | {
+				exec 5<&0
+				run_limited 30 "$TLSNC" --ssl \
+				    --ssl-trustfile /dev/fd/5 --ssl-cert /dev/fd/3 \
+				    --ssl-key /dev/fd/4 localhost "$SPORT" \
+				    < "$T/line" > "$T/c.out" 2> "$T/c.err"
+				echo $? > "$T/c.st"
+			}
+		}
+	}
+	CST=$(cat "$T/c.st")
+	passes_openssl "cert, key and trust file from pipes"
+	check "cert, key and trust file from pipes: the server saw the client" \
+	    line_with "$T/s.all" "depth=0 CN = tlsnc test client"
 fi
 
 done_testing

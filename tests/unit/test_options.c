@@ -21,7 +21,7 @@
 
 #include "options.h"
 
-#define MAX_ARGS	32
+#define MAX_ARGS	48
 
 static struct options	opts;
 static struct error	err;
@@ -364,6 +364,58 @@ pin_forms(void **state)
 	assert_int_equal((int)strlen(pin_hex), 64);
 }
 
+/* A repeated --ssl-pin adds a pin, up to TLS_PINS_MAX. */
+static void
+pin_several(void **state)
+{
+	const char *args[2 * TLS_PINS_MAX + 8];
+	char pins[TLS_PINS_MAX + 1][80];
+	char want[ERROR_MSG_MAX];
+	size_t i, n = 0;
+
+	(void)state;
+	args[n++] = "--ssl";
+	for (i = 0; i < TLS_PINS_MAX; i++) {
+		snprintf(pins[i], sizeof(pins[i]), "SHA256:%02zx%s", i,
+		    pin_hex + 2);
+		args[n++] = "--ssl-pin";
+		args[n++] = pins[i];
+	}
+	args[n++] = "h";
+	args[n++] = "1";
+	args[n] = NULL;
+	if (parse_vec(args) != ST_OK)
+		fail_msg("%d pins: %s", TLS_PINS_MAX, err.msg);
+	assert_true(opts.tls.have_pin);
+	assert_int_equal(opts.tls.pin[0], 0);
+	assert_memory_equal(opts.tls.pin + 1, pin_bytes + 1, 31);
+	assert_int_equal(opts.tls.n_more_pins, TLS_PINS_MAX - 1);
+	for (i = 1; i < TLS_PINS_MAX; i++) {
+		assert_int_equal(opts.tls.more_pins[i - 1][0], i);
+		assert_memory_equal(opts.tls.more_pins[i - 1] + 1,
+		    pin_bytes + 1, 31);
+	}
+	/* One more is a usage error. */
+	n -= 2;
+	snprintf(pins[TLS_PINS_MAX], sizeof(pins[0]), "SHA256:%s", pin_hex);
+	args[n++] = "--ssl-pin";
+	args[n++] = pins[TLS_PINS_MAX];
+	args[n++] = "h";
+	args[n++] = "1";
+	args[n] = NULL;
+	assert_int_equal(parse_vec(args), ST_USAGE);
+	snprintf(want, sizeof(want), "--ssl-pin: at most %d pins may be given",
+	    TLS_PINS_MAX);
+	assert_string_equal(err.msg, want);
+	/* A fresh parse starts with none. */
+	PARSE_OK("--ssl", "h", "1");
+	assert_false(opts.tls.have_pin);
+	assert_int_equal(opts.tls.n_more_pins, 0);
+	/* A bad second pin is named. */
+	USAGE_ERROR("--ssl-pin: 'x' is not SHA256: and 64 hex digits", "--ssl",
+	    "--ssl-pin", pin_hex, "--ssl-pin", "x", "h", "1");
+}
+
 static void
 pin_bad(void **state)
 {
@@ -407,6 +459,44 @@ pin_bad(void **state)
 		    "and 64 hex digits", bad[i]);
 		USAGE_ERROR(want, "--ssl", "--ssl-pin", bad[i], "h", "443");
 	}
+}
+
+/* ---- --ssl-key-pass ---- */
+
+static void
+key_pass_forms(void **state)
+{
+	static const char *const good[] = {
+		"pass:secret", "pass:", "pass:with:colons and spaces",
+		"env:TLSNC_PASS", "file:/etc/tlsnc/pass", "file:relative",
+		"fd:0", "fd:3", "fd:123456789",
+	};
+	static const char *const bad[] = {
+		"", "secret", "pass", "PASS:x", "env:", "file:", "fd:", "fd:x",
+		"fd:-1", "fd:3x", "fd:1234567890", "stdin", "env",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		PARSE_OK("--ssl", "--ssl-cert", "c.pem", "--ssl-key-pass",
+		    good[i], "h", "1");
+		assert_string_equal(opts.tls.key_pass, good[i]);
+	}
+	/* The refused value is not echoed: it may be the passphrase. */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		USAGE_ERROR("--ssl-key-pass: give the passphrase as pass:TEXT, "
+		    "env:VAR, file:PATH or fd:N", "--ssl", "--ssl-cert",
+		    "c.pem", "--ssl-key-pass", bad[i], "h", "1");
+	PARSE_OK("-l", "--ssl", "--ssl-cert", "c.pem", "--ssl-key", "k.pem",
+	    "--ssl-key-pass=env:X", "0");
+	assert_string_equal(opts.tls.key_pass, "env:X");
+	PARSE_OK("--ssl", "h", "1");
+	assert_null(opts.tls.key_pass);
+	USAGE_ERROR("--ssl-key-pass needs --ssl-cert", "--ssl",
+	    "--ssl-key-pass", "pass:x", "h", "1");
+	USAGE_ERROR("TLS options need --ssl", "--ssl-cert", "c.pem",
+	    "--ssl-key-pass", "pass:x", "h", "1");
 }
 
 /* ---- -k/--keep-open and -m/--max-conns ---- */
@@ -552,6 +642,44 @@ err_unknown_long(void **state)
 	USAGE_ERROR("option --ssl takes no argument", "--ssl=1", "h", "1");
 }
 
+/*
+ * getopt_long's unique-prefix abbreviations are refused: "--ssl-no" must
+ * not reach --ssl-no-verify by a slip.  The message names what was given,
+ * up to any '=', as for any other unknown option.
+ */
+static void
+err_abbreviated_long(void **state)
+{
+	(void)state;
+	USAGE_ERROR("unknown option '--ssl-no'", "--ssl", "--ssl-no", "h",
+	    "1");
+	USAGE_ERROR("unknown option '--ssl-no-ver'", "--ssl",
+	    "--ssl-no-ver", "h", "1");
+	USAGE_ERROR("unknown option '--k'", "-l", "--k", "0");
+	USAGE_ERROR("unknown option '--keep'", "-l", "--keep", "0");
+	USAGE_ERROR("unknown option '--verb'", "--verb", "h", "1");
+	USAGE_ERROR("unknown option '--vers'", "--vers");
+	/* With an argument, as a word of its own or after '='. */
+	USAGE_ERROR("unknown option '--ssl-pi'", "--ssl", "--ssl-pi", pin_hex,
+	    "h", "1");
+	USAGE_ERROR("unknown option '--ssl-pi'", "--ssl", "--ssl-pi=abc",
+	    "h", "1");
+	USAGE_ERROR("unknown option '--wai'", "--wai", "5", "h", "1");
+	USAGE_ERROR("unknown option '--max'", "-l", "-k", "--max=5", "0");
+	/* An ambiguous prefix, which getopt_long refuses itself. */
+	USAGE_ERROR("unknown option '--ssl-'", "--ssl-", "h", "1");
+	/* The full names still work, and a name that is a prefix of others. */
+	PARSE_OK("--ssl", "--ssl-no-verify", "h", "1");
+	assert_true(opts.tls.no_verify);
+	PARSE_OK("--listen", "--keep-open", "--max-conns=5", "0");
+	assert_true(opts.keep_open);
+	assert_int_equal(opts.max_conns, 5);
+	PARSE_OK("--ssl", "--ssl-pin", pin_hex, "--wait", "5", "h", "1");
+	assert_true(opts.wait_ms == 5000);
+	PARSE_OK("--ssl", "--ssl-cert", "--ssl-no", "h", "1");
+	assert_string_equal(opts.tls.cert_file, "--ssl-no");
+}
+
 static void
 err_missing_argument(void **state)
 {
@@ -676,6 +804,8 @@ err_client_tls_with_listen(void **state)
 	    "--ssl", "--ssl-servername", "n", "1");
 	USAGE_ERROR("--ssl-no-verify is for a client, not with -l", "-l",
 	    "--ssl", "--ssl-no-verify", "1");
+	USAGE_ERROR("--ssl-verify is for a client, not with -l", "-l",
+	    "--ssl", "--ssl-verify", "1");
 	/* Both sides may present a certificate. */
 	PARSE_OK("-l", "--ssl", "--ssl-cert", "c.pem", "--ssl-key", "k.pem",
 	    "1");
@@ -688,6 +818,23 @@ err_client_tls_with_listen(void **state)
 	assert_string_equal(opts.tls.trust_file, "ca.pem");
 	assert_string_equal(opts.tls.servername, "n.example");
 	assert_null(opts.tls.key_file);
+}
+
+static void
+ssl_ciphers(void **state)
+{
+	(void)state;
+	PARSE_OK("--ssl", "h", "1");
+	assert_null(opts.tls.ciphers);
+	PARSE_OK("--ssl", "--ssl-ciphers", "AES128-SHA:@SECLEVEL=0", "h", "1");
+	assert_string_equal(opts.tls.ciphers, "AES128-SHA:@SECLEVEL=0");
+	/* Both sides choose their suites. */
+	PARSE_OK("-l", "--ssl", "--ssl-ciphers=ECDHE+AESGCM", "0");
+	assert_string_equal(opts.tls.ciphers, "ECDHE+AESGCM");
+	USAGE_ERROR("TLS options need --ssl", "--ssl-ciphers", "ALL", "h",
+	    "1");
+	USAGE_ERROR("option --ssl-ciphers needs an argument", "--ssl", "h",
+	    "1", "--ssl-ciphers");
 }
 
 static void
@@ -727,6 +874,94 @@ err_empty_servername(void **state)
 	    "--ssl-servername", "", "h", "1");
 	USAGE_ERROR("--ssl-servername: empty name", "--ssl",
 	    "--ssl-servername=", "h", "1");
+}
+
+/*
+ * --ssl-servername is sent as SNI and verified: it must be a host name, or
+ * an IP address (which is verified, but never sent as SNI).
+ */
+static void
+servername_forms(void **state)
+{
+	static const char label63[] =
+	    "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk";
+	static const char *const good[] = {
+		"localhost", "example.org", "EXAMPLE.org", "a", "a-b.c_d.e9",
+		"xn--bcher-kva.example", "127.0.0.1", "::1", "2001:db8::5",
+		label63,
+	};
+	char name[300];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		PARSE_OK("--ssl", "--ssl-servername", good[i], "h", "1");
+		assert_string_equal(opts.tls.servername, good[i]);
+	}
+	/* 253 characters in labels of 63: the longest name. */
+	snprintf(name, sizeof(name), "%s.%s.%s.%.61s", label63, label63,
+	    label63, label63);
+	assert_int_equal(strlen(name), 253);
+	PARSE_OK("--ssl", "--ssl-servername", name, "h", "1");
+}
+
+static void
+servername_bad(void **state)
+{
+	static const char label64[] =
+	    "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl";
+	static const struct {
+		const char	*name;
+		const char	*msg;
+	} bad[] = {
+		{ "a b", "--ssl-servername: 'a b' is not a host name: it has a "
+		  "space or a control character" },
+		{ " example.org", "--ssl-servername: ' example.org' is not a "
+		  "host name: it has a space or a control character" },
+		{ "a\tb", "--ssl-servername: 'a\\x09b' is not a host name: it "
+		  "has a space or a control character" },
+		{ "a\033[2Jb", "--ssl-servername: 'a\\x1b[2Jb' is not a host "
+		  "name: it has a space or a control character" },
+		{ "a\x7f", "--ssl-servername: 'a\\x7f' is not a host name: it "
+		  "has a space or a control character" },
+		{ "b\xc3\xbc" "cher.example", "--ssl-servername: "
+		  "'b\\xc3\\xbccher.example' is not a host name: it has a "
+		  "non-ASCII character (give the name in its IDNA form, "
+		  "xn--...)" },
+		{ "a..b", "--ssl-servername: 'a..b' is not a host name: it has "
+		  "an empty label" },
+		{ ".a", "--ssl-servername: '.a' is not a host name: it has an "
+		  "empty label" },
+		{ "a.", "--ssl-servername: 'a.' is not a host name: it has an "
+		  "empty label" },
+		{ ".", "--ssl-servername: '.' is not a host name: it has an "
+		  "empty label" },
+		{ "*.example.org", "--ssl-servername: '*.example.org' is not a "
+		  "host name: it has a character that no host name has" },
+		{ "a/b", "--ssl-servername: 'a/b' is not a host name: it has a "
+		  "character that no host name has" },
+		{ "[::1]", "--ssl-servername: '[::1]' is not a host name: it "
+		  "has a character that no host name has" },
+		{ label64, "--ssl-servername: '"
+		  "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl"
+		  "' is not a host name: it has a label longer than 63 "
+		  "characters" },
+	};
+	char name[300], want[ERROR_MSG_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		USAGE_ERROR(bad[i].msg, "--ssl", "--ssl-servername",
+		    bad[i].name, "h", "1");
+	/* 254 characters: one too many; the name is shown cut short. */
+	memset(name, 'a', 254);
+	for (i = 50; i < 254; i += 50)
+		name[i] = '.';
+	name[254] = '\0';
+	snprintf(want, sizeof(want), "--ssl-servername: '%.72s...' is not a "
+	    "host name: it is longer than 253 characters", name);
+	USAGE_ERROR(want, "--ssl", "--ssl-servername", name, "h", "1");
 }
 
 /* ---- the table drives the parser and --help ---- */
@@ -840,12 +1075,15 @@ main(void)
 		cmocka_unit_test(verbose_repeat),
 		cmocka_unit_test(help_and_version),
 		cmocka_unit_test(pin_forms),
+		cmocka_unit_test(pin_several),
 		cmocka_unit_test(pin_bad),
+		cmocka_unit_test(key_pass_forms),
 		cmocka_unit_test(keep_open_accepted),
 		cmocka_unit_test(keep_open_errors),
 		cmocka_unit_test(max_conns_bad_values),
 		cmocka_unit_test(err_unknown_short),
 		cmocka_unit_test(err_unknown_long),
+		cmocka_unit_test(err_abbreviated_long),
 		cmocka_unit_test(err_missing_argument),
 		cmocka_unit_test(err_bad_port),
 		cmocka_unit_test(err_too_many_arguments),
@@ -856,10 +1094,13 @@ main(void)
 		cmocka_unit_test(err_pin_and_no_verify),
 		cmocka_unit_test(err_verify_and_no_verify),
 		cmocka_unit_test(err_client_tls_with_listen),
+		cmocka_unit_test(ssl_ciphers),
 		cmocka_unit_test(err_source_with_listen),
 		cmocka_unit_test(err_port_twice),
 		cmocka_unit_test(err_key_without_cert),
 		cmocka_unit_test(err_empty_servername),
+		cmocka_unit_test(servername_forms),
+		cmocka_unit_test(servername_bad),
 		cmocka_unit_test(table_drives_parser),
 		cmocka_unit_test(usage_follows_table),
 	};

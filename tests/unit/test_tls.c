@@ -71,6 +71,14 @@ teardown(void **state)
 	return 0;
 }
 
+/* Free a context of the fixture, so that teardown does not free it again. */
+static void
+free_ctx(SSL_CTX **c)
+{
+	SSL_CTX_free(*c);
+	*c = NULL;
+}
+
 /* A server context with an ephemeral certificate; its pin in fx->srv_fp. */
 static void
 make_ephemeral_server(const char *listen_name)
@@ -160,6 +168,9 @@ handshake_fails(enum status st, const char *want)
 		    want);
 	assert_int_equal(rs, IO_ERROR);
 }
+
+static SSL_CTX	*ctx_expect_fail(const struct tls_opts *, enum status,
+		    const char *, const char *);
 
 static void
 pin_of(const char *fp, struct tls_opts *o)
@@ -385,6 +396,70 @@ test_ctx_server_ephemeral(void **state)
 	}
 }
 
+/*
+ * The TLS 1.2 suites a context offers: by default ECDHE with AEAD only;
+ * with --ssl-ciphers, what it says; the TLS 1.3 suites either way.
+ */
+static void
+count_suites(SSL_CTX *c, int *tls13, int *ecdhe_aead, int *other,
+    const char *want)
+{
+	STACK_OF(SSL_CIPHER) *sk = SSL_CTX_get_ciphers(c);
+	int i;
+
+	*tls13 = *ecdhe_aead = *other = 0;
+	for (i = 0; i < sk_SSL_CIPHER_num(sk); i++) {
+		const SSL_CIPHER *ci = sk_SSL_CIPHER_value(sk, i);
+
+		if (SSL_CIPHER_get_kx_nid(ci) == NID_kx_any)	/* TLS 1.3 */
+			(*tls13)++;
+		else if (SSL_CIPHER_get_kx_nid(ci) == NID_kx_ecdhe &&
+		    SSL_CIPHER_is_aead(ci))
+			(*ecdhe_aead)++;
+		else if (want == NULL ||
+		    strcmp(SSL_CIPHER_get_name(ci), want) != 0)
+			fail_msg("unexpected suite %s", SSL_CIPHER_get_name(ci));
+		else
+			(*other)++;
+	}
+}
+
+static void
+test_cipher_suites(void **state)
+{
+	struct tls_opts o = { .server = false, .no_verify = true };
+	int tls13, good, other;
+
+	(void)state;
+	make_client_ctx(&o);
+	count_suites(fx->cctx, &tls13, &good, &other, NULL);
+	assert_true(tls13 >= 3);
+	assert_true(good >= 4);
+	assert_int_equal(other, 0);
+	make_ephemeral_server(NULL);
+	count_suites(fx->sctx, &tls13, &good, &other, NULL);
+	assert_true(tls13 >= 3);
+	assert_true(good >= 4);
+	free_ctx(&fx->cctx);
+
+	/* --ssl-ciphers replaces the TLS 1.2 list, and only that. */
+	o.ciphers = "AES128-SHA";
+	make_client_ctx(&o);
+	count_suites(fx->cctx, &tls13, &good, &other, "AES128-SHA");
+	assert_true(tls13 >= 3);
+	assert_int_equal(good, 0);
+	assert_int_equal(other, 1);
+	free_ctx(&fx->cctx);
+
+	o.ciphers = "NO-SUCH-SUITE";
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-ciphers: no TLS 1.2 cipher suite "
+	    "matches 'NO-SUCH-SUITE'", NULL);
+	o.ciphers = "";
+	o.server = true;
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-ciphers: no TLS 1.2 cipher suite "
+	    "matches ''", NULL);
+}
+
 /* Handshakes ----------------------------------------------------------- */
 
 static void
@@ -463,6 +538,110 @@ test_pin_mismatch(void **state)
 	assert_true(ci.have_peer_cert);
 	assert_string_equal(ci.fingerprint, fx->srv_fp);
 	assert_string_equal(ci.verify, "pin mismatch");
+	assert_true(ci.pin_mismatch);
+	assert_string_equal(ci.pin_issuer, "");
+}
+
+/* Several pins, for rotation: any one that matches the leaf will do. */
+static void
+test_several_pins(void **state)
+{
+	struct tls_opts co = { .server = false };
+	size_t i;
+
+	(void)state;
+	make_ephemeral_server(NULL);
+	/* The right pin last of TLS_PINS_MAX. */
+	pin_of(fx->srv_fp, &co);
+	co.pin[0] ^= 0x01;
+	for (i = 0; i < TLS_PINS_MAX - 1; i++) {
+		assert_int_equal(tls_parse_pin(fx->srv_fp, co.more_pins[i]), 0);
+		if (i < TLS_PINS_MAX - 2)
+			co.more_pins[i][5] ^= 0x40;
+	}
+	co.n_more_pins = TLS_PINS_MAX - 1;
+	make_client_ctx(&co);
+	make_pair(&co, "localhost");
+	handshake_ok();
+	stream_close(fx->cli);
+	stream_close(fx->srv);
+	fx->cli = fx->srv = NULL;
+
+	/* The right pin first. */
+	co.pin[0] ^= 0x01;
+	co.more_pins[TLS_PINS_MAX - 2][0] ^= 0x01;
+	make_pair(&co, "localhost");
+	handshake_ok();
+	stream_close(fx->cli);
+	stream_close(fx->srv);
+	fx->cli = fx->srv = NULL;
+
+	/* None right. */
+	co.pin[0] ^= 0x01;
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "pin mismatch: the peer presented");
+}
+
+/*
+ * A pin of a CA in the chain, the intermediate that the server sends or the
+ * root that the trust file adds, is not a pin of the server: the message
+ * says which certificate it matched.
+ */
+static void
+test_pin_of_issuer(void **state)
+{
+	struct tls_opts co = { .server = false };
+	struct tu_cert inter;
+	struct tls_info ci;
+	char fp[TLS_FP_MAX], *trust;
+
+	(void)state;
+	tu_make_cert(&fx->ca, "Root CA", NULL, true, NULL, -3600, 86400);
+	tu_make_cert(&inter, "Intermediate CA", NULL, true, &fx->ca, -3600,
+	    86400);
+	tu_make_cert(&fx->leaf, "pinned server", "DNS:localhost", false,
+	    &inter, -3600, 86400);
+	make_file_server(&fx->leaf, inter.cert);
+	trust = tu_write_pem(fx->dir, "trust.pem", fx->ca.cert, NULL, NULL);
+	co.trust_file = trust;
+
+	assert_int_equal(tls_fingerprint(inter.cert, fp), 0);
+	pin_of(fp, &co);
+	make_client_ctx(&co);
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "certificate verification failed: pin "
+	    "mismatch: the pin matches the issuer certificate "
+	    "CN=Intermediate CA, not the server's own certificate");
+	assert_true(tls_verify_failed(fx->cli));
+	tls_get_info(fx->cli, &ci);
+	assert_true(ci.pin_mismatch);
+	assert_string_equal(ci.pin_issuer, "CN=Intermediate CA");
+	assert_string_equal(ci.verify, "pin mismatch");
+	stream_close(fx->cli);
+	stream_close(fx->srv);
+	fx->cli = fx->srv = NULL;
+	free_ctx(&fx->cctx);
+
+	/* The root, which the server does not send. */
+	assert_int_equal(tls_fingerprint(fx->ca.cert, fp), 0);
+	pin_of(fp, &co);
+	make_client_ctx(&co);
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "the pin matches the issuer certificate "
+	    "CN=Root CA, not the server's own certificate");
+	stream_close(fx->cli);
+	stream_close(fx->srv);
+	fx->cli = fx->srv = NULL;
+
+	/* A plain mismatch has no issuer to name. */
+	co.pin[0] ^= 0x01;
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "pin mismatch: the peer presented");
+	tls_get_info(fx->cli, &ci);
+	assert_true(ci.pin_mismatch);
+	assert_string_equal(ci.pin_issuer, "");
+	free(trust);
+	tu_cert_free(&inter);
 }
 
 /* A CA, and a server certificate it signed for localhost and 127.0.0.1. */
@@ -544,8 +723,69 @@ test_ca_unknown(void **state)
 	tu_make_cert(&fx->other_ca, "Other CA", NULL, true, NULL, -3600, 86400);
 	client_trusting(fx->other_ca.cert);
 	make_pair(&co, "localhost");
-	handshake_fails(ST_VERIFY, "unknown CA");
+	/* The server sent only its own certificate: either cause may be. */
+	handshake_fails(ST_VERIFY, "certificate verification failed: unknown "
+	    "CA: the issuer CN=Unit Test CA is not trusted; if it is an "
+	    "intermediate CA, the server did not send its intermediate "
+	    "certificate");
 	assert_true(tls_verify_failed(fx->cli));
+}
+
+/*
+ * A server that sends its chain, up to a root that is not trusted: the
+ * issuer is not trusted, and nothing is missing.  The same server without
+ * its intermediate, whose root is trusted: the intermediate is missing.
+ */
+static void
+test_missing_intermediate(void **state)
+{
+	struct tls_opts co = { .server = false };
+	struct tu_cert inter;
+
+	(void)state;
+	tu_make_cert(&fx->ca, "Root CA", NULL, true, NULL, -3600, 86400);
+	tu_make_cert(&inter, "Intermediate CA", NULL, true, &fx->ca, -3600,
+	    86400);
+	tu_make_cert(&fx->leaf, "chained server", "DNS:localhost", false,
+	    &inter, -3600, 86400);
+	tu_make_cert(&fx->other_ca, "Other CA", NULL, true, NULL, -3600, 86400);
+
+	make_file_server(&fx->leaf, inter.cert);
+	client_trusting(fx->other_ca.cert);
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "certificate verification failed: unknown "
+	    "CA: the issuer is not trusted");
+	assert_null(strstr(fx->cli->err.msg, "intermediate"));
+	stream_close(fx->cli);
+	stream_close(fx->srv);
+	fx->cli = fx->srv = NULL;
+	free_ctx(&fx->cctx);
+	free_ctx(&fx->sctx);
+
+	make_file_server(&fx->leaf, NULL);
+	client_trusting(fx->ca.cert);
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "certificate verification failed: unknown "
+	    "CA: the issuer CN=Intermediate CA is not trusted; if it is an "
+	    "intermediate CA, the server did not send its intermediate "
+	    "certificate");
+	stream_close(fx->cli);
+	stream_close(fx->srv);
+	fx->cli = fx->srv = NULL;
+	free_ctx(&fx->cctx);
+
+	/* With the intermediate in the trust file, nothing is missing. */
+	{
+		char *trust = tu_write_pem(fx->dir, "bundle.pem", fx->ca.cert,
+		    inter.cert, NULL);
+
+		co.trust_file = trust;
+		make_client_ctx(&co);
+		free(trust);
+	}
+	make_pair(&co, "localhost");
+	handshake_ok();
+	tu_cert_free(&inter);
 }
 
 static void
@@ -559,6 +799,112 @@ test_ca_expired(void **state)
 	make_pair(&co, "localhost");
 	handshake_fails(ST_VERIFY, "expired");
 	assert_true(tls_verify_failed(fx->cli));
+}
+
+/* A server certificate with no subjectAltName names no host: the CN=localhost
+ * of its subject is not used. */
+static void
+test_ca_no_san(void **state)
+{
+	struct tls_opts co = { .server = false };
+
+	(void)state;
+	tu_make_cert(&fx->ca, "Unit Test CA", NULL, true, NULL, -3600, 86400);
+	tu_make_cert(&fx->leaf, "localhost", NULL, false, &fx->ca, -3600,
+	    86400);
+	make_file_server(&fx->leaf, NULL);
+	client_trusting(fx->ca.cert);
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "certificate verification failed: name "
+	    "mismatch: the certificate is not valid for localhost: it has no "
+	    "subjectAltName, and its subject CN is not used");
+	assert_true(tls_verify_failed(fx->cli));
+}
+
+/*
+ * A certificate with basicConstraints CA:TRUE, which a server presents as
+ * its own, signed by issuer (or by itself when issuer is NULL).  Its key
+ * usage allows signing, and no purpose check refuses it: only its being a
+ * CA is wrong.
+ */
+static void
+make_ca_leaf(struct tu_cert *out, const struct tu_cert *issuer)
+{
+	X509 *x;
+	X509 *icert;
+
+	assert_non_null(out->key = EVP_EC_gen("P-256"));
+	assert_non_null(x = X509_new());
+	out->cert = x;
+	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 4242), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+	assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(x),
+	    "CN", MBSTRING_ASC, (const unsigned char *)"ca leaf", -1, -1, 0),
+	    1);
+	icert = issuer != NULL ? issuer->cert : x;
+	assert_int_equal(X509_set_issuer_name(x,
+	    X509_get_subject_name(icert)), 1);
+	assert_int_equal(X509_set_pubkey(x, out->key), 1);
+	tu_add_ext(x, icert, NID_basic_constraints, "critical,CA:TRUE");
+	tu_add_ext(x, icert, NID_key_usage,
+	    "critical,digitalSignature,keyCertSign");
+	tu_add_ext(x, icert, NID_ext_key_usage, "serverAuth");
+	tu_add_ext(x, icert, NID_subject_alt_name, "DNS:localhost");
+	assert_true(X509_sign(x, issuer != NULL ? issuer->key : out->key,
+	    EVP_sha256()) > 0);
+}
+
+static void
+test_leaf_is_ca(void **state)
+{
+	struct tls_opts co = { .server = false };
+	struct tls_info ci;
+
+	(void)state;
+	tu_make_cert(&fx->ca, "Unit Test CA", NULL, true, NULL, -3600, 86400);
+	make_ca_leaf(&fx->leaf, &fx->ca);
+	make_file_server(&fx->leaf, NULL);
+	client_trusting(fx->ca.cert);
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "certificate verification failed: the "
+	    "certificate is a CA certificate (CA:TRUE), not a server's");
+	assert_true(tls_verify_failed(fx->cli));
+	tls_get_info(fx->cli, &ci);
+	assert_string_equal(ci.verify, "failed: the certificate is a CA "
+	    "certificate (CA:TRUE), not a server's");
+}
+
+/* The same when it is self-signed and is itself the trust anchor. */
+static void
+test_leaf_is_trusted_ca(void **state)
+{
+	struct tls_opts co = { .server = false };
+
+	(void)state;
+	make_ca_leaf(&fx->leaf, NULL);
+	make_file_server(&fx->leaf, NULL);
+	client_trusting(fx->leaf.cert);
+	make_pair(&co, "localhost");
+	handshake_fails(ST_VERIFY, "the certificate is a CA certificate "
+	    "(CA:TRUE), not a server's");
+	stream_close(fx->cli);
+	stream_close(fx->srv);
+	fx->cli = fx->srv = NULL;
+	free_ctx(&fx->cctx);
+
+	/* A pin takes the certificate as it is, CA or not. */
+	{
+		struct tls_opts po = { .server = false };
+		char fp[TLS_FP_MAX];
+
+		assert_int_equal(tls_fingerprint(fx->leaf.cert, fp), 0);
+		pin_of(fp, &po);
+		make_client_ctx(&po);
+		make_pair(&po, "localhost");
+		handshake_ok();
+	}
 }
 
 static void
@@ -998,6 +1344,15 @@ test_cert_file_errors(void **state)
 	ctx_expect_fail(&o, ST_USAGE, "--ssl-trustfile", missing);
 	o.trust_file = garbled;
 	ctx_expect_fail(&o, ST_USAGE, "--ssl-trustfile", garbled);
+	/* A directory, as any of the three files, is named as one. */
+	o.trust_file = fx->dir;
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-trustfile", "Is a directory");
+	o.trust_file = NULL;
+	o.cert_file = fx->dir;
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-cert", "Is a directory");
+	o.cert_file = acert;
+	o.key_file = fx->dir;
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-key", "Is a directory");
 
 	/* And the good cases, so that the failures above mean something. */
 	{
@@ -1030,6 +1385,171 @@ test_cert_file_errors(void **state)
 	free(rsakey);
 	tu_cert_free(&a);
 	tu_cert_free(&b);
+}
+
+/*
+ * A pipe's read end, named as /dev/fd/N, holding cert, chain and key (each
+ * may be NULL) in PEM, its write end closed: a file that can be read once,
+ * as --ssl-cert <(...) gives.  path must hold 32 bytes.
+ */
+static int
+pem_pipe(char path[32], X509 *cert, X509 *chain, EVP_PKEY *key)
+{
+	int p[2];
+	FILE *f;
+
+	assert_int_equal(pipe(p), 0);
+	assert_non_null(f = fdopen(p[1], "w"));
+	if (cert != NULL)
+		assert_int_equal(PEM_write_X509(f, cert), 1);
+	if (chain != NULL)
+		assert_int_equal(PEM_write_X509(f, chain), 1);
+	if (key != NULL)
+		assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0,
+		    NULL, NULL), 1);
+	assert_int_equal(fclose(f), 0);
+	snprintf(path, 32, "/dev/fd/%d", p[0]);
+	return p[0];
+}
+
+/*
+ * Certificates, keys and trust files from pipes, which can be read only
+ * once: each is read whole, once, even when the key is in the certificate
+ * file.
+ */
+static void
+test_files_from_pipes(void **state)
+{
+	struct tls_opts so = { .server = true }, co = { .server = false };
+	struct error e = { ST_OK, "" };
+	struct tu_cert inter;
+	char cpath[32], kpath[32], tpath[32], fp[TLS_FP_MAX], want[TLS_FP_MAX];
+	int cfd, kfd, tfd;
+
+	(void)state;
+	tu_make_cert(&fx->ca, "Root CA", NULL, true, NULL, -3600, 86400);
+	tu_make_cert(&inter, "Intermediate CA", NULL, true, &fx->ca, -3600,
+	    86400);
+	tu_make_cert(&fx->leaf, "piped server", "DNS:localhost", false,
+	    &inter, -3600, 86400);
+
+	/* The certificate, its chain and the key in one pipe. */
+	cfd = pem_pipe(cpath, fx->leaf.cert, inter.cert, fx->leaf.key);
+	so.cert_file = cpath;
+	fx->sctx = tls_ctx_new(&so, fp, NULL, &e);
+	if (fx->sctx == NULL)
+		fail_msg("cert and key in one pipe: %s", e.msg);
+	assert_int_equal(tls_fingerprint(fx->leaf.cert, want), 0);
+	assert_string_equal(fp, want);
+	close(cfd);
+	free_ctx(&fx->sctx);
+
+	/* The certificate and the key in pipes of their own. */
+	cfd = pem_pipe(cpath, fx->leaf.cert, inter.cert, NULL);
+	kfd = pem_pipe(kpath, NULL, NULL, fx->leaf.key);
+	so.cert_file = cpath;
+	so.key_file = kpath;
+	fx->sctx = tls_ctx_new(&so, NULL, NULL, &e);
+	if (fx->sctx == NULL)
+		fail_msg("cert and key in two pipes: %s", e.msg);
+	close(cfd);
+	close(kfd);
+
+	/* The trust file from a pipe: the chain verifies against it. */
+	tfd = pem_pipe(tpath, fx->ca.cert, NULL, NULL);
+	co.trust_file = tpath;
+	make_client_ctx(&co);
+	close(tfd);
+	so.cert_file = so.key_file = NULL;
+	make_pair(&co, "localhost");
+	handshake_ok();
+	tu_cert_free(&inter);
+}
+
+/*
+ * An encrypted key, unlocked by --ssl-key-pass in each form; a wrong
+ * passphrase and a source that cannot give one are named.  (Without a
+ * source tlsnc would prompt on the terminal, which a test cannot answer.)
+ */
+static void
+test_encrypted_key(void **state)
+{
+	static const char pass[] = "unit-test-passphrase";
+	struct tls_opts o = { .server = true };
+	struct error e = { ST_OK, "" };
+	char *cert, *key, *passfile, *src, msg[600];
+	int p[2];
+	FILE *f;
+
+	(void)state;
+	tu_make_cert(&fx->leaf, "locked", "DNS:localhost", false, NULL, -3600,
+	    86400);
+	cert = tu_write_pem(fx->dir, "locked.crt", fx->leaf.cert, NULL, NULL);
+	assert_true(asprintf(&key, "%s/locked.key", fx->dir) > 0);
+	assert_non_null(f = fopen(key, "w"));
+	assert_int_equal(PEM_write_PrivateKey(f, fx->leaf.key,
+	    EVP_aes_256_cbc(), (const unsigned char *)pass,
+	    (int)strlen(pass), NULL, NULL), 1);
+	assert_int_equal(fclose(f), 0);
+	passfile = tu_write_text(fx->dir, "pass.txt", "unit-test-passphrase\r\n"
+	    "the second line is not part of it\n");
+	o.cert_file = cert;
+	o.key_file = key;
+
+	o.key_pass = "pass:unit-test-passphrase";
+	assert_non_null(fx->sctx = tls_ctx_new(&o, NULL, NULL, &e));
+	free_ctx(&fx->sctx);
+	setenv("TLSNC_UNIT_PASS", pass, 1);
+	o.key_pass = "env:TLSNC_UNIT_PASS";
+	assert_non_null(fx->sctx = tls_ctx_new(&o, NULL, NULL, &e));
+	free_ctx(&fx->sctx);
+	assert_true(asprintf(&src, "file:%s", passfile) > 0);
+	o.key_pass = src;
+	fx->sctx = tls_ctx_new(&o, NULL, NULL, &e);
+	if (fx->sctx == NULL)
+		fail_msg("file: %s", e.msg);
+	free_ctx(&fx->sctx);
+	free(src);
+	/* fd: takes the first line, and leaves the rest to be read. */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "unit-test-passphrase\nrest", 25), 25);
+	assert_true(asprintf(&src, "fd:%d", p[0]) > 0);
+	o.key_pass = src;
+	fx->sctx = tls_ctx_new(&o, NULL, NULL, &e);
+	if (fx->sctx == NULL)
+		fail_msg("fd: %s", e.msg);
+	free_ctx(&fx->sctx);
+	assert_int_equal(read(p[0], msg, sizeof(msg)), 4);
+	assert_memory_equal(msg, "rest", 4);
+	close(p[0]);
+	close(p[1]);
+	free(src);
+
+	o.key_pass = "pass:wrong";
+	snprintf(msg, sizeof(msg), "--ssl-key %s: the passphrase is wrong",
+	    key);
+	ctx_expect_fail(&o, ST_USAGE, msg, NULL);
+	o.key_pass = "env:TLSNC_UNIT_NO_SUCH_VAR";
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-key-pass "
+	    "env:TLSNC_UNIT_NO_SUCH_VAR: the variable is not set", NULL);
+	o.key_pass = "fd:987654";
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-key-pass fd:987654: Bad file "
+	    "descriptor", NULL);
+	o.key_pass = "secret";
+	ctx_expect_fail(&o, ST_USAGE, "--ssl-key-pass: give the passphrase",
+	    NULL);
+	/* An unencrypted key does not need it, and does not mind it. */
+	free(key);
+	key = tu_write_pem(fx->dir, "open.key", NULL, NULL, fx->leaf.key);
+	o.key_file = key;
+	o.key_pass = "pass:unused";
+	fx->sctx = tls_ctx_new(&o, NULL, NULL, &e);
+	if (fx->sctx == NULL)
+		fail_msg("plain key: %s", e.msg);
+	unsetenv("TLSNC_UNIT_PASS");
+	free(cert);
+	free(key);
+	free(passfile);
 }
 
 /* A server certificate file with its chain; the client trusts the root. */
@@ -1065,17 +1585,26 @@ main(void)
 		T(test_parse_pin_forms),
 		T(test_ephemeral_cert),
 		T(test_ctx_server_ephemeral),
+		T(test_cipher_suites),
 		T(test_pin_ok_and_info),
 		T(test_pin_uppercase_colons),
 		T(test_pin_mismatch),
+		T(test_several_pins),
+		T(test_pin_of_issuer),
 		T(test_ca_verify_ok),
 		T(test_ca_name_mismatch),
 		T(test_ca_unknown),
+		T(test_missing_intermediate),
 		T(test_ca_expired),
+		T(test_ca_no_san),
+		T(test_leaf_is_ca),
+		T(test_leaf_is_trusted_ca),
 		T(test_self_signed_refused),
 		T(test_self_signed_trusted),
 		T(test_no_verify),
 		T(test_chain_file),
+		T(test_files_from_pipes),
+		T(test_encrypted_key),
 		T(test_not_tls_peer),
 		T(test_peer_closes_in_handshake),
 		T(test_transfer_both_ways),
