@@ -169,17 +169,24 @@ same_data() {
 	return 1
 }
 
-# pki: make the test PKI once per build tree; sets PKI.
+# pki: make the test PKI once per build tree, and again whenever
+# certs/mkpki.sh changes (its sha256 is kept in .done); sets PKI.
 pki() {
 	PKI="$TOP_BUILDDIR/tests/tmp/pki"
-	[ -f "$PKI/.done" ] && return 0
+	_stamp=$(sha256sum < "$TOP_SRCDIR/certs/mkpki.sh" | cut -d' ' -f1)
+	[ "$(cat "$PKI/.done" 2>/dev/null)" = "$_stamp" ] && return 0
 	# Tests run in parallel: build aside, then rename into place.
 	mkdir -p "$TOP_BUILDDIR/tests/tmp"
 	_new=$(mktemp -d "$TOP_BUILDDIR/tests/tmp/pki.XXXXXX")
 	sh "$TOP_SRCDIR/certs/mkpki.sh" "$_new" >&2 || return 1
-	: > "$_new/.done"
+	echo "$_stamp" > "$_new/.done"
+	# A stale one goes aside first; a parallel test may have won the race.
+	if [ -d "$PKI" ] && [ "$(cat "$PKI/.done" 2>/dev/null)" != "$_stamp" ]
+	then
+		mv -T "$PKI" "$PKI.old.$$" 2>/dev/null && rm -rf "$PKI.old.$$"
+	fi
 	mv -T "$_new" "$PKI" 2>/dev/null || rm -rf "$_new"
-	[ -f "$PKI/.done" ]
+	[ "$(cat "$PKI/.done" 2>/dev/null)" = "$_stamp" ]
 }
 
 # has_line FILE TEXT: FILE has a line equal to TEXT.

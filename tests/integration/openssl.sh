@@ -24,16 +24,6 @@ fi
 
 MIB=1048576
 
-# A test PKI that an older certs/mkpki.sh made, kept in the build tree,
-# lacks the newer certificates: make a fresh one for this run.
-if [ ! -f "$PKI/rsaserver.pem" ] || [ ! -f "$PKI/leafonly.pem" ]; then
-	if ! sh "$TOP_SRCDIR/certs/mkpki.sh" "$T/pki" >&2; then
-		echo "Bail out! cannot make a fresh test PKI"
-		exit 1
-	fi
-	PKI=$T/pki
-fi
-
 # s_server_pair TAG MIB CLIENTCERT [S_SERVER ARGS...]
 # "tlsnc -v --ssl --ssl-trustfile ca.pem localhost PORT" against
 # "openssl s_server -quiet" presenting the PKI server certificate, MIB

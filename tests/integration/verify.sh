@@ -10,14 +10,6 @@ unset SSL_CERT_FILE SSL_CERT_DIR
 
 pki || { not_ok "make the test PKI"; done_testing; }
 P=$PKI
-# A test PKI that an older certs/mkpki.sh made, kept in the build tree,
-# lacks the newer certificates: make a fresh one for this run.
-if [ ! -f "$P/nosan.pem" ] || [ ! -f "$P/caleaf.pem" ] ||
-    [ ! -f "$P/leafonly.pem" ]; then
-	sh "$TOP_SRCDIR/certs/mkpki.sh" "$T/pki" >&2 ||
-	    { not_ok "make a fresh test PKI"; done_testing; }
-	P=$T/pki
-fi
 FAILED="tlsnc: certificate verification failed:"
 UNKNOWN_CA="$FAILED unknown CA: the issuer is not trusted"
 
