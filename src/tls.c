@@ -873,13 +873,89 @@ out:
 	return rc;
 }
 
+/* What every context has: versions, modes, ciphers, no renegotiation. */
+static int
+ctx_defaults(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
+{
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION))
+		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_read_ahead(ctx, 1);
+	if (SSL_CTX_set_cipher_list(ctx, o->ciphers != NULL ? o->ciphers :
+	    TLS_DEFAULT_CIPHERS) != 1) {
+		if (o->ciphers == NULL)
+			return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
+		ERR_clear_error();
+		return err_set(e, ST_USAGE, "--ssl-ciphers: no TLS 1.2 cipher "
+		    "suite matches '%s'", o->ciphers), -1;
+	}
+	/* A pin covers the first handshake only: no TLS 1.2 renegotiation. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_info_callback(ctx, note_alert);
+	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER_IDLE);
+	if (o->key_file != NULL && o->cert_file == NULL)
+		return err_set(e, ST_USAGE, "--ssl-key needs --ssl-cert"), -1;
+	return 0;
+}
+
+/* A server presents --ssl-cert, or an ephemeral certificate. */
+static int
+server_setup(SSL_CTX *ctx, const struct tls_opts *o, char *own_fp,
+    bool *ephemeral, struct error *e)
+{
+	EVP_PKEY *pkey = NULL;
+	X509 *x = NULL;
+	int rc = 0;
+
+	if (o->cert_file != NULL) {
+		if (load_cert_and_key(ctx, o, e) == -1)
+			return -1;
+	} else if (tls_make_ephemeral(o->listen_name, &pkey, &x, e) == -1) {
+		return -1;
+	} else if (SSL_CTX_use_certificate(ctx, x) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, pkey) != 1) {
+		err_ssl(e, ST_RUNTIME, "TLS set-up failed");
+		rc = -1;
+	} else if (ephemeral != NULL) {
+		*ephemeral = true;
+	}
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+	if (rc == 0 && own_fp != NULL)
+		tls_fingerprint(SSL_CTX_get0_certificate(ctx), own_fp);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	return rc;
+}
+
+/* A client verifies the server, and may present --ssl-cert. */
+static int
+client_setup(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
+{
+	if (o->cert_file != NULL && load_cert_and_key(ctx, o, e) == -1)
+		return -1;
+	if (o->trust_file != NULL) {
+		if (load_trust_file(ctx, o->trust_file, e) == -1)
+			return -1;
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+	/*
+	 * Names come from the subjectAltName only: a certificate without
+	 * one names no host, whatever its subject's CN says.
+	 */
+	X509_VERIFY_PARAM_set_hostflags(SSL_CTX_get0_param(ctx),
+	    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+	SSL_CTX_set_client_cert_cb(ctx, note_cert_request);
+	return 0;
+}
+
 SSL_CTX *
 tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
     struct error *e)
 {
 	SSL_CTX *ctx;
-	EVP_PKEY *pkey = NULL;
-	X509 *x = NULL;
 
 	if (ephemeral != NULL)
 		*ephemeral = false;
@@ -896,74 +972,14 @@ tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
 		err_ssl(e, ST_RUNTIME, "cannot create a TLS context");
 		return NULL;
 	}
-	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION))
-		goto ssl_fail;
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-	SSL_CTX_set_read_ahead(ctx, 1);
-	if (SSL_CTX_set_cipher_list(ctx, o->ciphers != NULL ? o->ciphers :
-	    TLS_DEFAULT_CIPHERS) != 1) {
-		if (o->ciphers == NULL)
-			goto ssl_fail;
-		ERR_clear_error();
-		err_set(e, ST_USAGE, "--ssl-ciphers: no TLS 1.2 cipher suite "
-		    "matches '%s'", o->ciphers);
-		goto fail;
+	if (ctx_defaults(ctx, o, e) == -1 || (o->server ?
+	    server_setup(ctx, o, own_fp, ephemeral, e) :
+	    client_setup(ctx, o, e)) == -1) {
+		SSL_CTX_free(ctx);
+		return NULL;
 	}
-	/* A pin covers the first handshake only: no TLS 1.2 renegotiation. */
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
-	SSL_CTX_set_info_callback(ctx, note_alert);
-	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER_IDLE);
-
-	if (o->key_file != NULL && o->cert_file == NULL) {
-		err_set(e, ST_USAGE, "--ssl-key needs --ssl-cert");
-		goto fail;
-	}
-	if (o->server) {
-		if (o->cert_file != NULL) {
-			if (load_cert_and_key(ctx, o, e) == -1)
-				goto fail;
-		} else {
-			if (tls_make_ephemeral(o->listen_name, &pkey, &x, e) == -1)
-				goto fail;
-			if (SSL_CTX_use_certificate(ctx, x) != 1 ||
-			    SSL_CTX_use_PrivateKey(ctx, pkey) != 1)
-				goto ssl_fail;
-			if (ephemeral != NULL)
-				*ephemeral = true;
-		}
-		if (own_fp != NULL)
-			tls_fingerprint(SSL_CTX_get0_certificate(ctx), own_fp);
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	} else {
-		if (o->cert_file != NULL && load_cert_and_key(ctx, o, e) == -1)
-			goto fail;
-		if (o->trust_file != NULL) {
-			if (load_trust_file(ctx, o->trust_file, e) == -1)
-				goto fail;
-		} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-			goto ssl_fail;
-		}
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
-		/*
-		 * Names come from the subjectAltName only: a certificate
-		 * without one names no host, whatever its subject's CN says.
-		 */
-		X509_VERIFY_PARAM_set_hostflags(SSL_CTX_get0_param(ctx),
-		    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
-		SSL_CTX_set_client_cert_cb(ctx, note_cert_request);
-	}
-	X509_free(x);
-	EVP_PKEY_free(pkey);
 	ERR_clear_error();
 	return ctx;
-ssl_fail:
-	err_ssl(e, ST_RUNTIME, "TLS set-up failed");
-fail:
-	X509_free(x);
-	EVP_PKEY_free(pkey);
-	SSL_CTX_free(ctx);
-	return NULL;
 }
 
 static bool
@@ -1040,16 +1056,105 @@ verify_reason(const struct tls *t, char *buf, size_t len)
 	}
 }
 
-/* Map an OpenSSL return onto the stream vocabulary. */
+/* SSL_ERROR_SYSCALL: the transport failed, or ended mid-stream. */
+static enum io
+syscall_result(struct stream *s, int sys, const char *what)
+{
+	struct tls *t = s->ctx;
+
+	if (t->lower_failed) {
+		/* A lower stream said why; errno means nothing. */
+		t->lower_failed = false;
+		ERR_clear_error();
+		s->err = s->lower->err;
+		s->sys_errno = s->lower->sys_errno;
+		return IO_ERROR;
+	}
+	/* No error and no errno: the transport ended mid-stream. */
+	if (ERR_peek_error() == 0 && sys == 0) {
+		t->eof_unclean = true;
+		return IO_EOF;
+	}
+	ERR_clear_error();
+	return stream_fail(s, ST_RUNTIME, sys, "%s", what);
+}
+
+/* The handshake failed because we refused the peer's certificate. */
+static enum io
+verify_result(struct stream *s)
+{
+	struct tls *t = s->ctx;
+	char fp[TLS_FP_MAX] = "", buf[400];
+
+	t->verify_failed = true;
+	ERR_clear_error();
+	if (t->pin_mismatch && t->pin_ca != NULL) {
+		name_string(X509_get_subject_name(t->pin_ca), buf, sizeof(buf));
+		return stream_fail(s, ST_VERIFY, 0, "certificate verification "
+		    "failed: pin mismatch: the pin matches the issuer "
+		    "certificate %s, not the server's own certificate", buf);
+	}
+	if (t->pin_mismatch) {
+		if (t->leaf != NULL)
+			tls_fingerprint(t->leaf, fp);
+		return stream_fail(s, ST_VERIFY, 0, "certificate verification "
+		    "failed: pin mismatch: the peer presented %s", fp);
+	}
+	return stream_fail(s, ST_VERIFY, 0, "certificate verification "
+	    "failed: %s", verify_reason(t, buf, sizeof(buf)));
+}
+
+/* SSL_ERROR_SSL: a protocol failure, ours or the peer's. */
+static enum io
+ssl_result(struct stream *s, const char *what)
+{
+	struct tls *t = s->ctx;
+	int reason = ERR_GET_REASON(ERR_peek_last_error());
+	size_t l;
+
+	if (reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+		ERR_clear_error();
+		t->eof_unclean = true;
+		return IO_EOF;
+	}
+	if (t->pin_mismatch || (t->verify_err != 0 && !t->no_verify &&
+	    !t->have_pin))
+		return verify_result(s);
+	/*
+	 * The peer refused our certificate, or asked for one we do not
+	 * have: the fault is on our side, so the caller must not offer hints
+	 * about the peer's certificate.
+	 */
+	if (t->cert_requested && (cert_alert(reason) ||
+	    reason == SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE)) {
+		err_ssl(&s->err, ST_VERIFY, "%s: the peer requires a client "
+		    "certificate (--ssl-cert)", what);
+		return IO_ERROR;
+	}
+	if (cert_alert(reason)) {
+		err_ssl(&s->err, ST_VERIFY, "%s: the peer refused the "
+		    "certificate", what);
+		return IO_ERROR;
+	}
+	err_ssl(&s->err, ST_HANDSHAKE, "%s", what);
+	if (reason == SSL_R_WRONG_VERSION_NUMBER ||
+	    reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
+	    reason == SSL_R_HTTP_REQUEST) {
+		l = strlen(s->err.msg);
+		snprintf(s->err.msg + l, sizeof(s->err.msg) - l,
+		    " (is the peer speaking TLS?)");
+	}
+	return IO_ERROR;
+}
+
+/* Map an OpenSSL return onto the stream vocabulary, in one place. */
 static enum io
 tls_result(struct stream *s, int ret, const char *what)
 {
 	struct tls *t = s->ctx;
 	int sys = errno;	/* before anything else can change it */
 	int err = SSL_get_error(t->ssl, ret);
-	unsigned long code;
-	int reason;
-	char buf[400], renego[200];
+	char renego[200];
 
 	/* Whatever failed after a refused renegotiation, that is the cause. */
 	if (t->refused_renegotiation) {
@@ -1065,84 +1170,9 @@ tls_result(struct stream *s, int ret, const char *what)
 	case SSL_ERROR_ZERO_RETURN:
 		return IO_EOF;
 	case SSL_ERROR_SYSCALL:
-		if (t->lower_failed) {
-			/* A lower stream said why; errno means nothing. */
-			t->lower_failed = false;
-			ERR_clear_error();
-			s->err = s->lower->err;
-			s->sys_errno = s->lower->sys_errno;
-			return IO_ERROR;
-		}
-		/* No error and no errno: the transport ended mid-stream. */
-		if (ERR_peek_error() == 0 && sys == 0) {
-			t->eof_unclean = true;
-			return IO_EOF;
-		}
-		ERR_clear_error();
-		return stream_fail(s, ST_RUNTIME, sys, "%s", what);
+		return syscall_result(s, sys, what);
 	case SSL_ERROR_SSL:
-		code = ERR_peek_last_error();
-		reason = ERR_GET_REASON(code);
-		if (reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-			ERR_clear_error();
-			t->eof_unclean = true;
-			return IO_EOF;
-		}
-		if (t->pin_mismatch || (t->verify_err != 0 && !t->no_verify &&
-		    !t->have_pin)) {
-			char fp[TLS_FP_MAX] = "";
-
-			t->verify_failed = true;
-			ERR_clear_error();
-			if (t->pin_mismatch && t->pin_ca != NULL) {
-				name_string(X509_get_subject_name(t->pin_ca),
-				    buf, sizeof(buf));
-				return stream_fail(s, ST_VERIFY, 0,
-				    "certificate verification failed: pin "
-				    "mismatch: the pin matches the issuer "
-				    "certificate %s, not the server's own "
-				    "certificate", buf);
-			}
-			if (t->pin_mismatch) {
-				if (t->leaf != NULL)
-					tls_fingerprint(t->leaf, fp);
-				return stream_fail(s, ST_VERIFY, 0,
-				    "certificate verification failed: pin "
-				    "mismatch: the peer presented %s", fp);
-			}
-			return stream_fail(s, ST_VERIFY, 0,
-			    "certificate verification failed: %s",
-			    verify_reason(t, buf, sizeof(buf)));
-		}
-		/*
-		 * The peer refused our certificate, or asked for one we do
-		 * not have: the fault is on our side, so the caller must not
-		 * offer hints about the peer's certificate.
-		 */
-		if (t->cert_requested && (cert_alert(reason) ||
-		    reason == SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE)) {
-			err_ssl(&s->err, ST_VERIFY, "%s: the peer requires a "
-			    "client certificate (--ssl-cert)", what);
-			return IO_ERROR;
-		}
-		if (cert_alert(reason)) {
-			err_ssl(&s->err, ST_VERIFY,
-			    "%s: the peer refused the certificate", what);
-			return IO_ERROR;
-		}
-		if (reason == SSL_R_WRONG_VERSION_NUMBER ||
-		    reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
-		    reason == SSL_R_HTTP_REQUEST) {
-			size_t l;
-
-			err_ssl(&s->err, ST_HANDSHAKE, "%s", what);
-			l = strlen(s->err.msg);
-			snprintf(s->err.msg + l, sizeof(s->err.msg) - l,
-			    " (is the peer speaking TLS?)");
-			return IO_ERROR;
-		}
-		err_ssl(&s->err, ST_HANDSHAKE, "%s", what);
-		return IO_ERROR;
+		return ssl_result(s, what);
 	default:
 		ERR_clear_error();
 		return stream_fail(s, ST_HANDSHAKE, 0, "%s: TLS error %d",
