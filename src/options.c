@@ -20,8 +20,8 @@
  * setter and the offset of the field that the setter fills in, so the field's
  * type must be the one the setter expects (noted before each).
  */
-static opt_setter	set_flag, set_count, set_string, set_host_name, set_ipv4,
-			set_ipv6, set_seconds, set_time_limit, set_conns, set_pin,
+static opt_setter	set_flag, set_count, set_string, set_host_name, set_family,
+			set_seconds, set_time_limit, set_conns, set_pin,
 			set_pass_source;
 
 #define FIELD(member)	offsetof(struct options, member)
@@ -30,10 +30,10 @@ static opt_setter	set_flag, set_count, set_string, set_host_name, set_ipv4,
 const struct optdef option_table[] = {
 	{ NULL, '4', NULL, GROUP_GENERAL,
 	  "Use IPv4 only",
-	  set_ipv4, FIELD(family) },
+	  set_family, FIELD(family) },
 	{ NULL, '6', NULL, GROUP_GENERAL,
 	  "Use IPv6 only",
-	  set_ipv6, FIELD(family) },
+	  set_family, FIELD(family) },
 	{ "listen", 'l', NULL, GROUP_GENERAL,
 	  "Listen for connections instead of connecting",
 	  set_flag, FIELD(listen) },
@@ -298,29 +298,16 @@ set_host_name(const struct optdef *d, struct options *o, const char *arg,
 	return set_string(d, o, arg, e);
 }
 
-/* int: AF_INET.  Giving -4 and -6 together is refused after parsing. */
+/* int: the family -4 or -6 names.  Both together are refused later. */
 static enum status
-set_ipv4(const struct optdef *d, struct options *o, const char *arg,
+set_family(const struct optdef *d, struct options *o, const char *arg,
     struct error *e)
 {
 	int *family = field_of(d, o);
 
 	(void)arg;
 	(void)e;
-	*family = AF_INET;
-	return ST_OK;
-}
-
-/* int: AF_INET6. */
-static enum status
-set_ipv6(const struct optdef *d, struct options *o, const char *arg,
-    struct error *e)
-{
-	int *family = field_of(d, o);
-
-	(void)arg;
-	(void)e;
-	*family = AF_INET6;
+	*family = d->letter == '4' ? AF_INET : AF_INET6;
 	return ST_OK;
 }
 
