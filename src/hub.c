@@ -174,7 +174,9 @@ read_input(struct hub *h)
 		c->len += n;
 		input_grew(h, c, n);
 	} else if (io == IO_EOF || io == IO_ERROR) {
-		/* A failed read ends the input as EOF does; say it once. */
+		/* A failed read ends the input as EOF does, and says so. */
+		if (io == IO_ERROR && h->opts.on_input_error != NULL)
+			h->opts.on_input_error(&h->in->err, h->opts.arg);
 		h->in_eof = true;
 		for (p = h->ports; p != NULL; p = p->next)
 			if (p->relay != NULL)

@@ -35,6 +35,8 @@ struct hub_opts {
 	bool	 no_input;	/* --recv-only: never read standard input */
 	/* A port stayed full: its session should go.  arg is the port's. */
 	void	(*on_stall)(void *port_arg);
+	/* Reading standard input failed: it ends there, as at EOF. */
+	void	(*on_input_error)(const struct error *, void *);
 	/* Standard output failed (errnum: its errno): the hub is done. */
 	void	(*on_fatal)(const struct error *, int errnum, void *);
 	void	*arg;

@@ -288,6 +288,14 @@ on_output_failed(const struct error *e, int errnum, void *arg)
 		k->over = true;
 }
 
+static void
+on_input_failed(const struct error *e, void *arg)
+{
+	(void)arg;
+	say("warning: reading input: %s; the clients get no more of it",
+	    e->msg);
+}
+
 /* Use every descriptor the hard limit allows. */
 static void
 raise_fd_limit(void)
@@ -306,6 +314,7 @@ keep_setup(struct keep *k, int lfd, struct error *e)
 	struct hub_opts ho = {
 		.no_input = k->m->o->recv_only,
 		.on_stall = client_stalled,
+		.on_input_error = on_input_failed,
 		.on_fatal = on_output_failed,
 		.arg = k,
 	};

@@ -360,21 +360,27 @@ int
 loop_signal(struct loop *l, int signo, loop_signal_fn *fn, void *arg,
     struct error *e)
 {
+	sigset_t set = l->sigset;
 	int fd;
 
 	if (signo <= 0 || signo >= _NSIG)
 		return err_set(e, ST_RUNTIME, "bad signal %d", signo), -1;
-	sigaddset(&l->sigset, signo);
-	if (sigprocmask(SIG_BLOCK, &l->sigset, NULL) == -1)
-		return err_errno(e, ST_RUNTIME, errno, "sigprocmask"), -1;
-	fd = signalfd(l->sigio.fd, &l->sigset, SFD_NONBLOCK | SFD_CLOEXEC);
+	/* Nothing changes for good until the signalfd is watched. */
+	sigaddset(&set, signo);
+	fd = signalfd(l->sigio.fd, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (fd == -1)
 		return err_errno(e, ST_RUNTIME, errno, "signalfd"), -1;
 	if (l->sigio.fd < 0) {
 		loop_io_init(&l->sigio, fd, on_signal);
-		if (loop_io_set(l, &l->sigio, EPOLLIN, e) == -1)
+		if (loop_io_set(l, &l->sigio, EPOLLIN, e) == -1) {
+			close(fd);
+			l->sigio.fd = -1;
 			return -1;
+		}
 	}
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return err_errno(e, ST_RUNTIME, errno, "sigprocmask"), -1;
+	l->sigset = set;
 	l->sigfn[signo] = fn;
 	l->sigarg[signo] = arg;
 	return 0;

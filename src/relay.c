@@ -47,7 +47,12 @@ struct relay {
 	uint32_t	 ready_ev;
 	bool		 kicked;	/* relay_wake(): retry fd-less streams */
 	bool		 fresh;		/* just established: try every read */
-	bool		 finished;
+	bool		 over;		/* the outcome is decided */
+	bool		 closing;	/* a clean end: close_notify going out */
+	enum io		 close_want;	/* what the half-close waits for */
+	int64_t		 close_deadline;
+	bool		 close_started;	/* the half-close has been tried */
+	bool		 closed;	/* all done: on_done may follow */
 	bool		 done_told;	/* on_done has been called */
 	bool		 truncated;
 	bool		 seen_data;	/* on_first_data has been called */
@@ -68,14 +73,17 @@ struct relay {
 /*
  * The session is over.  A clean end says so even when no half-close went
  * out (--recv-only, --no-shutdown, -q, a terminal, a signal): without
- * close_notify a TLS peer could not tell the end from a truncation.
+ * close_notify a TLS peer could not tell the end from a truncation.  That
+ * half-close may have to wait for room on the socket, so a clean end goes
+ * through "closing" (see step_close) before it is closed; a failure is
+ * closed at once.
  */
 static void
 finish(struct relay *r, enum status st)
 {
-	if (r->finished)
+	if (r->over)
 		return;
-	r->finished = true;
+	r->over = true;
 	if (st == ST_OK && r->truncated) {
 		st = ST_TRUNCATED;
 		err_set(&r->err, ST_TRUNCATED, "the peer closed the "
@@ -83,10 +91,14 @@ finish(struct relay *r, enum status st)
 		    "truncated");
 	}
 	r->status = st;
-	if (st == ST_OK) {
+	if (st == ST_OK)
 		err_clear(&r->err);
-		if (!r->flow[OUT].shut_sent)
-			(void)stream_shutdown_write(r->end[END_NET]);
+	if (st == ST_OK && !r->flow[OUT].shut_sent) {
+		r->closing = true;
+		r->close_want = IO_WANT_WRITE;
+		r->close_deadline = now_ms() + RELAY_CLOSE_MS;
+	} else {
+		r->closed = true;
 	}
 }
 
@@ -98,7 +110,7 @@ fail(struct relay *r, enum status st, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (r->finished)
+	if (r->over)
 		return;
 	va_start(ap, fmt);
 	err_verrno(&r->err, st, 0, fmt, ap);
@@ -176,7 +188,7 @@ step_handshakes(struct relay *r)
 	enum io io;
 	int i;
 
-	for (i = 0; i < 2 && !r->finished; i++) {
+	for (i = 0; i < 2 && !r->over; i++) {
 		if (r->established[i])
 			continue;
 		io = stream_handshake(r->end[i]);
@@ -194,7 +206,7 @@ step_handshakes(struct relay *r)
 		}
 		established(r, i);
 	}
-	return !r->finished && r->established[0] && r->established[1];
+	return !r->over && r->established[0] && r->established[1];
 }
 
 /* --- The flows. */
@@ -288,7 +300,7 @@ flow_finish(struct relay *r, struct flow *f)
 {
 	short ev;
 
-	if (f->done || r->finished || !f->src_eof || f->len > 0)
+	if (f->done || r->over || !f->src_eof || f->len > 0)
 		return;
 	if ((f == &r->flow[OUT] && r->opts.no_shutdown) ||
 	    (f == &r->flow[IN] && r->opts.hold_local_eof)) {
@@ -323,7 +335,7 @@ step_flow(struct relay *r, struct flow *f)
 		    !has_fd(f->dst, f->wwant)))
 			wready = true;
 	}
-	if (r->finished)
+	if (r->over)
 		return;
 	if (f->len > 0 && wready)
 		flow_do_write(r, f);
@@ -337,7 +349,7 @@ check_finished(struct relay *r)
 {
 	int64_t now;
 
-	if (r->finished)
+	if (r->over)
 		return;
 	if (r->flow[IN].done &&
 	    (r->in_err.status != ST_OK || r->out_err.status != ST_OK)) {
@@ -444,6 +456,8 @@ next_deadline(const struct relay *r)
 {
 	int64_t at = -1;
 
+	if (r->closing)
+		return r->close_deadline;
 	if (!r->established[0] || !r->established[1])
 		return r->opts.handshake_deadline;
 	if (r->opts.idle_ms > 0)
@@ -460,7 +474,9 @@ arm(struct relay *r)
 	int fds[RELAY_WATCHES], n = 0, i;
 	int64_t at;
 
-	if (!r->established[0] || !r->established[1]) {
+	if (r->closing) {
+		want(ev, fds, &n, r->end[END_NET], r->close_want);
+	} else if (!r->established[0] || !r->established[1]) {
 		for (i = 0; i < 2; i++)
 			if (!r->established[i])
 				want(ev, fds, &n, r->end[i], r->hs_want[i]);
@@ -496,23 +512,67 @@ arm(struct relay *r)
 
 /* --- Steps. */
 
+/*
+ * A clean end: what was read from local and not yet sent goes out first
+ * (a TLS record half written must be finished before any alert can
+ * follow), then close_notify and FIN.  Tried until they are out, they
+ * fail, or RELAY_CLOSE_MS pass, so that a peer that reads nothing cannot
+ * keep us.
+ */
+static void
+step_close(struct relay *r)
+{
+	struct flow *out = &r->flow[OUT];
+	struct stream *net = r->end[END_NET];
+	short ev;
+	enum io io;
+
+	if (now_ms() >= r->close_deadline) {
+		r->closed = true;
+		return;
+	}
+	if (out->len > 0) {
+		if (flow_write(out) == IO_ERROR) {
+			r->closed = true;
+			return;
+		}
+		if (out->len > 0) {
+			r->close_want = out->wwant;
+			return;
+		}
+	}
+	if (!r->close_started) {
+		/* A pipe's half-close puts /dev/null in its place. */
+		watch_forget(r, stream_want_fd(net, IO_WANT_WRITE, &ev));
+		r->close_started = true;
+	}
+	io = stream_shutdown_write(net);
+	if (io == IO_WANT_READ || io == IO_WANT_WRITE) {
+		r->close_want = io;
+		return;
+	}
+	r->closed = true;
+}
+
 static void
 step(struct relay *r)
 {
 	int i;
 
-	if (!r->finished && (!r->established[0] || !r->established[1])) {
+	if (!r->over && (!r->established[0] || !r->established[1])) {
 		/* Data may already be waiting: try what cannot block. */
 		if (step_handshakes(r))
 			r->fresh = true;
 	}
-	if (!r->finished && r->established[0] && r->established[1])
-		for (i = 0; i < 2 && !r->finished; i++)
+	if (!r->over && r->established[0] && r->established[1])
+		for (i = 0; i < 2 && !r->over; i++)
 			step_flow(r, &r->flow[i]);
 	check_finished(r);
+	if (r->closing && !r->closed)
+		step_close(r);
 	r->kicked = false;
 	r->fresh = false;
-	if (!r->finished) {
+	if (!r->closed) {
 		arm(r);
 		return;
 	}
@@ -605,8 +665,14 @@ relay_stop(struct relay *r, enum status st, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (r->finished)
+	if (r->over) {
+		/* A failure while closing gives up on the close_notify. */
+		if (st != ST_OK && !r->closed) {
+			r->closed = true;
+			loop_defer(r->loop, &r->defer);
+		}
 		return;
+	}
 	if (fmt != NULL) {
 		va_start(ap, fmt);
 		err_verrno(&r->err, st, 0, fmt, ap);
@@ -619,7 +685,7 @@ relay_stop(struct relay *r, enum status st, const char *fmt, ...)
 bool
 relay_finished(struct relay *r, enum status *st, struct error *e)
 {
-	if (!r->finished)
+	if (!r->closed)
 		return false;
 	*st = r->status;
 	*e = r->err;

@@ -29,6 +29,8 @@
 #include "stream.h"
 
 #define RELAY_BUFSIZE	(256 * 1024)
+/* The most a clean end waits for room to send close_notify and FIN. */
+#define RELAY_CLOSE_MS	2000
 
 struct relay;
 

@@ -161,9 +161,12 @@ else
 	diag_file "$T/ns.err"
 fi
 
+# Entering a mount namespace also resets the root directory to that
+# namespace's root, which in a chroot (make check-fresh) is not ours: -r and
+# -w keep the holder's root and working directory.
 # A wrapper that runs tlsnc in the namespaces; ns FUNCTION ARGS... calls a
 # function of lib.sh (listen_tlsnc, client) with TLSNC in them.
-printf '#!/bin/sh\nexec nsenter -t "%s" -m -n "%s" "$@"\n' "$NSPID" \
+printf '#!/bin/sh\nexec nsenter -t "%s" -m -n -r -w "%s" "$@"\n' "$NSPID" \
     "$TLSNC" > "$T/ns-tlsnc"
 chmod +x "$T/ns-tlsnc"
 ns() {
@@ -177,7 +180,7 @@ ns() {
 
 # in_ns COMMAND...: any command in the namespaces.
 in_ns() {
-	nsenter -t "$NSPID" -m -n "$@"
+	nsenter -t "$NSPID" -m -n -r -w "$@"
 }
 
 # order_of NAME: the addresses NAME resolves to in the namespaces, in the

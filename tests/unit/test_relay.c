@@ -926,6 +926,102 @@ test_tls_on_established_refuses(void **state)
 	assert_int_equal(h->stats.sent, 0);
 }
 
+/*
+ * A clean end whose close_notify finds no room on the socket: the relay
+ * is stopped (as by a signal) while its peer is not reading, so the
+ * close_notify has to wait.  It must still go out once the peer reads,
+ * rather than be dropped, which the peer would take for a truncation.
+ */
+static void
+tick(struct loop_timer *t)
+{
+	(void)t;
+}
+
+static void
+test_clean_end_waits_for_room(void **state)
+{
+	const size_t na = 4 * MiB;
+	unsigned char *a = tu_pattern(na, 85), buf[65536];
+	int small = 4096, turns = 0;
+	struct loop_timer wake;
+	struct relay_stats stats;
+	struct loop *loop;
+	struct relay *r;
+	struct error e;
+	enum status st = ST_RUNTIME;
+	enum io io;
+	size_t n, got = 0, off = 0;
+	ssize_t w;
+	bool peer_up = false, stopped = false;
+
+	(void)state;
+	tls_net(false);
+	assert_int_equal(setsockopt(h->sv[0], SOL_SOCKET, SO_SNDBUF, &small,
+	    sizeof(small)), 0);
+	assert_int_equal(setsockopt(h->sv[1], SOL_SOCKET, SO_RCVBUF, &small,
+	    sizeof(small)), 0);
+	assert_non_null(loop = loop_new(&e));
+	assert_non_null(r = relay_new(loop, h->local, h->net, &h->opts, &e));
+	/* Each turn ends within 10 ms, whatever the relay waits for. */
+	loop_timer_init(&wake, tick);
+	relay_start(r);
+	for (; !relay_finished(r, &st, &e); turns++) {
+		assert_true(turns < 100000);
+		if (!peer_up) {
+			io = stream_handshake(h->peer);
+			assert_true(io != IO_ERROR);
+			peer_up = io == IO_DONE;
+		} else if (!stopped) {
+			/*
+			 * Input until the relay holds bytes it cannot send,
+			 * since the peer is not reading.  Then stop it, as a
+			 * signal would: a clean end with data in flight.
+			 */
+			w = write(h->in_w, a + off, na - off);
+			if (w > 0)
+				off += (size_t)w;
+			relay_get_stats(r, &stats);
+			if (w == -1 && stats.unsent > 0) {
+				relay_stop(r, ST_OK, NULL);
+				stopped = true;
+			}
+		} else {
+			/* Now the peer reads, and room appears. */
+			while (stream_read(h->peer, buf, sizeof(buf), &n) ==
+			    IO_DONE)
+				got += n;
+		}
+		assert_int_equal(loop_timer_set(loop, &wake, now_ms() + 10), 0);
+		assert_int_equal(loop_once(loop, &e), 0);
+	}
+	assert_true(stopped);
+	assert_int_equal(st, ST_OK);
+	loop_timer_stop(loop, &wake);
+	relay_free(r);
+	loop_free(loop);
+	/* As at exit: the socket closes.  The peer must see close_notify. */
+	stream_close(h->net);
+	h->net = NULL;
+	for (;;) {
+		io = stream_read(h->peer, buf, sizeof(buf), &n);
+		if (io == IO_DONE) {
+			got += n;
+			continue;
+		}
+		if (io != IO_WANT_READ)
+			break;
+		assert_true(turns++ < 1000000);
+	}
+	if (io != IO_EOF || !stream_eof_clean(h->peer))
+		fail_msg("the peer saw %s after %zu bytes: %s",
+		    io == IO_EOF ? "an unclean EOF" : "an error", got,
+		    h->peer->err.msg);
+	/* What the relay had read was sent before the close_notify. */
+	assert_int_equal(got, stats.sent + stats.unsent);
+	free(a);
+}
+
 /* A peer that never answers the ClientHello. */
 static void
 test_handshake_deadline(void **state)
@@ -1066,6 +1162,7 @@ main(void)
 		T(test_tls_on_established_refuses),
 		T(test_handshake_deadline),
 		T(test_loop_api),
+		T(test_clean_end_waits_for_room),
 		T(test_blocked_output_keeps_loop_alive),
 	};
 
