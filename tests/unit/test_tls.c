@@ -1400,14 +1400,7 @@ pem_pipe(char path[32], X509 *cert, X509 *chain, EVP_PKEY *key)
 
 	assert_int_equal(pipe(p), 0);
 	assert_non_null(f = fdopen(p[1], "w"));
-	if (cert != NULL)
-		assert_int_equal(PEM_write_X509(f, cert), 1);
-	if (chain != NULL)
-		assert_int_equal(PEM_write_X509(f, chain), 1);
-	if (key != NULL)
-		assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0,
-		    NULL, NULL), 1);
-	assert_int_equal(fclose(f), 0);
+	tu_pem_to(f, cert, chain, key);
 	snprintf(path, 32, "/dev/fd/%d", p[0]);
 	return p[0];
 }

@@ -212,6 +212,20 @@ tu_rmtree(const char *dir)
 	rmdir(dir);
 }
 
+/* Write cert, then chain, then key (each may be NULL) to f in PEM; close f. */
+TU_FN void
+tu_pem_to(FILE *f, X509 *cert, X509 *chain, EVP_PKEY *key)
+{
+	if (cert != NULL)
+		assert_int_equal(PEM_write_X509(f, cert), 1);
+	if (chain != NULL)
+		assert_int_equal(PEM_write_X509(f, chain), 1);
+	if (key != NULL)
+		assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0,
+		    NULL, NULL), 1);
+	assert_int_equal(fclose(f), 0);
+}
+
 /*
  * Write dir/name holding cert, then chain (may be NULL), then key (may be
  * NULL), in PEM.  Returns the path, which the caller frees.
@@ -226,14 +240,7 @@ tu_write_pem(const char *dir, const char *name, X509 *cert, X509 *chain,
 	assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
 	f = fopen(path, "w");
 	assert_non_null(f);
-	if (cert != NULL)
-		assert_int_equal(PEM_write_X509(f, cert), 1);
-	if (chain != NULL)
-		assert_int_equal(PEM_write_X509(f, chain), 1);
-	if (key != NULL)
-		assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0,
-		    NULL, NULL), 1);
-	assert_int_equal(fclose(f), 0);
+	tu_pem_to(f, cert, chain, key);
 	return path;
 }
 
