@@ -97,7 +97,7 @@ for p in $C1 $C2; do
 done | sort -n | cut -d' ' -f2- > "$T/want.closed"
 scan "only closed ports under -vv" 1 "$T/want.closed" \
     -vv -z "$H" "$C2,$C1"
-scan "the listeners are still up (the scan closed its connects)" 0 \
+scan "a second scan of the -k listeners finds them again" 0 \
     "$T/want.v" -v -z "$H" "$O1,$O2"
 
 # usage NAME MESSAGE ARGS...: status 2, the message, and the hint line.
