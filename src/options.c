@@ -47,7 +47,7 @@ const struct optdef option_table[] = {
 	  "Scan for listening ports; report with -v",
 	  set_flag, FIELD(scan) },
 	{ "scan-concurrency", 0, "N", GROUP_GENERAL,
-	  "At most N connects in flight with -z (default 256)",
+	  "At most N connects at once with -z (default 256)",
 	  set_conns, FIELD(scan_concurrency) },
 	{ "source-port", 'p', "PORT", GROUP_GENERAL,
 	  "Local port: the source port, or the port to listen on",
