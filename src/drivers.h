@@ -1,5 +1,5 @@
 /*
- * The mode drivers: connect, listen and keep-open.  They set up the
+ * The mode drivers: connect, listen, keep-open and scan.  They set up the
  * streams and the loop, print what a user sees, and return the exit
  * status; main() only parses and dispatches.  Drivers (and main) are the
  * only code that prints.
@@ -37,6 +37,7 @@ struct mode {
 int	mode_connect(const struct mode *);
 int	mode_listen(const struct mode *);
 int	mode_keep_open(const struct mode *, int lfd);
+int	mode_scan(const struct mode *);
 
 /* --- Shared by the drivers (session.c). */
 

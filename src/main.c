@@ -102,7 +102,10 @@ main(int argc, char **argv)
 			    "verified; anyone in the path can read and change "
 			    "the data");
 	}
-	rc = o.listen ? mode_listen(&m) : mode_connect(&m);
+	if (o.scan)
+		rc = mode_scan(&m);
+	else
+		rc = o.listen ? mode_listen(&m) : mode_connect(&m);
 	SSL_CTX_free(m.ctx);
 	return rc;
 }

@@ -61,6 +61,89 @@ parse_port(const char *s, bool allow_zero, uint16_t *port, struct error *e)
 	return ST_OK;
 }
 
+/* A whole number of 1 to 5 digits, 1 to 65535; -1 for anything else. */
+static long
+port_number(const char *s, size_t len)
+{
+	long v = 0;
+	size_t i;
+
+	if (len == 0 || len > 5)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v >= 1 && v <= 65535 ? v : -1;
+}
+
+static void
+port_set_add(struct port_set *ps, long lo, long hi)
+{
+	long p;
+
+	for (p = lo; p <= hi; p++) {
+		if (!port_set_has(ps, (unsigned)p))
+			ps->count++;
+		ps->bits[p / 8] |= (uint8_t)(1u << (p % 8));
+	}
+}
+
+/* One entry of a port list: "N", "N-M" or a service name. */
+static enum status
+parse_port_entry(const char *s, size_t len, struct port_set *ps,
+    struct error *e)
+{
+	const char *dash = memchr(s, '-', len);
+	char item[64];
+	uint16_t port;
+	long lo, hi;
+
+	if (len >= sizeof(item))
+		return err_set(e, ST_USAGE, "invalid port '%.*s...': too "
+		    "long", 20, s);
+	memcpy(item, s, len);
+	item[len] = '\0';
+	if (dash != NULL && isdigit((unsigned char)*s)) {
+		lo = port_number(s, (size_t)(dash - s));
+		hi = port_number(dash + 1, len - (size_t)(dash + 1 - s));
+		if (lo < 0 || hi < 0)
+			return err_set(e, ST_USAGE, "invalid port range '%s': "
+			    "must be two ports from 1 to 65535", item);
+		if (lo > hi)
+			return err_set(e, ST_USAGE, "invalid port range '%s': "
+			    "the first port is above the last", item);
+		port_set_add(ps, lo, hi);
+		return ST_OK;
+	}
+	if (parse_port(item, false, &port, e) != ST_OK)
+		return ST_USAGE;
+	port_set_add(ps, port, port);
+	return ST_OK;
+}
+
+enum status
+parse_port_list(const char *s, struct port_set *ps, struct error *e)
+{
+	const char *p = s;
+	size_t len;
+
+	if (*s == '\0')
+		return err_set(e, ST_USAGE, "empty port list");
+	for (;;) {
+		len = strcspn(p, ",");
+		if (len == 0)
+			return err_set(e, ST_USAGE, "invalid port list '%s': "
+			    "an empty entry", s);
+		if (parse_port_entry(p, len, ps, e) != ST_OK)
+			return ST_USAGE;
+		if (p[len] == '\0')
+			return ST_OK;
+		p += len + 1;
+	}
+}
+
 enum status
 parse_seconds(const char *opt, const char *s, int64_t *ms, struct error *e)
 {
@@ -557,6 +640,51 @@ race_free(struct race *r)
 	free_addrs(r->res);
 }
 
+int
+net_connect_start(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	if (connect(fd, sa, len) == 0)
+		return 0;
+	if (errno != EINPROGRESS)
+		return errno;
+	/*
+	 * On loopback the kernel often knows the answer before connect()
+	 * returns.  Asking again costs one call, where waiting for it costs
+	 * several: EALREADY means still pending, EISCONN connected.
+	 */
+	if (connect(fd, sa, len) == 0 || errno == EISCONN)
+		return 0;
+	return errno == EALREADY ? EINPROGRESS : errno;
+}
+
+int
+net_connect_result(int fd, bool writable)
+{
+	socklen_t len = sizeof(int);
+	int soerr = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
+		return errno;
+	if (soerr == 0 && !writable)
+		return ECONNRESET;	/* hung up, with no error to say */
+	return soerr;
+}
+
+enum status
+net_resolve(const char *host, const struct net_opts *o, int64_t deadline,
+    struct sockaddr_storage *ss, socklen_t *len, struct error *e)
+{
+	struct addrinfo *res;
+	enum status st;
+
+	if ((st = resolve(host, 0, o, false, deadline, &res, e)) != ST_OK)
+		return st;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	free_addrs(res);
+	return ST_OK;
+}
+
 /*
  * Start the next attempt.  It is then pending, or has connected at once
  * (r->won), or has failed (a->err); -1 only for a source that cannot be
@@ -580,15 +708,19 @@ attempt_start(struct race *r, struct error *e)
 		close(fd);
 		return -1;
 	}
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+	switch (a->err = net_connect_start(fd, ai->ai_addr, ai->ai_addrlen)) {
+	case 0:
 		a->fd = fd;
 		r->won = (ssize_t)r->next;
-	} else if (errno == EINPROGRESS) {
+		break;
+	case EINPROGRESS:
+		a->err = 0;
 		a->fd = fd;
 		r->pending++;
-	} else {
-		a->err = errno;
+		break;
+	default:
 		close(fd);
+		break;
 	}
 	return 0;
 }
@@ -616,13 +748,9 @@ static void
 attempt_finish(struct race *r, size_t i, short revents)
 {
 	struct attempt *a = &r->a[i];
-	socklen_t len = sizeof(int);
-	int soerr = 0;
+	int soerr;
 
-	if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
-		soerr = errno;
-	else if (soerr == 0 && !(revents & POLLOUT))
-		soerr = ECONNRESET;	/* hung up, with no error to say */
+	soerr = net_connect_result(a->fd, (revents & POLLOUT) != 0);
 	r->pending--;
 	if (soerr == 0) {
 		r->won = (ssize_t)i;

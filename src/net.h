@@ -53,6 +53,46 @@ size_t		addr_interleave(const struct addrinfo *res,
 		    const struct addrinfo **out, size_t max);
 
 /*
+ * The steps of one connect, for a caller that runs many on its own loop.
+ * net_resolve: the first address of host (for o's family, honouring -n),
+ * with port 0, within deadline (-1: none).
+ * net_connect_start: connect the non-blocking socket fd to sa; 0 when it
+ * connected at once, EINPROGRESS while pending, else the errno of failure.
+ * net_connect_result: once a pending fd has an event, 0 when it connected
+ * or the errno of failure (SO_ERROR); writable says whether the event
+ * included writability (a hang-up alone with no error counts as a reset).
+ */
+enum status	net_resolve(const char *host, const struct net_opts *,
+		    int64_t deadline, struct sockaddr_storage *, socklen_t *,
+		    struct error *);
+int		net_connect_start(int fd, const struct sockaddr *, socklen_t);
+int		net_connect_result(int fd, bool writable);
+
+/*
+ * A set of TCP ports, as -z takes them: bit p is port p.
+ */
+struct port_set {
+	uint8_t		 bits[65536 / 8];
+	unsigned	 count;		/* ports in the set */
+};
+
+static inline bool
+port_set_has(const struct port_set *ps, unsigned port)
+{
+	return (ps->bits[port / 8] >> (port % 8)) & 1;
+}
+
+/*
+ * Add the ports of a list to ps: ports and ranges separated by commas, as
+ * "22", "20-25,80,443", "1-65535" or "ssh".  A port is a number from 1 to
+ * 65535 or a service name; a range is two numbers, the first not above
+ * the second.  Returns ST_OK, or ST_USAGE with a message naming the bad
+ * part.
+ */
+enum status	parse_port_list(const char *, struct port_set *,
+		    struct error *);
+
+/*
  * Connect to host:port.  The name is resolved (and the -s / -p source with
  * it), then its addresses are raced as RFC 8305 describes: in the order of
  * addr_interleave, each attempt has 250 ms before the next one starts

@@ -43,6 +43,12 @@ const struct optdef option_table[] = {
 	{ "max-conns", 'm', "N", GROUP_GENERAL,
 	  "At most N clients at once with -k",
 	  set_conns, FIELD(max_conns) },
+	{ NULL, 'z', NULL, GROUP_GENERAL,
+	  "Scan for listening ports; report with -v",
+	  set_flag, FIELD(scan) },
+	{ "scan-concurrency", 0, "N", GROUP_GENERAL,
+	  "At most N connects at once with -z (default 256)",
+	  set_conns, FIELD(scan_concurrency) },
 	{ "source-port", 'p', "PORT", GROUP_GENERAL,
 	  "Local port: the source port, or the port to listen on",
 	  set_string, FIELD(src_port) },
@@ -418,7 +424,8 @@ options_usage(FILE *f)
 	int g;
 
 	fprintf(f, "Usage: tlsnc [options] host port\n"
-	    "       tlsnc -l [options] [host] port\n");
+	    "       tlsnc -l [options] [host] port\n"
+	    "       tlsnc -z [options] host ports\n");
 	for (g = GROUP_GENERAL; g <= GROUP_TLS; g++) {
 		fprintf(f, "\n%s:\n", heading[g]);
 		for (i = 0; i < OPTION_COUNT; i++) {
@@ -490,6 +497,10 @@ check_mode(const struct options *o, struct error *e)
 		return err_set(e, ST_USAGE, "-k needs -l");
 	if (o->max_conns != 0 && !o->keep_open)
 		return err_set(e, ST_USAGE, "-m needs -k");
+	if (o->scan && o->listen)
+		return err_set(e, ST_USAGE, "cannot use -z and -l together");
+	if (o->scan_concurrency != 0 && !o->scan)
+		return err_set(e, ST_USAGE, "--scan-concurrency needs -z");
 	return ST_OK;
 }
 
@@ -500,6 +511,13 @@ check_combinations(const struct options *o, const struct given *g,
 {
 	if (given_letter(g, '4') && given_letter(g, '6'))
 		return err_set(e, ST_USAGE, "cannot use -4 and -6 together");
+	if (o->scan && o->ssl)
+		return err_set(e, ST_USAGE, "-z with --ssl is not supported "
+		    "yet");
+	if (o->scan && o->src_addr != NULL)
+		return err_set(e, ST_USAGE, "cannot use -z and -s together");
+	if (o->scan && o->src_port != NULL)
+		return err_set(e, ST_USAGE, "cannot use -z and -p together");
 	if (given_tls_option(g) && !o->ssl)
 		return err_set(e, ST_USAGE, "TLS options need --ssl");
 	if (o->tls.no_verify && o->tls.have_pin)
@@ -649,6 +667,27 @@ connect_operands(struct options *o, int nargs, char **args, struct error *e)
 	return ST_OK;
 }
 
+/* The operands of a scan: "host ports [ports ...]". */
+static enum status
+scan_operands(struct options *o, int nargs, char **args, struct error *e)
+{
+	enum status st;
+	int i;
+
+	if (nargs < 2)
+		return err_set(e, ST_USAGE, nargs == 0 ?
+		    "no host and ports given (tlsnc -z host ports)" :
+		    "no ports given (tlsnc -z host ports)");
+	o->host = args[0];
+	if (*o->host == '\0')
+		return err_set(e, ST_USAGE, "empty host name");
+	for (i = 1; i < nargs; i++)
+		if ((st = parse_port_list(args[i], &o->scan_ports, e)) !=
+		    ST_OK)
+			return st;
+	return ST_OK;
+}
+
 /*
  * getopt_long takes any unique prefix of a long name: "--ssl-no" would mean
  * --ssl-no-verify.  An option that weakens security must never be reached
@@ -703,7 +742,9 @@ options_parse(int argc, char **argv, struct options *o, struct error *e)
 		return ST_OK;
 	if ((st = check_mode(o, e)) != ST_OK)
 		return st;
-	if (o->listen)
+	if (o->scan)
+		st = scan_operands(o, argc - optind, argv + optind, e);
+	else if (o->listen)
 		st = listen_operands(o, argc - optind, argv + optind, e);
 	else
 		st = connect_operands(o, argc - optind, argv + optind, e);

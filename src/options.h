@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "net.h"
 #include "status.h"
 #include "tls.h"
 
@@ -50,6 +51,9 @@ struct options {
 	bool		 listen;
 	bool		 keep_open;	/* -k: many clients at once with -l */
 	unsigned	 max_conns;	/* -m: at most this many, or 0: no limit */
+	bool		 scan;		/* -z: report which ports accept */
+	unsigned	 scan_concurrency; /* probes in flight, or 0: default */
+	struct port_set	 scan_ports;	/* -z's operands after the host */
 	const char	*host;		/* client target, or listen address */
 	const char	*port_arg;
 	uint16_t	 port;

@@ -216,6 +216,122 @@ port_errors(void **state)
 	assert_string_equal(e.msg, "empty port");
 }
 
+/* ---- parse_port_list ---- */
+
+/* The ports of a set, as "a,b-c" with ranges collapsed, for comparing. */
+static void
+set_text(const struct port_set *ps, char *out, size_t len)
+{
+	unsigned p, lo;
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (p = 1; p <= 65535; p++) {
+		if (!port_set_has(ps, p))
+			continue;
+		lo = p;
+		while (p < 65535 && port_set_has(ps, p + 1))
+			p++;
+		if (lo == p)
+			n += (size_t)snprintf(out + n, len - n, "%s%u",
+			    n > 0 ? "," : "", lo);
+		else
+			n += (size_t)snprintf(out + n, len - n, "%s%u-%u",
+			    n > 0 ? "," : "", lo, p);
+	}
+}
+
+static void
+port_lists(void **state)
+{
+	static const struct {
+		const char	*in;
+		const char	*set;
+		unsigned	 count;
+	} good[] = {
+		{ "22", "22", 1 },
+		{ "20-25,80,443", "20-25,80,443", 8 },
+		{ "1-65535", "1-65535", 65535 },
+		{ "ssh", "22", 1 },
+		{ "https,80", "80,443", 2 },
+		{ "7-7", "7", 1 },
+		{ "90,80,85-95", "80,85-95", 12 },
+		{ "00080", "80", 1 },
+		{ "65535", "65535", 1 },
+	};
+	struct port_set ps;
+	struct error e;
+	char text[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		memset(&ps, 0, sizeof(ps));
+		assert_int_equal(parse_port_list(good[i].in, &ps, &e), ST_OK);
+		set_text(&ps, text, sizeof(text));
+		assert_string_equal(text, good[i].set);
+		assert_int_equal(ps.count, good[i].count);
+	}
+	/* Lists add up; a port given twice counts once. */
+	memset(&ps, 0, sizeof(ps));
+	assert_int_equal(parse_port_list("20-25", &ps, &e), ST_OK);
+	assert_int_equal(parse_port_list("25,80", &ps, &e), ST_OK);
+	set_text(&ps, text, sizeof(text));
+	assert_string_equal(text, "20-25,80");
+	assert_int_equal(ps.count, 7);
+}
+
+static void
+port_list_errors(void **state)
+{
+	static const struct {
+		const char	*in;
+		const char	*msg;
+	} bad[] = {
+		{ "", "empty port list" },
+		{ ",", "invalid port list ',': an empty entry" },
+		{ "80,", "invalid port list '80,': an empty entry" },
+		{ ",80", "invalid port list ',80': an empty entry" },
+		{ "80,,81", "invalid port list '80,,81': an empty entry" },
+		{ "0", "invalid port '0': must be 1 to 65535" },
+		{ "22,65536", "invalid port '65536': must be 1 to 65535" },
+		{ "0-5", "invalid port range '0-5': must be two ports from 1 "
+		    "to 65535" },
+		{ "1-65536", "invalid port range '1-65536': must be two ports "
+		    "from 1 to 65535" },
+		{ "1-", "invalid port range '1-': must be two ports from 1 "
+		    "to 65535" },
+		{ "1-2-3", "invalid port range '1-2-3': must be two ports "
+		    "from 1 to 65535" },
+		{ "1-ssh", "invalid port range '1-ssh': must be two ports "
+		    "from 1 to 65535" },
+		{ "25-20", "invalid port range '25-20': the first port is "
+		    "above the last" },
+		{ "-5", "invalid port '-5': not a number or a known service "
+		    "name" },
+		{ "80,nosuchservice", "invalid port 'nosuchservice': not a "
+		    "number or a known service name" },
+		{ "1 ", "invalid port '1 ': not a number or a known service "
+		    "name" },
+		{ "123456789012345678901234567890123456789012345678901234567890"
+		    "1234", "invalid port '12345678901234567890...': too long" },
+	};
+	struct port_set ps;
+	struct error e;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&ps, 0, sizeof(ps));
+		memset(e.msg, 'X', sizeof(e.msg) - 1);
+		e.msg[sizeof(e.msg) - 1] = '\0';
+		assert_int_equal(parse_port_list(bad[i].in, &ps, &e),
+		    ST_USAGE);
+		assert_int_equal(e.status, ST_USAGE);
+		assert_string_equal(e.msg, bad[i].msg);
+	}
+}
+
 /* ---- parse_seconds ---- */
 
 static void
@@ -921,6 +1037,8 @@ main(void)
 		cmocka_unit_test(port_numbers),
 		cmocka_unit_test(port_services),
 		cmocka_unit_test(port_errors),
+		cmocka_unit_test(port_lists),
+		cmocka_unit_test(port_list_errors),
 		cmocka_unit_test(seconds_values),
 		cmocka_unit_test(seconds_errors),
 		cmocka_unit_test(seconds_below_one_ms),
