@@ -189,18 +189,20 @@ if start_listener "$n" plain -k -c \
 else
 	not_ok "-k -c: the listener started"
 fi
-# Without -k, tlsnc exits only once the child is gone.
+# Without -k, tlsnc exits only once the child is gone.  This one starts a
+# process of its own, then closes its stdout; SIGTERM must reach both.
 n=term
-if start_listener "$n" plain -c \
-    "echo \$\$ > $T/term.pid; exec >&-; sleep 600 & sleep 600"
+if start_listener "$n" plain -c "trap 'echo terminated >&2; exit 0' TERM; \
+    sleep 600 >&- & echo \$\$ > $T/term.pid; exec >&-; wait"
 then
 	client "$T/$n.out" "$T/$n.err" /dev/null 127.0.0.1 "$LPORT"
 	listener_status 10
 	both_ok "-l -c: a child that outlives its connection"
+	check "-l -c: it got SIGTERM" has_line "$T/$n.lerr" terminated
 	cpid=$(cat "$T/term.pid")
-	check "-l -c: SIGTERM ended the child before tlsnc exited" \
+	check "-l -c: it was gone before tlsnc exited" \
 	    test -n "$cpid" -a ! -d "/proc/$cpid"
-	check "-l -c: and what the child started" no_group "$cpid"
+	check "-l -c: and what it started is gone too" no_group "$cpid"
 else
 	not_ok "-l -c: the listener started"
 fi
