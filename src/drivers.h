@@ -12,6 +12,8 @@
 
 #include <openssl/ssl.h>
 
+#include "child.h"
+#include "loop.h"
 #include "options.h"
 #include "relay.h"
 #include "status.h"
@@ -54,8 +56,17 @@ struct stream *net_stream_new(const struct mode *, int fd, struct error *);
 /* Say what a failed certificate was and how to get through. */
 void	verify_hint(struct stream *net);
 /*
- * Run one session between stdin/stdout and a connected socket until it
- * ends, on a loop of its own that also takes SIGINT and SIGTERM.
+ * With -e or -c: the local end of a session is a new child, on pipes.
+ * Returns its stream (which owns the pipes) and sets *child, or NULL with
+ * e filled in.  The loop must already watch SIGCHLD (on_sigchld).
+ */
+struct stream *exec_stream_new(const struct mode *, struct loop *,
+	    const char *label, struct child **, struct error *);
+/* The SIGCHLD handler of a driver that runs children: reap them. */
+void	on_sigchld(struct loop *, int signo, void *arg);
+/*
+ * Run one session between stdin/stdout (or the -e/-c child) and a
+ * connected socket until it ends, on a loop of its own that also takes SIGINT and SIGTERM.
  */
 int	run_session(const struct mode *, int fd, int64_t deadline);
 

@@ -5,7 +5,8 @@
  * port, all on one loop: what clients send goes to standard output, and
  * standard input goes to every client.  A client's failure is one warning
  * line; the listener goes on until SIGINT or SIGTERM, which close every
- * session cleanly.
+ * session cleanly.  With -e or -c there is no hub: each client's relay
+ * runs between its network stream and a child of its own.
  */
 #include "config.h"
 
@@ -49,7 +50,8 @@ struct keep {
 struct client {
 	struct keep	*k;
 	struct relay	*relay;
-	struct stream	*port;
+	struct stream	*port;		/* the hub port, or the child's pipes */
+	struct child	*child;		/* with -e or -c */
 	struct stream	*net;
 	struct client	*prev, *next;
 	char		 peer[ADDR_STR_MAX];
@@ -77,6 +79,7 @@ client_free(struct client *c)
 	relay_free(c->relay);
 	stream_close(c->port);
 	stream_close(c->net);
+	child_release(c->child);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -96,7 +99,7 @@ client_done(struct relay *r, void *arg)
 	struct relay_stats stats;
 	struct error e;
 	enum status st;
-	uint64_t queued = hub_port_queued(c->port);
+	uint64_t queued = c->child == NULL ? hub_port_queued(c->port) : 0;
 
 	(void)relay_finished(r, &st, &e);
 	relay_get_stats(r, &stats);
@@ -148,16 +151,20 @@ client_new(struct keep *k, int fd, const char *peer)
 	ro.on_done = client_done;
 	ro.done_arg = c;
 	if ((c->net = net_stream_new(m, fd, &e)) == NULL ||
-	    (c->port = hub_port_new(k->hub, c)) == NULL ||
+	    (k->hub == NULL && (c->port = exec_stream_new(m, k->loop, c->peer,
+	    &c->child, &e)) == NULL) ||
+	    (k->hub != NULL && (c->port = hub_port_new(k->hub, c)) == NULL) ||
 	    (c->relay = relay_new(k->loop, c->port, c->net, &ro, &e)) ==
 	    NULL) {
 		say("%s: %s", peer, e.msg[0] != '\0' ? e.msg : "out of memory");
 		stream_close(c->port);
 		stream_close(c->net);
+		child_release(c->child);
 		free(c);
 		return;
 	}
-	hub_port_attach(c->port, c->relay);
+	if (k->hub != NULL)
+		hub_port_attach(c->port, c->relay);
 	c->next = k->clients;
 	if (k->clients != NULL)
 		k->clients->prev = c;
@@ -308,8 +315,12 @@ raise_fd_limit(void)
 	}
 }
 
+/*
+ * The local end the clients share: stdin and stdout through a hub, or with
+ * -e and -c none at all, for each client runs a child of its own.
+ */
 static int
-keep_setup(struct keep *k, int lfd, struct error *e)
+keep_local_new(struct keep *k, struct error *e)
 {
 	struct hub_opts ho = {
 		.no_input = k->m->o->recv_only,
@@ -319,13 +330,9 @@ keep_setup(struct keep *k, int lfd, struct error *e)
 		.arg = k,
 	};
 	struct stream *in, *out;
-	int fl;
 
-	if ((fl = fcntl(lfd, F_GETFL)) == -1 ||
-	    fcntl(lfd, F_SETFL, fl | O_NONBLOCK) == -1)
-		return err_errno(e, ST_RUNTIME, errno, "fcntl"), -1;
-	if ((k->loop = loop_new(e)) == NULL)
-		return -1;
+	if (k->m->o->exec != NULL || k->m->o->sh_exec != NULL)
+		return loop_signal(k->loop, SIGCHLD, on_sigchld, NULL, e);
 	in = stream_fd_new(STDIN_FILENO, -1, 0);
 	out = stream_fd_new(-1, STDOUT_FILENO, 0);
 	if (in == NULL || out == NULL ||
@@ -334,6 +341,19 @@ keep_setup(struct keep *k, int lfd, struct error *e)
 		stream_close(out);
 		return err_set(e, ST_RUNTIME, "out of memory"), -1;
 	}
+	return 0;
+}
+
+static int
+keep_setup(struct keep *k, int lfd, struct error *e)
+{
+	int fl;
+
+	if ((fl = fcntl(lfd, F_GETFL)) == -1 ||
+	    fcntl(lfd, F_SETFL, fl | O_NONBLOCK) == -1)
+		return err_errno(e, ST_RUNTIME, errno, "fcntl"), -1;
+	if ((k->loop = loop_new(e)) == NULL || keep_local_new(k, e) == -1)
+		return -1;
 	loop_io_init(&k->lio, lfd, on_accept);
 	loop_timer_init(&k->retry, on_retry);
 	if (loop_io_set(k->loop, &k->lio, EPOLLIN, e) == -1 ||
@@ -363,9 +383,12 @@ mode_keep_open(const struct mode *m, int lfd)
 			k.status = report_failure(&e);
 			break;
 		}
-		/* Stopped: once every session is closed and output written. */
-		if (k.stopping && k.nclients == 0 &&
-		    hub_output_queued(k.hub) == 0)
+		/*
+		 * Stopped: once every session is closed, output written and
+		 * every child reaped.
+		 */
+		if (k.stopping && k.nclients == 0 && (k.hub == NULL ||
+		    hub_output_queued(k.hub) == 0) && child_count() == 0)
 			k.over = true;
 	}
 	while (k.clients != NULL)

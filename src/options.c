@@ -73,6 +73,12 @@ const struct optdef option_table[] = {
 	{ "no-shutdown", 0, NULL, GROUP_GENERAL,
 	  "Keep the write side open at EOF on stdin",
 	  set_flag, FIELD(no_shutdown) },
+	{ "exec", 'e', "PROG", GROUP_GENERAL,
+	  "Run PROG (split on blanks, no shell) on each connection",
+	  set_string, FIELD(exec) },
+	{ "sh-exec", 'c', "CMD", GROUP_GENERAL,
+	  "Run /bin/sh -c CMD on each connection",
+	  set_string, FIELD(sh_exec) },
 	{ "verbose", 'v', NULL, GROUP_GENERAL,
 	  "Report progress on stderr; repeat for more",
 	  set_count, FIELD(verbose) },
@@ -518,6 +524,16 @@ check_combinations(const struct options *o, const struct given *g,
 		return err_set(e, ST_USAGE, "cannot use -z and -s together");
 	if (o->scan && o->src_port != NULL)
 		return err_set(e, ST_USAGE, "cannot use -z and -p together");
+	if (o->exec != NULL && o->sh_exec != NULL)
+		return err_set(e, ST_USAGE, "cannot use -e and -c together");
+	if (o->exec != NULL && strspn(o->exec, " \t\n") == strlen(o->exec))
+		return err_set(e, ST_USAGE, "-e needs a program");
+	if ((o->exec != NULL || o->sh_exec != NULL) && o->recv_only)
+		return err_set(e, ST_USAGE, "cannot use %s and --recv-only "
+		    "together", o->exec != NULL ? "-e" : "-c");
+	if (o->scan && (o->exec != NULL || o->sh_exec != NULL))
+		return err_set(e, ST_USAGE, "cannot use -z and %s together",
+		    o->exec != NULL ? "-e" : "-c");
 	if (given_tls_option(g) && !o->ssl)
 		return err_set(e, ST_USAGE, "TLS options need --ssl");
 	if (o->tls.no_verify && o->tls.have_pin)

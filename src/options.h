@@ -65,6 +65,8 @@ struct options {
 	int64_t		 quit_ms;	/* -q, or -1 */
 	bool		 recv_only;
 	bool		 no_shutdown;
+	const char	*exec;		/* -e: a program, split on blanks */
+	const char	*sh_exec;	/* -c: a /bin/sh command */
 	int		 verbose;
 	bool		 help;
 	bool		 version;

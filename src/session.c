@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <signal.h>
 #include <stdarg.h>
@@ -138,6 +139,14 @@ session_opts(const struct mode *m, struct relay_opts *ro)
 	ro->no_shutdown = o->no_shutdown;
 	ro->end_at_peer_eof = !o->recv_only && isatty(STDIN_FILENO);
 	ro->hold_local_eof = stdout_is_socket();
+	/*
+	 * A child gets EOF on its stdin at the peer's EOF and may still
+	 * answer; the session ends once it has closed its stdout.
+	 */
+	if (o->exec != NULL || o->sh_exec != NULL) {
+		ro->end_at_peer_eof = false;
+		ro->hold_local_eof = false;
+	}
 	ro->on_established = on_established;
 	if (m->ctx == NULL)
 		ro->on_first_data = on_first_data;
@@ -163,6 +172,51 @@ net_stream_new(const struct mode *m, int fd, struct error *e)
 	return t;
 }
 
+/* Under -v, one line for a child that failed. */
+static void
+report_child_exit(const char *label, pid_t pid, int ws)
+{
+	if (verbose < 1)
+		return;
+	if (WIFEXITED(ws))
+		say("%s%sthe program (pid %ld) exited with status %d", label,
+		    label[0] != '\0' ? ": " : "", (long)pid, WEXITSTATUS(ws));
+	else if (WIFSIGNALED(ws))
+		say("%s%sthe program (pid %ld) was killed by signal %d", label,
+		    label[0] != '\0' ? ": " : "", (long)pid, WTERMSIG(ws));
+}
+
+void
+on_sigchld(struct loop *l, int signo, void *arg)
+{
+	(void)l;
+	(void)signo;
+	(void)arg;
+	child_reap(report_child_exit);
+}
+
+struct stream *
+exec_stream_new(const struct mode *m, struct loop *l, const char *label,
+    struct child **child, struct error *e)
+{
+	const struct options *o = m->o;
+	struct stream *s;
+	int rfd, wfd;
+
+	*child = child_spawn(l, o->exec != NULL ? o->exec : o->sh_exec,
+	    o->exec == NULL, label, &rfd, &wfd, e);
+	if (*child == NULL)
+		return NULL;
+	if ((s = stream_fd_new(rfd, wfd, STREAM_OWN_FDS)) == NULL) {
+		close(rfd);
+		close(wfd);
+		child_release(*child);
+		*child = NULL;
+		err_set(e, ST_RUNTIME, "out of memory");
+	}
+	return s;
+}
+
 /* SIGINT and SIGTERM end the session cleanly: close_notify, then FIN. */
 struct signalled {
 	struct relay	*relay;
@@ -180,10 +234,26 @@ on_signal(struct loop *l, int signo, void *arg)
 	relay_stop(sg->relay, ST_OK, NULL);
 }
 
+/* Release the child and wait until it is reaped: no zombie is left. */
+static void
+end_child(struct loop *loop, struct child *child)
+{
+	struct error e;
+
+	if (child == NULL)
+		return;
+	child_release(child);
+	while (child_count() > 0)
+		if (loop_once(loop, &e) == -1)
+			break;
+}
+
 static int
 run_relay(const struct mode *m, struct stream *local, struct stream *net,
     int64_t deadline)
 {
+	bool exec = m->o->exec != NULL || m->o->sh_exec != NULL;
+	struct child *child = NULL;
 	struct signalled sg = { NULL, 0 };
 	struct relay_opts ro;
 	struct relay_stats stats;
@@ -195,10 +265,15 @@ run_relay(const struct mode *m, struct stream *local, struct stream *net,
 	session_opts(m, &ro);
 	ro.handshake_deadline = deadline;
 	if ((loop = loop_new(&e)) == NULL ||
+	    (exec && (loop_signal(loop, SIGCHLD, on_sigchld, NULL, &e) == -1 ||
+	    (local = exec_stream_new(m, loop, "", &child, &e)) == NULL)) ||
 	    (sg.relay = relay_new(loop, local, net, &ro, &e)) == NULL ||
 	    loop_signal(loop, SIGINT, on_signal, &sg, &e) == -1 ||
 	    loop_signal(loop, SIGTERM, on_signal, &sg, &e) == -1) {
 		relay_free(sg.relay);
+		if (exec)
+			stream_close(local);
+		end_child(loop, child);
 		loop_free(loop);
 		return report_failure(&e);
 	}
@@ -208,6 +283,12 @@ run_relay(const struct mode *m, struct stream *local, struct stream *net,
 			relay_stop(sg.relay, e.status, "%s", e.msg);
 	relay_get_stats(sg.relay, &stats);
 	relay_free(sg.relay);
+	if (exec) {
+		stream_close(local);
+		/* Writing to the child found it gone: that is its business. */
+		stats.output_gone = false;
+	}
+	end_child(loop, child);
 	loop_free(loop);
 	if (st != ST_OK) {
 		say("%s", e.msg);
@@ -236,7 +317,10 @@ run_session(const struct mode *m, int fd, int64_t deadline)
 	err_clear(&e);
 	if ((net = net_stream_new(m, fd, &e)) == NULL)
 		return report_failure(&e);
-	if ((local = stream_fd_new(STDIN_FILENO, STDOUT_FILENO, 0)) == NULL) {
+	if (m->o->exec != NULL || m->o->sh_exec != NULL)
+		local = NULL;	/* run_relay() spawns the child */
+	else if ((local = stream_fd_new(STDIN_FILENO, STDOUT_FILENO, 0)) ==
+	    NULL) {
 		stream_close(net);
 		err_set(&e, ST_RUNTIME, "out of memory");
 		return report_failure(&e);

@@ -236,6 +236,10 @@ usage_line "--ssl-no is not --ssl-no-verify" "tlsnc: unknown option '--ssl-no'" 
 usage_line "--k is not --keep-open" "tlsnc: unknown option '--k'" -l --k 0
 
 usage_line "-k without -l" "tlsnc: -k needs -l" -k 9000
+usage_line "-z with -e" "tlsnc: cannot use -z and -e together" \
+    -z -e cat 127.0.0.1 1
+usage_line "-z with -c" "tlsnc: cannot use -z and -c together" \
+    -z -c true 127.0.0.1 1
 usage_line "--keep-open without -l, as a client" "tlsnc: -k needs -l" \
     --keep-open 127.0.0.1 "$DEAD"
 usage_line "-m without -k, on a client" "tlsnc: -m needs -k" \

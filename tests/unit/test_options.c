@@ -773,6 +773,28 @@ err_tls_without_ssl(void **state)
 }
 
 static void
+exec_forms(void **state)
+{
+	(void)state;
+	PARSE_OK("-e", "cat -n", "h", "1");
+	assert_string_equal(opts.exec, "cat -n");
+	assert_null(opts.sh_exec);
+	PARSE_OK("-l", "--sh-exec", "wc -c | tr -d ' '", "9000");
+	assert_string_equal(opts.sh_exec, "wc -c | tr -d ' '");
+	assert_null(opts.exec);
+	PARSE_OK("-l", "-k", "-c", "cat", "9000");
+	assert_true(opts.keep_open);
+	USAGE_ERROR("cannot use -e and -c together", "-e", "cat", "-c", "cat",
+	    "h", "1");
+	USAGE_ERROR("cannot use -e and --recv-only together", "-l",
+	    "--recv-only", "--exec", "cat", "1");
+	USAGE_ERROR("cannot use -c and --recv-only together", "-c", "cat",
+	    "--recv-only", "h", "1");
+	USAGE_ERROR("-e needs a program", "-e", "", "h", "1");
+	USAGE_ERROR("-e needs a program", "-e", " \t", "h", "1");
+}
+
+static void
 err_pin_and_no_verify(void **state)
 {
 	(void)state;
@@ -1091,6 +1113,7 @@ main(void)
 		cmocka_unit_test(err_no_host),
 		cmocka_unit_test(err_4_and_6),
 		cmocka_unit_test(err_tls_without_ssl),
+		cmocka_unit_test(exec_forms),
 		cmocka_unit_test(err_pin_and_no_verify),
 		cmocka_unit_test(err_verify_and_no_verify),
 		cmocka_unit_test(err_client_tls_with_listen),
