@@ -124,6 +124,15 @@ make_client_ctx(const struct tls_opts *o)
 		fail_msg("client tls_ctx_new: %s", e.msg);
 }
 
+/* Close the pair, so that the next make_pair() starts afresh. */
+static void
+close_pair(void)
+{
+	stream_close(fx->cli);
+	stream_close(fx->srv);
+	fx->cli = fx->srv = NULL;
+}
+
 /* Client and server streams over a fresh socketpair. */
 static void
 make_pair(const struct tls_opts *co, const char *host)
@@ -563,18 +572,14 @@ test_several_pins(void **state)
 	make_client_ctx(&co);
 	make_pair(&co, "localhost");
 	handshake_ok();
-	stream_close(fx->cli);
-	stream_close(fx->srv);
-	fx->cli = fx->srv = NULL;
+	close_pair();
 
 	/* The right pin first. */
 	co.pin[0] ^= 0x01;
 	co.more_pins[TLS_PINS_MAX - 2][0] ^= 0x01;
 	make_pair(&co, "localhost");
 	handshake_ok();
-	stream_close(fx->cli);
-	stream_close(fx->srv);
-	fx->cli = fx->srv = NULL;
+	close_pair();
 
 	/* None right. */
 	co.pin[0] ^= 0x01;
@@ -617,9 +622,7 @@ test_pin_of_issuer(void **state)
 	assert_true(ci.pin_mismatch);
 	assert_string_equal(ci.pin_issuer, "CN=Intermediate CA");
 	assert_string_equal(ci.verify, "pin mismatch");
-	stream_close(fx->cli);
-	stream_close(fx->srv);
-	fx->cli = fx->srv = NULL;
+	close_pair();
 	free_ctx(&fx->cctx);
 
 	/* The root, which the server does not send. */
@@ -629,9 +632,7 @@ test_pin_of_issuer(void **state)
 	make_pair(&co, "localhost");
 	handshake_fails(ST_VERIFY, "the pin matches the issuer certificate "
 	    "CN=Root CA, not the server's own certificate");
-	stream_close(fx->cli);
-	stream_close(fx->srv);
-	fx->cli = fx->srv = NULL;
+	close_pair();
 
 	/* A plain mismatch has no issuer to name. */
 	co.pin[0] ^= 0x01;
@@ -683,9 +684,7 @@ test_ca_verify_ok(void **state)
 	assert_string_equal(ci.subject, "CN=unit server");
 	assert_string_equal(ci.issuer, "CN=Unit Test CA");
 	assert_string_equal(ci.verify, "ok (trusted chain, name localhost)");
-	stream_close(fx->cli);
-	stream_close(fx->srv);
-	fx->cli = fx->srv = NULL;
+	close_pair();
 
 	/* An IP literal is checked against the IP entries. */
 	make_pair(&co, "127.0.0.1");
@@ -704,9 +703,7 @@ test_ca_name_mismatch(void **state)
 	handshake_fails(ST_VERIFY, "name mismatch");
 	assert_non_null(strstr(fx->cli->err.msg, "other.example"));
 	assert_true(tls_verify_failed(fx->cli));
-	stream_close(fx->cli);
-	stream_close(fx->srv);
-	fx->cli = fx->srv = NULL;
+	close_pair();
 
 	make_pair(&co, "192.0.2.1");
 	handshake_fails(ST_VERIFY, "name mismatch");
@@ -756,9 +753,7 @@ test_missing_intermediate(void **state)
 	handshake_fails(ST_VERIFY, "certificate verification failed: unknown "
 	    "CA: the issuer is not trusted");
 	assert_null(strstr(fx->cli->err.msg, "intermediate"));
-	stream_close(fx->cli);
-	stream_close(fx->srv);
-	fx->cli = fx->srv = NULL;
+	close_pair();
 	free_ctx(&fx->cctx);
 	free_ctx(&fx->sctx);
 
@@ -769,9 +764,7 @@ test_missing_intermediate(void **state)
 	    "CA: the issuer CN=Intermediate CA is not trusted; if it is an "
 	    "intermediate CA, the server did not send its intermediate "
 	    "certificate");
-	stream_close(fx->cli);
-	stream_close(fx->srv);
-	fx->cli = fx->srv = NULL;
+	close_pair();
 	free_ctx(&fx->cctx);
 
 	/* With the intermediate in the trust file, nothing is missing. */
@@ -889,9 +882,7 @@ test_leaf_is_trusted_ca(void **state)
 	make_pair(&co, "localhost");
 	handshake_fails(ST_VERIFY, "the certificate is a CA certificate "
 	    "(CA:TRUE), not a server's");
-	stream_close(fx->cli);
-	stream_close(fx->srv);
-	fx->cli = fx->srv = NULL;
+	close_pair();
 	free_ctx(&fx->cctx);
 
 	/* A pin takes the certificate as it is, CA or not. */
