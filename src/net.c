@@ -144,27 +144,47 @@ parse_port_list(const char *s, struct port_set *ps, struct error *e)
 	}
 }
 
+/* Ncat's time units: none or "s" for seconds, "ms", "m" and "h". */
+static double
+time_unit(const char *suffix)
+{
+	static const struct {
+		const char	*name;
+		double		 ms;
+	} units[] = {
+		{ "", 1000.0 }, { "s", 1000.0 }, { "ms", 1.0 },
+		{ "m", 60000.0 }, { "h", 3600000.0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(suffix, units[i].name) == 0)
+			return units[i].ms;
+	return 0;
+}
+
 enum status
 parse_seconds(const char *opt, const char *s, int64_t *ms, struct error *e)
 {
-	double v;
+	size_t digits = strspn(s, "0123456789.");
+	double v, unit = time_unit(s + digits);
 	int64_t n;
 	char *end;
 
 	/* strtod would also take spaces, signs, hex, "inf" and "nan". */
-	if (s[strspn(s, "0123456789.")] != '\0')
-		return err_set(e, ST_USAGE, "%s: invalid number of seconds "
-		    "'%s'", opt, s);
+	if (digits == 0 || unit == 0)
+		return err_set(e, ST_USAGE, "%s: invalid time '%s' (seconds, "
+		    "or a number with ms, s, m or h)", opt, s);
 	errno = 0;
 	v = strtod(s, &end);
-	if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(v) ||
-	    v < 0 || v > 86400.0 * 365)
-		return err_set(e, ST_USAGE, "%s: invalid number of seconds "
-		    "'%s'", opt, s);
+	if (end != s + digits || errno != 0 || !isfinite(v) || v < 0 ||
+	    v * unit > 86400.0 * 365 * 1000)
+		return err_set(e, ST_USAGE, "%s: invalid time '%s' (seconds, "
+		    "or a number with ms, s, m or h)", opt, s);
 	/* To the nearest millisecond, but never from more than 0 to 0. */
-	n = (int64_t)(v * 1000.0 + 0.5);
+	n = (int64_t)(v * unit + 0.5);
 	if (n == 0 && v > 0)
-		return err_set(e, ST_USAGE, "%s: %s seconds is less than the "
+		return err_set(e, ST_USAGE, "%s: %s is less than the "
 		    "smallest unit, 1 ms", opt, s);
 	*ms = n;
 	return ST_OK;

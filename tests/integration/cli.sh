@@ -182,8 +182,13 @@ fails "client --ssl-key without --ssl-cert" $ST_USAGE "--ssl-key" \
     "--ssl-cert" -- --ssl --ssl-key "$P/client.key" 127.0.0.1 "$DEAD"
 
 # --- Time values
-for v in abc -1 "" nan inf 1e12 5s; do
+for v in abc -1 "" nan inf 1e12 5sec 5d 5S ms; do
 	fails "-w '$v' is invalid" $ST_USAGE "-w" "'$v'" -- \
+	    -w "$v" 127.0.0.1 "$DEAD"
+done
+# Ncat's units are times, so these get as far as the refused connection.
+for v in 2s 1500ms 0.5m 1h; do
+	fails "-w '$v' is a time" 1 "Connection refused" -- \
 	    -w "$v" 127.0.0.1 "$DEAD"
 done
 fails "-w 0 is invalid" $ST_USAGE "-w" "more than 0" -- -w 0 127.0.0.1 "$DEAD"

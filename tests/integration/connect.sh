@@ -39,11 +39,11 @@ usage_error() {
 }
 
 # --- Time values that round to 0 ms are refused, with the reason.
-usage_error "-w 0.0001" "-w: 0.0001 seconds is less than the smallest unit, 1 ms" \
+usage_error "-w 0.0001" "-w: 0.0001 is less than the smallest unit, 1 ms" \
     -w 0.0001 127.0.0.1 1
-usage_error "-i 0.0004" "-i: 0.0004 seconds is less than the smallest unit, 1 ms" \
+usage_error "-i 0.0004" "-i: 0.0004 is less than the smallest unit, 1 ms" \
     -i 0.0004 127.0.0.1 1
-usage_error "-q 0.0001" "-q: 0.0001 seconds is less than the smallest unit, 1 ms" \
+usage_error "-q 0.0001" "-q: 0.0001 is less than the smallest unit, 1 ms" \
     -q 0.0001 127.0.0.1 1
 
 # --- An IPv6 address in brackets, as a URL writes it: drop the brackets.

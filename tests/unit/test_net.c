@@ -345,6 +345,9 @@ seconds_values(void **state)
 		{ "0.001", 1 }, { "0.0006", 1 }, { "0.000", 0 },
 		{ "2.0009", 2001 }, { "60", 60000 },
 		{ "31536000", 31536000000LL },	/* a year, the limit */
+		{ "1s", 1000 }, { "1.5s", 1500 }, { "3000ms", 3000 },
+		{ "0.5ms", 1 }, { "2m", 120000 }, { "1.5h", 5400000 },
+		{ "8760h", 31536000000LL }, { "0ms", 0 },
 	};
 	struct error e;
 	int64_t ms;
@@ -365,8 +368,9 @@ static void
 seconds_errors(void **state)
 {
 	static const char *const bad[] = {
-		"", "abc", "1s", "1.5.", "-1", "-0.5", "nan", "inf", "-inf",
-		"1e999", "31536001", " 1", "0x10", "+1", "1e3",
+		"", "abc", "1.5.", "-1", "-0.5", "nan", "inf", "-inf",
+		"1e999", "31536001", " 1", "0x10", "+1", "1e3", "s", "ms",
+		"1 s", "1sec", "1S", "1ms5", "1d", "8761h", "1.2.3ms", ".",
 	};
 	char want[ERROR_MSG_MAX];
 	struct error e;
@@ -379,8 +383,8 @@ seconds_errors(void **state)
 		assert_int_equal(parse_seconds("-q", bad[i], &ms, &e),
 		    ST_USAGE);
 		assert_int_equal(e.status, ST_USAGE);
-		snprintf(want, sizeof(want), "-q: invalid number of seconds "
-		    "'%s'", bad[i]);
+		snprintf(want, sizeof(want), "-q: invalid time '%s' "
+		    "(seconds, or a number with ms, s, m or h)", bad[i]);
 		assert_string_equal(e.msg, want);
 		/* The output is left alone on failure. */
 		assert_true(ms == -42);
@@ -393,6 +397,7 @@ seconds_below_one_ms(void **state)
 {
 	static const char *const tiny[] = {
 		"0.0001", "0.0004", "0.00001", "0.0000000000000000001",
+		"0.4ms",
 	};
 	char want[ERROR_MSG_MAX];
 	struct error e;
@@ -406,7 +411,7 @@ seconds_below_one_ms(void **state)
 		assert_int_equal(parse_seconds("-w", tiny[i], &ms, &e),
 		    ST_USAGE);
 		assert_int_equal(e.status, ST_USAGE);
-		snprintf(want, sizeof(want), "-w: %s seconds is less than "
+		snprintf(want, sizeof(want), "-w: %s is less than "
 		    "the smallest unit, 1 ms", tiny[i]);
 		assert_string_equal(e.msg, want);
 		assert_true(ms == -42);

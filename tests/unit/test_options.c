@@ -276,23 +276,24 @@ static void
 seconds_errors(void **state)
 {
 	(void)state;
-	USAGE_ERROR("-w: invalid number of seconds 'abc'", "-w", "abc",
-	    "h", "1");
-	USAGE_ERROR("-w: invalid number of seconds '1s'", "-w", "1s",
-	    "h", "1");
-	USAGE_ERROR("-w: invalid number of seconds ''", "-w", "", "h", "1");
-	USAGE_ERROR("-w: invalid number of seconds '-1'", "-w", "-1",
-	    "h", "1");
-	USAGE_ERROR("-i: invalid number of seconds 'nan'", "-i", "nan",
-	    "h", "1");
-	USAGE_ERROR("-q: invalid number of seconds 'inf'", "-q", "inf",
-	    "h", "1");
-	USAGE_ERROR("-q: invalid number of seconds '1e999'", "-q", "1e999",
-	    "h", "1");
+	USAGE_ERROR("-w: invalid time 'abc' (seconds, or a number with ms, "
+	    "s, m or h)", "-w", "abc", "h", "1");
+	USAGE_ERROR("-w: invalid time '1sec' (seconds, or a number with ms, "
+	    "s, m or h)", "-w", "1sec", "h", "1");
+	USAGE_ERROR("-w: invalid time '' (seconds, or a number with ms, "
+	    "s, m or h)", "-w", "", "h", "1");
+	USAGE_ERROR("-w: invalid time '-1' (seconds, or a number with ms, "
+	    "s, m or h)", "-w", "-1", "h", "1");
+	USAGE_ERROR("-i: invalid time 'nan' (seconds, or a number with ms, "
+	    "s, m or h)", "-i", "nan", "h", "1");
+	USAGE_ERROR("-q: invalid time 'inf' (seconds, or a number with ms, "
+	    "s, m or h)", "-q", "inf", "h", "1");
+	USAGE_ERROR("-q: invalid time '1e999' (seconds, or a number with ms, "
+	    "s, m or h)", "-q", "1e999", "h", "1");
 	/* Zero would mean "no time at all" for these two. */
 	USAGE_ERROR("-w: the time limit must be more than 0", "-w", "0",
 	    "h", "1");
-	USAGE_ERROR("-w: 0.0001 seconds is less than the smallest unit, 1 ms",
+	USAGE_ERROR("-w: 0.0001 is less than the smallest unit, 1 ms",
 	    "-w", "0.0001", "h", "1");
 	USAGE_ERROR("-i: the time limit must be more than 0", "-i", "0",
 	    "h", "1");
