@@ -517,6 +517,8 @@ mode_listen(const struct mode *m)
 		say("certificate %s", m->own_fp);
 	if (verbose >= 1)
 		say("Listening on %s", bound);
+	if (o->keep_open && o->udp)
+		return mode_dgram_keep_open(m, lfd);
 	if (o->keep_open)
 		return mode_keep_open(m, lfd);
 	if (o->udp) {

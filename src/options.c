@@ -539,8 +539,6 @@ check_transport(const struct options *o, const struct given *g,
 	if (o->udp && o->ssl)
 		return err_set(e, ST_USAGE, "--ssl with -u is not supported "
 		    "(DTLS is not implemented)");
-	if (o->udp && o->keep_open)
-		return err_set(e, ST_USAGE, "-k with -u is not supported yet");
 	if (!o->unix_sock)
 		return ST_OK;
 	if (given_letter(g, '4') || given_letter(g, '6'))
