@@ -14,6 +14,7 @@
 
 #include "net.h"
 #include "options.h"
+#include "unixsock.h"
 
 /*
  * The setters: one per kind of value.  Each entry of option_table names its
@@ -732,6 +733,9 @@ connect_operands(struct options *o, int nargs, char **args, struct error *e)
 static enum status
 unix_operands(struct options *o, int nargs, char **args, struct error *e)
 {
+	struct sockaddr_un un;
+	socklen_t len;
+
 	if (nargs == 0)
 		return err_set(e, ST_USAGE, "no socket path given (tlsnc -U "
 		    "[-l] path)");
@@ -739,9 +743,7 @@ unix_operands(struct options *o, int nargs, char **args, struct error *e)
 		return err_set(e, ST_USAGE, "too many arguments: '%s' (-U "
 		    "takes one path)", args[1]);
 	o->unix_path = args[0];
-	if (*o->unix_path == '\0')
-		return err_set(e, ST_USAGE, "-U: empty socket path");
-	return ST_OK;
+	return unix_addr_parse(o->unix_path, &un, &len, e);
 }
 
 /* The operands of a scan: "host ports [ports ...]". */

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -231,6 +232,38 @@ unix_connect(const char *arg, bool dgram, int *fdp, char peer[ADDR_STR_MAX],
 /* --- Listening. */
 
 /*
+ * Does /proc/net/unix show a socket bound to path, as given or made
+ * absolute?  Its last field is the path each socket was bound with.  A
+ * "no" proves nothing (the owner may have bound another spelling of the
+ * path), but a "yes" spares a live listener the probe below, which it
+ * would accept as a client.
+ */
+static bool
+bound_in_proc(const char *path)
+{
+	char line[512], abs[PATH_MAX + 8], cwd[PATH_MAX];
+	size_t n, plen = strlen(path), alen = 0;
+	bool found = false;
+	FILE *f;
+
+	if (path[0] != '/' && getcwd(cwd, sizeof(cwd)) != NULL &&
+	    snprintf(abs, sizeof(abs), "%s/%s", cwd, path) < (int)sizeof(abs))
+		alen = strlen(abs);
+	if ((f = fopen("/proc/net/unix", "re")) == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		n = strcspn(line, "\n");
+		line[n] = '\0';
+		found = (n > plen && line[n - plen - 1] == ' ' &&
+		    strcmp(line + n - plen, path) == 0) ||
+		    (alen > 0 && n > alen && line[n - alen - 1] == ' ' &&
+		    strcmp(line + n - alen, abs) == 0);
+	}
+	fclose(f);
+	return found;
+}
+
+/*
  * Is someone listening at un?  0: yes; ECONNREFUSED: a socket file with
  * no one behind it; another errno: cannot tell.
  */
@@ -239,6 +272,9 @@ probe_listener(const struct sockaddr_un *un, socklen_t len)
 {
 	int fd, err = 0, type;
 	bool dgram;
+
+	if (bound_in_proc(un->sun_path))
+		return 0;
 
 	for (type = 0; type < 2; type++) {
 		dgram = type == 1;
