@@ -13,10 +13,11 @@ unix.sh).
       "tlsnc -v -u -l -q 0.2 ADDR" runs here; a client sends datagrams of
       each SIZE, which come out of tlsnc's stdout; each reply written to
       tlsnc's stdin must arrive here as one datagram of SIZE bytes.
-  dgram.py peers PORT N
-      N clients each send two lines to 127.0.0.1:PORT, whose listener
-      answers each line with "re:LINE"; each client must get exactly its
-      own two answers, whatever the datagrams' cuts.
+  dgram.py peers PORT|PATH|@NAME N
+      N clients each send two lines to 127.0.0.1:PORT or the Unix
+      datagram socket (each client bound to a path of its own), whose
+      listener answers each line with "re:LINE"; each client must get
+      exactly its own two answers, whatever the datagrams' cuts.
 
 Exit status 0 on success; 1 with the reason on stderr.
 """
@@ -145,15 +146,23 @@ def run_listen(tlsnc, unix, sizes, tmp):
         fail("the listener left its socket file %s" % path)
 
 
-def run_peers(port, n):
+def run_peers(addr, n, tmp):
     socks = []
+    unix = "/" in addr or addr.startswith("@")
+    if unix:
+        dest = "\0" + addr[1:] if addr.startswith("@") else addr
+    else:
+        dest = ("127.0.0.1", int(addr))
     for i in range(n):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        if unix:
+            s, _ = make_socket(True, tmp, "peer%d.sock" % i)
+        else:
+            s, _ = make_socket(False, tmp, "")
         s.settimeout(TIMEOUT)
         socks.append(s)
     for r in range(2):
         for i, s in enumerate(socks):
-            s.sendto(b"peer%d-%d\n" % (i, r), ("127.0.0.1", port))
+            s.sendto(b"peer%d-%d\n" % (i, r), dest)
     for i, s in enumerate(socks):
         want = b"re:peer%d-0\nre:peer%d-1\n" % (i, i)
         got = b""
@@ -171,7 +180,8 @@ def main():
         fail("usage: see the top of dgram.py")
     mode = sys.argv[1]
     if mode == "peers":
-        run_peers(int(sys.argv[2]), int(sys.argv[3]))
+        with tempfile.TemporaryDirectory() as tmp:
+            run_peers(sys.argv[2], int(sys.argv[3]), tmp)
         return
     tlsnc = sys.argv[2]
     rest = sys.argv[3:]

@@ -4,7 +4,8 @@
 # removed at exit and after SIGTERM; the abstract namespace; a stale socket
 # file (named, kept, then removed with --unlink); a path that is not a
 # socket, never removed; a live listener; the listener's own file removed
-# at exit and on SIGTERM; TLS over -U with a pin; -U -k -e; usage errors.
+# at exit and on SIGTERM; TLS over -U with a pin; -U -k -e; three
+# datagram peers under -k -u -U; usage errors.
 # shellcheck source=tests/integration/lib.sh
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 
@@ -106,6 +107,15 @@ unhold
 check "-U -u client: SIGTERM ends it (status 143)" status_is 143 "$CST"
 check "-U -u client: the reply path is gone after SIGTERM" \
     test -z "$(ls -A "$T/tmpd")"
+
+listen_unix "$T/dk.out" "$T/dk.err" /dev/null -l -k -u \
+    -c 'while read -r l; do echo "re:$l"; done' -U "$T/dk.sock"
+check "-l -k -u -U -c: three peers each get only their own replies" \
+    python3 "$DGRAM" peers "$T/dk.sock" 3
+kill -TERM "$LPID"
+listener_status 10
+check "-l -k -u -U: SIGTERM ends it with status 0" status_is 0 "$LST"
+check "-l -k -u -U: its socket file is gone" gone "$T/dk.sock"
 
 # --- The abstract namespace.
 
