@@ -371,13 +371,10 @@ dkeep_recv(struct dkeep *k)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			/* An ICMP error for an earlier sendto: not fatal. */
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    verbose >= 1)
+			/* Not fatal: the socket serves the other peers. */
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				say("warning: receiving: %s", strerror(errno));
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
-			continue;
+			return;
 		}
 		if ((size_t)n > RECV_BUF) {
 			say("warning: a datagram of %zd bytes was cut to %d",

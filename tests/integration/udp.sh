@@ -113,6 +113,7 @@ check "-u to a closed port: ends at the refusal, not after -q 20" \
 
 # --- Several peers under -k.
 
+# shellcheck disable=SC2016  # $l belongs to the inner shell
 listen_tlsnc "$T/k.out" "$T/k.err" /dev/null -u -l -k \
     -c 'while read -r l; do echo "re:$l"; done' 127.0.0.1 0
 check "-u -l -k -c: three peers each get only their own replies" \

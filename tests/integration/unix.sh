@@ -108,6 +108,7 @@ check "-U -u client: SIGTERM ends it (status 143)" status_is 143 "$CST"
 check "-U -u client: the reply path is gone after SIGTERM" \
     test -z "$(ls -A "$T/tmpd")"
 
+# shellcheck disable=SC2016  # $l belongs to the inner shell
 listen_unix "$T/dk.out" "$T/dk.err" /dev/null -l -k -u \
     -c 'while read -r l; do echo "re:$l"; done' -U "$T/dk.sock"
 check "-l -k -u -U -c: three peers each get only their own replies" \
