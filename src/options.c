@@ -42,7 +42,7 @@ const struct optdef option_table[] = {
 	  "Use a Unix socket: the operand is its path, or @name",
 	  set_flag, FIELD(unix_sock) },
 	{ "unlink", 0, NULL, GROUP_GENERAL,
-	  "With -l -U: remove a stale socket file that no one listens on",
+	  "With -l -U: remove a stale socket file (no one listens)",
 	  set_flag, FIELD(unlink_stale) },
 	{ "listen", 'l', NULL, GROUP_GENERAL,
 	  "Listen for connections instead of connecting",
