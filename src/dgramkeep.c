@@ -469,9 +469,10 @@ dkeep_setup(struct dkeep *k, int fd, struct error *e)
 	};
 	struct stream *in, *out;
 
-	if ((k->rbuf = malloc(RECV_BUF)) == NULL ||
-	    (k->loop = loop_new(e)) == NULL)
+	if ((k->rbuf = malloc(RECV_BUF)) == NULL)
 		return err_set(e, ST_RUNTIME, "out of memory"), -1;
+	if ((k->loop = loop_new(e)) == NULL)
+		return -1;
 	if (o->exec != NULL || o->sh_exec != NULL) {
 		if (loop_signal(k->loop, SIGCHLD, on_sigchld, NULL, e) == -1)
 			return -1;
