@@ -39,6 +39,8 @@ struct mode {
 int	mode_connect(const struct mode *);
 int	mode_listen(const struct mode *);
 int	mode_keep_open(const struct mode *, int lfd);
+/* -l -k -u: many datagram peers on one bound socket (dgramkeep.c). */
+int	mode_dgram_keep_open(const struct mode *, int fd);
 int	mode_scan(const struct mode *);
 
 /* --- Shared by the drivers (session.c). */

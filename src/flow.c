@@ -16,6 +16,9 @@ flow_init(struct flow *f, struct stream *src, struct stream *dst, size_t max)
 	f->rwant = IO_WANT_READ;
 	f->wwant = IO_WANT_WRITE;
 	f->dst_nonblocking = dst != NULL && stream_nonblocking(dst);
+	f->src_records = src != NULL && stream_keeps_datagrams(src);
+	f->record = f->src_records ||
+	    (dst != NULL && stream_keeps_datagrams(dst));
 }
 
 void
@@ -35,7 +38,8 @@ make_room(struct flow *f)
 {
 	/* Busy lately, or this read filled it: the large size. */
 	bool full = f->buf != NULL && f->head == 0 && f->len == f->cap;
-	size_t want = f->hot || full ? f->max : FLOW_BUF_SMALL;
+	/* A datagram larger than the buffer would be cut: take the most. */
+	size_t want = f->hot || full || f->record ? f->max : FLOW_BUF_SMALL;
 	char *p;
 
 	if (want > f->max)
@@ -74,10 +78,13 @@ flow_read(struct flow *f, size_t *got)
 	enum io io;
 
 	for (;;) {
-		if ((room = make_room(f)) == 0) {
+		if ((room = make_room(f)) == 0 || (f->record && f->len > 0)) {
 			io = IO_DONE;
 			break;
 		}
+		/* Bytes bound for a datagram: no more than one carries. */
+		if (f->record && !f->src_records && room > FLOW_RECORD_MAX)
+			room = FLOW_RECORD_MAX;
 		io = stream_read(f->src, f->buf + f->head + f->len, room, &n);
 		if (io != IO_DONE) {
 			if (io == IO_EOF)

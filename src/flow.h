@@ -9,6 +9,12 @@
  * So an idle session costs no buffer memory, and a bulk transfer still
  * reads and writes in large blocks.
  *
+ * A flow in record mode (either end keeps datagram boundaries, as its
+ * stream's query says) never merges or splits records: it holds one at a
+ * time, read whole into a buffer of the flow's maximum size and written
+ * whole.  What it reads from a byte stream to send as a datagram is cut at
+ * FLOW_RECORD_MAX bytes, the most one UDP datagram over IPv4 carries.
+ *
  * flow_read() and flow_write() move what they can without waiting and
  * leave in rwant and wwant what the source and the sink wait for.  They
  * return the last stream result: IO_ERROR leaves the reason in the
@@ -25,6 +31,7 @@
 
 #define FLOW_BUF_SMALL	(16 * 1024)
 #define FLOW_BUF_MAX	(256 * 1024)
+#define FLOW_RECORD_MAX	65507
 
 struct flow {
 	struct stream	*src;
@@ -42,6 +49,8 @@ struct flow {
 	bool		 hot;		/* recent reads were large */
 	bool		 drained;	/* the last read emptied the source */
 	bool		 dst_nonblocking;
+	bool		 record;	/* one datagram at a time */
+	bool		 src_records;	/* the source keeps boundaries */
 	uint64_t	 bytes;		/* written to the sink */
 };
 
@@ -65,7 +74,8 @@ enum io	flow_shutdown(struct flow *);
 static inline bool
 flow_can_read(const struct flow *f)
 {
-	return !f->src_eof && !f->done && f->len < f->max;
+	return !f->src_eof && !f->done && f->len < f->max &&
+	    (!f->record || f->len == 0);
 }
 
 /* Bytes to write, or a half-close to send. */

@@ -25,6 +25,7 @@
 #include "hub.h"
 #include "loop.h"
 #include "net.h"
+#include "unixsock.h"
 
 /* How soon accepting is tried again after running out of descriptors. */
 #define ACCEPT_RETRY_MS	1000
@@ -424,43 +425,115 @@ hint_host(const struct options *o, int no_ipv6)
 	return "localhost";
 }
 
+/*
+ * A datagram listener (-u): wait for the first datagram, and from then on
+ * talk only to its sender, as Ncat does: the socket is connected to it,
+ * so the kernel drops what others send.  The datagram itself stays queued
+ * for the session to read.
+ */
+static enum status
+first_peer(int fd, char peer[ADDR_STR_MAX], struct error *e)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char byte;
+
+	for (;;) {
+		len = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
+		if (recvfrom(fd, &byte, sizeof(byte), MSG_PEEK,
+		    (struct sockaddr *)&ss, &len) >= 0)
+			break;
+		if (errno != EINTR)
+			return err_errno(e, ST_RUNTIME, errno, "receiving");
+	}
+	addr_format((struct sockaddr *)&ss, peer, ADDR_STR_MAX);
+	/* A Unix client that bound no name cannot be answered. */
+	if (ss.ss_family == AF_UNIX && len <= sizeof(sa_family_t))
+		return err_set(e, ST_RUNTIME, "the first datagram came from "
+		    "an unnamed socket, which cannot be answered");
+	if (connect(fd, (struct sockaddr *)&ss, len) == -1)
+		return err_errno(e, ST_RUNTIME, errno, "connect to %s", peer);
+	return ST_OK;
+}
+
+/* Bind or listen as the options say; prints nothing. */
+static enum status
+listen_socket(const struct options *o, int *lfd, char bound[ADDR_STR_MAX],
+    int *no_ipv6, struct error *e)
+{
+	struct net_opts no = {
+		.family = o->family,
+		.numeric = o->numeric,
+		.udp = o->udp,
+	};
+	bool removed = false;
+
+	*no_ipv6 = 0;
+	if (!o->unix_sock)
+		return net_listen(o->host, o->port, &no, lfd, bound, no_ipv6,
+		    e);
+	if (unix_listen(o->unix_path, o->udp, o->unlink_stale, lfd,
+	    &removed, bound, e) != ST_OK)
+		return e->status;
+	if (removed && verbose >= 1)
+		say("removed the stale socket file %s (--unlink)",
+		    o->unix_path);
+	return ST_OK;
+}
+
+/* With an ephemeral certificate: the fingerprint and how to pin it. */
+static void
+say_ephemeral(const struct mode *m, const char *bound, int no_ipv6)
+{
+	const struct options *o = m->o;
+
+	say("ephemeral certificate %s", m->own_fp);
+	if (o->unix_sock)
+		say("connect with: tlsnc --ssl --ssl-pin %s -U %s", m->own_fp,
+		    o->unix_path);
+	else
+		say("connect with: tlsnc --ssl --ssl-pin %s %s %s", m->own_fp,
+		    hint_host(o, no_ipv6), strrchr(bound, ':') + 1);
+}
+
 int
 mode_listen(const struct mode *m)
 {
 	const struct options *o = m->o;
-	struct net_opts no = {
-		.family = o->family,
-		.numeric = o->numeric,
-	};
 	char bound[ADDR_STR_MAX], peer[ADDR_STR_MAX];
-	const char *port;
 	struct error e;
 	int lfd, fd, no_ipv6;
 
 	err_clear(&e);
-	if (net_listen(o->host, o->port, &no, &lfd, bound, &no_ipv6, &e) !=
-	    ST_OK)
+	if (listen_socket(o, &lfd, bound, &no_ipv6, &e) != ST_OK)
 		return report_failure(&e);
 	if (no_ipv6 != 0 && verbose >= 1)
 		say("no IPv6 here (%s): listening on IPv4 only",
 		    strerror(no_ipv6));
-	port = strrchr(bound, ':') + 1;
-	if (m->ephemeral) {
-		say("ephemeral certificate %s", m->own_fp);
-		say("connect with: tlsnc --ssl --ssl-pin %s %s %s", m->own_fp,
-		    hint_host(o, no_ipv6), port);
-	} else if (m->ctx != NULL && verbose >= 1) {
+	if (m->ephemeral)
+		say_ephemeral(m, bound, no_ipv6);
+	else if (m->ctx != NULL && verbose >= 1)
 		say("certificate %s", m->own_fp);
-	}
 	if (verbose >= 1)
 		say("Listening on %s", bound);
+	if (o->keep_open && o->udp)
+		return mode_dgram_keep_open(m, lfd);
 	if (o->keep_open)
 		return mode_keep_open(m, lfd);
-	if (net_accept(lfd, &fd, peer, &e) != ST_OK) {
+	if (o->udp) {
+		if (first_peer(lfd, peer, &e) != ST_OK) {
+			close(lfd);
+			return report_failure(&e);
+		}
+		fd = lfd;
+	} else {
+		if (net_accept(lfd, &fd, peer, &e) != ST_OK) {
+			close(lfd);
+			return report_failure(&e);
+		}
 		close(lfd);
-		return report_failure(&e);
 	}
-	close(lfd);
 	if (verbose >= 1)
 		say("Connection from %s", peer);
 	return run_session(m, fd, o->wait_ms > 0 ? now_ms() + o->wait_ms :

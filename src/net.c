@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -190,6 +191,33 @@ parse_seconds(const char *opt, const char *s, int64_t *ms, struct error *e)
 	return ST_OK;
 }
 
+/*
+ * A Unix socket's name: its path, "@name" in the abstract namespace, or
+ * "(unnamed socket)" for a client that bound none.  The address must have
+ * been zeroed before the kernel filled it in, since no length comes with
+ * it; bytes that are not printable show as '?'.
+ */
+static void
+addr_format_unix(const struct sockaddr_un *un, char *out, size_t len)
+{
+	const char *p = un->sun_path;
+	size_t max = sizeof(un->sun_path), n, i, o = 0;
+
+	if (p[0] == '\0' && (max < 2 || p[1] == '\0')) {
+		snprintf(out, len, "(unnamed socket)");
+		return;
+	}
+	if (p[0] == '\0') {
+		out[o++] = '@';
+		p++;
+		max--;
+	}
+	n = strnlen(p, max);
+	for (i = 0; i < n && o + 1 < len; i++)
+		out[o++] = p[i] >= ' ' && p[i] < 0x7f ? p[i] : '?';
+	out[o] = '\0';
+}
+
 void
 addr_format(const struct sockaddr *sa, char *out, size_t len)
 {
@@ -213,6 +241,9 @@ addr_format(const struct sockaddr *sa, char *out, size_t len)
 		}
 		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
 		snprintf(out, len, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else if (sa->sa_family == AF_UNIX) {
+		addr_format_unix((const struct sockaddr_un *)(const void *)sa,
+		    out, len);
 	} else {
 		snprintf(out, len, "(family %d)", sa->sa_family);
 	}
@@ -435,8 +466,8 @@ resolve(const char *host, uint16_t port, const struct net_opts *o,
 	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = o->family;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_socktype = o->udp ? SOCK_DGRAM : SOCK_STREAM;
+	hints.ai_protocol = o->udp ? IPPROTO_UDP : IPPROTO_TCP;
 	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0) |
 	    (o->numeric ? AI_NUMERICHOST : 0);
 	snprintf(serv, sizeof(serv), "%u", port);
@@ -918,14 +949,18 @@ net_connect(const char *host, uint16_t port, const struct net_opts *o,
 	return st;
 }
 
-/* A listening socket on sa, or -1 with e filled in and *err its errno. */
+/*
+ * A listening socket on sa (for UDP, a bound one), or -1 with e filled in
+ * and *err its errno.
+ */
 static int
-listen_on(const struct sockaddr *sa, socklen_t salen, int v6only,
+listen_on(const struct sockaddr *sa, socklen_t salen, int v6only, bool udp,
     const char *what, int *err, struct error *e)
 {
 	int fd, one = 1;
 
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	fd = socket(sa->sa_family, (udp ? SOCK_DGRAM : SOCK_STREAM) |
+	    SOCK_CLOEXEC, udp ? IPPROTO_UDP : IPPROTO_TCP);
 	if (fd == -1) {
 		*err = errno;
 		err_errno(e, ST_RUNTIME, *err, "cannot listen on %s", what);
@@ -935,7 +970,8 @@ listen_on(const struct sockaddr *sa, socklen_t salen, int v6only,
 	if (sa->sa_family == AF_INET6 && v6only >= 0)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
 		    sizeof(v6only));
-	if (bind(fd, sa, salen) == -1 || listen(fd, SOMAXCONN) == -1) {
+	if (bind(fd, sa, salen) == -1 ||
+	    (!udp && listen(fd, SOMAXCONN) == -1)) {
 		*err = errno;
 		err_errno(e, ST_RUNTIME, *err, "cannot listen on %s", what);
 		close(fd);
@@ -951,7 +987,8 @@ listen_on(const struct sockaddr *sa, socklen_t salen, int v6only,
  * other failure, such as the port being in use, is an error.
  */
 static int
-listen_any(uint16_t port, int family, int *no_ipv6, struct error *e)
+listen_any(uint16_t port, int family, bool udp, int *no_ipv6,
+    struct error *e)
 {
 	struct sockaddr_in6 in6;
 	struct sockaddr_in in;
@@ -966,7 +1003,7 @@ listen_any(uint16_t port, int family, int *no_ipv6, struct error *e)
 		snprintf(what, sizeof(what), ":: port %u%s", port,
 		    family == AF_INET6 ? "" : " (IPv6 and IPv4)");
 		fd = listen_on((struct sockaddr *)&in6, sizeof(in6),
-		    family == AF_INET6 ? 1 : 0, what, &err, e);
+		    family == AF_INET6 ? 1 : 0, udp, what, &err, e);
 		if (fd >= 0 || family == AF_INET6 ||
 		    (err != EAFNOSUPPORT && err != EADDRNOTAVAIL))
 			return fd;
@@ -977,8 +1014,8 @@ listen_any(uint16_t port, int family, int *no_ipv6, struct error *e)
 	in.sin_addr.s_addr = htonl(INADDR_ANY);
 	in.sin_port = htons(port);
 	snprintf(what, sizeof(what), "0.0.0.0 port %u", port);
-	return listen_on((struct sockaddr *)&in, sizeof(in), -1, what, &err,
-	    e);
+	return listen_on((struct sockaddr *)&in, sizeof(in), -1, udp, what,
+	    &err, e);
 }
 
 enum status
@@ -997,15 +1034,16 @@ net_listen(const char *host, uint16_t port, const struct net_opts *o,
 		no_ipv6 = &ignored;
 	*no_ipv6 = 0;
 	if (host == NULL) {
-		if ((fd = listen_any(port, o->family, no_ipv6, e)) == -1)
+		if ((fd = listen_any(port, o->family, o->udp, no_ipv6, e)) ==
+		    -1)
 			return e->status;
 	} else {
 		if ((st = resolve(host, port, o, true, -1, &res, e)) != ST_OK)
 			return st;
 		snprintf(what, sizeof(what), "%s port %u", host, port);
 		for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
-			fd = listen_on(ai->ai_addr, ai->ai_addrlen, 1, what,
-			    &err, e);
+			fd = listen_on(ai->ai_addr, ai->ai_addrlen, 1, o->udp,
+			    what, &err, e);
 		freeaddrinfo(res);
 		if (fd == -1)
 			return e->status;
@@ -1028,6 +1066,7 @@ net_accept(int lfd, int *fdp, char peer[ADDR_STR_MAX], struct error *e)
 
 	for (;;) {
 		len = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
 		fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
 		if (fd >= 0)
 			break;
@@ -1050,6 +1089,7 @@ net_try_accept(int lfd, int *fdp, char peer[ADDR_STR_MAX])
 	*fdp = -1;
 	do {
 		len = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
 		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
 		    SOCK_CLOEXEC | SOCK_NONBLOCK);
 	} while (fd == -1 && (errno == EINTR || errno == ECONNABORTED));

@@ -15,13 +15,15 @@
 
 #include "status.h"
 
-#define ADDR_STR_MAX	64	/* "[v6]:port" */
+/* "[v6]:port", or a whole Unix socket path or "@abstract" name. */
+#define ADDR_STR_MAX	128
 
 struct net_opts {
 	int		 family;	/* AF_UNSPEC, AF_INET (-4), AF_INET6 (-6) */
 	bool		 numeric;	/* -n: no name resolution */
 	const char	*src_addr;	/* -s */
 	const char	*src_port;	/* -p, for a client */
+	bool		 udp;		/* -u: datagram sockets */
 };
 
 /* Milliseconds on the monotonic clock. */

@@ -14,6 +14,7 @@
 
 #include "net.h"
 #include "options.h"
+#include "unixsock.h"
 
 /*
  * The setters: one per kind of value.  Each entry of option_table names its
@@ -34,6 +35,15 @@ const struct optdef option_table[] = {
 	{ NULL, '6', NULL, GROUP_GENERAL,
 	  "Use IPv6 only",
 	  set_family, FIELD(family) },
+	{ "udp", 'u', NULL, GROUP_GENERAL,
+	  "Use UDP, or Unix datagrams with -U",
+	  set_flag, FIELD(udp) },
+	{ "unixsock", 'U', NULL, GROUP_GENERAL,
+	  "Use a Unix socket: the operand is its path, or @name",
+	  set_flag, FIELD(unix_sock) },
+	{ "unlink", 0, NULL, GROUP_GENERAL,
+	  "With -l -U: remove a stale socket file (no one listens)",
+	  set_flag, FIELD(unlink_stale) },
 	{ "listen", 'l', NULL, GROUP_GENERAL,
 	  "Listen for connections instead of connecting",
 	  set_flag, FIELD(listen) },
@@ -431,7 +441,8 @@ options_usage(FILE *f)
 
 	fprintf(f, "Usage: tlsnc [options] host port\n"
 	    "       tlsnc -l [options] [host] port\n"
-	    "       tlsnc -z [options] host ports\n");
+	    "       tlsnc -z [options] host ports\n"
+	    "       tlsnc -U [-l] [options] path\n");
 	for (g = GROUP_GENERAL; g <= GROUP_TLS; g++) {
 		fprintf(f, "\n%s:\n", heading[g]);
 		for (i = 0; i < OPTION_COUNT; i++) {
@@ -507,6 +518,41 @@ check_mode(const struct options *o, struct error *e)
 		return err_set(e, ST_USAGE, "cannot use -z and -l together");
 	if (o->scan_concurrency != 0 && !o->scan)
 		return err_set(e, ST_USAGE, "--scan-concurrency needs -z");
+	if (o->unix_sock && o->scan)
+		return err_set(e, ST_USAGE, "cannot use -z and -U together");
+	if (o->unix_sock && o->src_port != NULL)
+		return err_set(e, ST_USAGE, "cannot use -p and -U together: "
+		    "a Unix socket has a path, not a port");
+	return ST_OK;
+}
+
+/*
+ * The transports: -u and -U, and what they cannot go with.  Access control
+ * (--allow, --deny) names IP addresses, which a Unix socket has none of:
+ * its refusal with -U belongs here.
+ */
+static enum status
+check_transport(const struct options *o, const struct given *g,
+    struct error *e)
+{
+	if (o->unlink_stale && (!o->unix_sock || !o->listen))
+		return err_set(e, ST_USAGE, "--unlink needs -l and -U");
+	if (o->udp && o->ssl)
+		return err_set(e, ST_USAGE, "--ssl with -u is not supported "
+		    "(DTLS is not implemented)");
+	if (!o->unix_sock)
+		return ST_OK;
+	if (given_letter(g, '4') || given_letter(g, '6'))
+		return err_set(e, ST_USAGE, "cannot use -%c and -U together",
+		    given_letter(g, '4') ? '4' : '6');
+	if (o->src_addr != NULL)
+		return err_set(e, ST_USAGE, "cannot use -s and -U together");
+	/* No host name to verify: the client must say what it trusts. */
+	if (o->ssl && !o->listen && o->tls.servername == NULL &&
+	    !o->tls.have_pin && !o->tls.no_verify)
+		return err_set(e, ST_USAGE, "--ssl with -U needs "
+		    "--ssl-servername NAME or --ssl-pin: a socket path is no "
+		    "host name to verify the server against");
 	return ST_OK;
 }
 
@@ -565,7 +611,7 @@ check_combinations(const struct options *o, const struct given *g,
 		return err_set(e, ST_USAGE, "--ssl-key needs --ssl-cert");
 	if (o->tls.key_pass != NULL && o->tls.cert_file == NULL)
 		return err_set(e, ST_USAGE, "--ssl-key-pass needs --ssl-cert");
-	return ST_OK;
+	return check_transport(o, g, e);
 }
 
 /* Fill in getopt_long's tables from option_table. */
@@ -683,6 +729,23 @@ connect_operands(struct options *o, int nargs, char **args, struct error *e)
 	return ST_OK;
 }
 
+/* The operand of -U, listening or not: one path, or "@name". */
+static enum status
+unix_operands(struct options *o, int nargs, char **args, struct error *e)
+{
+	struct sockaddr_un un;
+	socklen_t len;
+
+	if (nargs == 0)
+		return err_set(e, ST_USAGE, "no socket path given (tlsnc -U "
+		    "[-l] path)");
+	if (nargs > 1)
+		return err_set(e, ST_USAGE, "too many arguments: '%s' (-U "
+		    "takes one path)", args[1]);
+	o->unix_path = args[0];
+	return unix_addr_parse(o->unix_path, &un, &len, e);
+}
+
 /* The operands of a scan: "host ports [ports ...]". */
 static enum status
 scan_operands(struct options *o, int nargs, char **args, struct error *e)
@@ -758,7 +821,9 @@ options_parse(int argc, char **argv, struct options *o, struct error *e)
 		return ST_OK;
 	if ((st = check_mode(o, e)) != ST_OK)
 		return st;
-	if (o->scan)
+	if (o->unix_sock)
+		st = unix_operands(o, argc - optind, argv + optind, e);
+	else if (o->scan)
 		st = scan_operands(o, argc - optind, argv + optind, e);
 	else if (o->listen)
 		st = listen_operands(o, argc - optind, argv + optind, e);

@@ -48,6 +48,10 @@ extern const size_t		option_count;
 
 struct options {
 	int		 family;	/* AF_UNSPEC, AF_INET, AF_INET6 */
+	bool		 udp;		/* -u: datagrams */
+	bool		 unix_sock;	/* -U: the operand is a socket path */
+	bool		 unlink_stale;	/* --unlink: remove a stale -U file */
+	const char	*unix_path;	/* -U's operand: a path or @name */
 	bool		 listen;
 	bool		 keep_open;	/* -k: many clients at once with -l */
 	unsigned	 max_conns;	/* -m: at most this many, or 0: no limit */

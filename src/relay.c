@@ -59,6 +59,7 @@ struct relay {
 	bool		 output_gone;	/* writing local found no reader */
 	enum status	 status;
 	struct error	 err;
+	bool		 datagram;	/* net keeps datagrams: it has no EOF */
 	int64_t		 last_activity;
 	int64_t		 quit_at;	/* -1 until local EOF is fully sent */
 	/*
@@ -351,7 +352,8 @@ check_finished(struct relay *r)
 
 	if (r->over)
 		return;
-	if (r->flow[IN].done &&
+	/* Datagrams have no EOF to wait for: a failure ends it at once. */
+	if ((r->flow[IN].done || r->datagram) &&
 	    (r->in_err.status != ST_OK || r->out_err.status != ST_OK)) {
 		/*
 		 * A protocol error the peer left behind (a TLS alert: our
@@ -632,6 +634,7 @@ relay_new(struct loop *loop, struct stream *local, struct stream *net,
 	r->end[END_NET] = net;
 	flow_init(&r->flow[OUT], local, net, cap);
 	flow_init(&r->flow[IN], net, local, cap);
+	r->datagram = stream_keeps_datagrams(net);
 	for (i = 0; i < 2; i++)
 		r->hs_want[i] = IO_DONE;
 	if (o->recv_only) {

@@ -6,6 +6,11 @@
  * next port.  -w bounds each connect.  The results are kept per port and
  * printed in port order at the end, as OpenBSD nc words them: open ports
  * under -v, the others under -vv.  Nothing goes to standard output.
+ *
+ * With -u each port gets one empty datagram, in batches of the same width,
+ * and the batch waits -w (or a second) for answers: a refusal (ICMP port
+ * unreachable) marks the port closed, shown with -v; silence marks it
+ * open|filtered, since UDP cannot tell an open port from a filtered one.
  */
 #include "config.h"
 
@@ -17,6 +22,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +37,10 @@
 #define SCAN_FD_RESERVE			16
 /* A port's result before its probe has ended. */
 #define RESULT_UNKNOWN			(-1)
+/* -z -u: neither an answer nor a refusal came within the wait. */
+#define RESULT_OPEN_FILTERED		(-2)
+/* -z -u: how long a batch of datagrams waits for refusals without -w. */
+#define UDP_SCAN_WAIT_MS		1000
 
 struct scan;
 
@@ -204,9 +214,103 @@ scan_width(unsigned asked, unsigned nports)
 	return n;
 }
 
+/* --- -z -u: datagrams, in batches of the scan's width. */
+
+/*
+ * Send one empty datagram to port on a connected socket; -1 when the
+ * socket cannot be made (the scan stops), else the socket, or -2 with the
+ * result recorded when the send itself already failed.
+ */
+static int
+udp_probe_send(struct scan *s, unsigned port)
+{
+	int fd;
+
+	fd = socket(s->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, IPPROTO_UDP);
+	if (fd == -1) {
+		err_errno(&s->e, ST_RUNTIME, errno, "socket");
+		s->failed = true;
+		return -1;
+	}
+	set_port(&s->addr, port);
+	if (connect(fd, (struct sockaddr *)&s->addr, s->addrlen) == -1 ||
+	    send(fd, "", 0, 0) == -1) {
+		s->result[port] = errno;
+		close(fd);
+		return -2;
+	}
+	return fd;
+}
+
+/*
+ * Wait for the batch's answers until the deadline: a refusal (ICMP port
+ * unreachable, read back as ECONNREFUSED) closes a port, any datagram back
+ * opens it, and silence leaves it open|filtered.
+ */
+static void
+udp_batch_wait(struct scan *s, struct pollfd *pfd, const unsigned *ports,
+    size_t n, int64_t deadline)
+{
+	size_t left = n, i;
+	int64_t now;
+	char byte;
+	int rc;
+
+	while (left > 0 && (now = now_ms()) < deadline) {
+		rc = poll(pfd, n, (int)(deadline - now));
+		if (rc == -1 && errno != EINTR)
+			break;
+		for (i = 0; rc > 0 && i < n; i++) {
+			if (pfd[i].fd < 0 || pfd[i].revents == 0)
+				continue;
+			s->result[ports[i]] = recv(pfd[i].fd, &byte, 1, 0) >= 0 ?
+			    0 : errno;
+			close(pfd[i].fd);
+			pfd[i].fd = -1;
+			left--;
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (pfd[i].fd >= 0) {
+			s->result[ports[i]] = RESULT_OPEN_FILTERED;
+			close(pfd[i].fd);
+		}
+}
+
+static void
+scan_udp(struct scan *s, size_t width)
+{
+	struct pollfd *pfd = calloc(width, sizeof(*pfd));
+	unsigned *ports = calloc(width, sizeof(*ports));
+	unsigned port = 1;
+	size_t n;
+	int fd;
+
+	if (pfd == NULL || ports == NULL) {
+		err_set(&s->e, ST_RUNTIME, "out of memory");
+		s->failed = true;
+	}
+	while (!s->failed && port != 0) {
+		for (n = 0; n < width && (port = next_port(s)) != 0; ) {
+			if ((fd = udp_probe_send(s, port)) == -1)
+				break;
+			if (fd < 0)
+				continue;
+			pfd[n].fd = fd;
+			pfd[n].events = POLLIN;
+			ports[n++] = port;
+		}
+		udp_batch_wait(s, pfd, ports, n, now_ms() + (s->wait_ms > 0 ?
+		    s->wait_ms : UDP_SCAN_WAIT_MS));
+	}
+	free(pfd);
+	free(ports);
+}
+
 /* Print the results in port order; returns the exit status. */
 static int
-scan_report(const struct scan *s, const char *host)
+scan_report(const struct scan *s, const char *host, const char *proto)
 {
 	struct servent *se;
 	bool any_open = false;
@@ -220,13 +324,20 @@ scan_report(const struct scan *s, const char *host)
 			any_open = true;
 			if (verbose < 1)
 				continue;
-			se = getservbyport(htons((uint16_t)port), "tcp");
-			fprintf(stderr, "Connection to %s %u port [tcp/%s] "
-			    "succeeded!\n", host, port,
+			se = getservbyport(htons((uint16_t)port), proto);
+			fprintf(stderr, "Connection to %s %u port [%s/%s] "
+			    "succeeded!\n", host, port, proto,
 			    se != NULL ? se->s_name : "*");
-		} else if (rc != RESULT_UNKNOWN && verbose >= 2)
-			say("connect to %s port %u (tcp) failed: %s", host,
-			    port, strerror(rc));
+		} else if (rc == RESULT_OPEN_FILTERED) {
+			any_open = true;
+			if (verbose >= 1)
+				say("%s port %u (udp): open|filtered: no "
+				    "answer and no refusal", host, port);
+		} else if (rc != RESULT_UNKNOWN && (verbose >= 2 ||
+		    (verbose >= 1 && rc == ECONNREFUSED &&
+		    strcmp(proto, "udp") == 0)))
+			say("connect to %s port %u (%s) failed: %s", host,
+			    port, proto, strerror(rc));
 	}
 	return any_open ? ST_OK : ST_RUNTIME;
 }
@@ -235,7 +346,8 @@ int
 mode_scan(const struct mode *m)
 {
 	const struct options *o = m->o;
-	struct net_opts no = { .family = o->family, .numeric = o->numeric };
+	struct net_opts no = { .family = o->family, .numeric = o->numeric,
+	    .udp = o->udp };
 	struct scan s;
 	struct probe *probes = NULL;
 	size_t i, n;
@@ -261,15 +373,18 @@ mode_scan(const struct mode *m)
 	}
 	for (i = 0; i < 65536; i++)
 		s.result[i] = RESULT_UNKNOWN;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !o->udp; i++) {
 		probes[i].s = &s;
 		loop_timer_init(&probes[i].timer, probe_timeout);
 		probe_start(&probes[i]);
 	}
+	if (o->udp)
+		scan_udp(&s, n);
 	while (s.in_flight > 0 && !s.failed)
 		if (loop_once(s.loop, &s.e) == -1)
 			s.failed = true;
-	rc = s.failed ? report_failure(&s.e) : scan_report(&s, o->host);
+	rc = s.failed ? report_failure(&s.e) : scan_report(&s, o->host,
+	    o->udp ? "udp" : "tcp");
 out:
 	/* After a failure some probes may still be pending: close them. */
 	for (i = 0; probes != NULL && i < n; i++)

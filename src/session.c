@@ -135,6 +135,14 @@ session_opts(const struct mode *m, struct relay_opts *ro)
 	ro->handshake_deadline = -1;
 	ro->idle_ms = o->idle_ms;
 	ro->quit_after_eof_ms = o->quit_ms;
+	/*
+	 * Datagrams have no EOF, so a UDP client would never end: as Ncat
+	 * does, it quits at stdin EOF unless -q gives replies time to come.
+	 * A listener goes on (its stdin is often /dev/null) until -q, -i or
+	 * a signal.
+	 */
+	if (o->udp && !o->listen && o->quit_ms < 0)
+		ro->quit_after_eof_ms = 0;
 	ro->recv_only = o->recv_only;
 	ro->no_shutdown = o->no_shutdown;
 	ro->end_at_peer_eof = !o->recv_only && isatty(STDIN_FILENO);

@@ -152,6 +152,23 @@ stream_close(struct stream *s)
 	}
 }
 
+/*
+ * A failed read or write.  On a connected datagram socket, ECONNREFUSED is
+ * the ICMP "port unreachable" (or, for a Unix socket, no one bound there)
+ * that a datagram sent earlier brought back: say what it means.
+ */
+static enum io
+fd_fail(struct stream *s, const char *what)
+{
+	const struct fd_state *f = s->ctx;
+	int err = errno;
+
+	if (f->datagram && err == ECONNREFUSED)
+		return stream_fail(s, ST_RUNTIME, err, "%s: the peer refused "
+		    "a datagram (no one is listening on its port)", what);
+	return stream_fail(s, ST_RUNTIME, err, "%s", what);
+}
+
 static enum io
 fd_read(struct stream *s, void *buf, size_t len, size_t *n)
 {
@@ -165,6 +182,9 @@ fd_read(struct stream *s, void *buf, size_t len, size_t *n)
 			*n = (size_t)r;
 			return IO_DONE;
 		}
+		/* An empty datagram is no EOF: datagrams have none. */
+		if (r == 0 && f->datagram)
+			continue;
 		if (r == 0) {
 			f->eof = true;
 			return IO_EOF;
@@ -173,7 +193,7 @@ fd_read(struct stream *s, void *buf, size_t len, size_t *n)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return IO_WANT_READ;
-		return stream_fail(s, ST_RUNTIME, errno, "read");
+		return fd_fail(s, "read");
 	}
 }
 
@@ -244,7 +264,7 @@ fd_write(struct stream *s, const void *buf, size_t len, size_t *n)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return IO_WANT_WRITE;
-		return stream_fail(s, ST_RUNTIME, errno, "write");
+		return fd_fail(s, "write");
 	}
 }
 
@@ -308,6 +328,9 @@ fd_query(const struct stream *s, enum stream_query q, void *out)
 	case STREAM_Q_EOF_CLEAN:
 		*(bool *)out = true;
 		return 0;
+	case STREAM_Q_DATAGRAM:
+		*(bool *)out = f->datagram;
+		return 0;
 	default:
 		return -1;
 	}
@@ -367,6 +390,11 @@ stream_fd_new(int rfd, int wfd, unsigned flags)
 	}
 	/* Only a socket of our own is made non-blocking; see stream.h. */
 	if (f->is_socket && rfd == wfd) {
+		int type = 0;
+		socklen_t tlen = sizeof(type);
+
+		f->datagram = getsockopt(rfd, SOL_SOCKET, SO_TYPE, &type,
+		    &tlen) == 0 && type == SOCK_DGRAM;
 		if ((fl = fcntl(rfd, F_GETFL)) != -1 &&
 		    fcntl(rfd, F_SETFL, fl | O_NONBLOCK) != -1)
 			f->nonblocking = true;

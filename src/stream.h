@@ -113,6 +113,7 @@ struct fd_state {
 	unsigned flags;		/* STREAM_OWN_FDS */
 	bool	 nonblocking;	/* we made the socket non-blocking */
 	bool	 is_socket;	/* wfd is a socket (shutdown applies) */
+	bool	 datagram;	/* one socket that keeps message boundaries */
 	bool	 w_pipe;	/* wfd is a pipe or FIFO */
 	bool	 w_nowait;	/* RWF_NOWAIT writes are worth trying */
 	bool	 eof;		/* read saw EOF */

@@ -77,7 +77,8 @@ fi
 awk '
 /^[ \t]*local opts=\(/ { inlist = 1; next }
 inlist && /^[ \t]*\)/ { inlist = 0 }
-inlist { for (i = 1; i <= NF; i++) print $i }' "$COMP" > "$T/comp.names"
+inlist { for (i = 1; i <= NF; i++) print $i }' "$COMP" |
+    tr 'A-Z' 'a-z' > "$T/comp.names"
 
 if [ -s "$T/comp.names" ] && cmp -s "$T/help.names" "$T/comp.names"; then
 	ok "contrib/tlsnc completes the options of --help, in order"

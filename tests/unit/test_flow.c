@@ -843,6 +843,107 @@ shutdown_table(void **state)
 	assert_int_equal(fx->f.bytes, 0);
 }
 
+/* --- Record mode: datagrams are never merged or split. */
+
+/* A datagram socket pair: [0] for the test, [1] for the stream. */
+static void
+dgram_pair(int sv[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	set_nonblocking(sv[0]);
+}
+
+/* Datagrams in, a byte stream out: one datagram per read, whole. */
+static void
+record_from_datagrams(void **state)
+{
+	static const size_t sizes[] = { 10, 0, 20, 30 };
+	struct stream *src, *dst;
+	struct flow f;
+	unsigned char buf[64];
+	size_t i, got, from = 0;
+	int sv[2], p[2];
+
+	(void)state;
+	dgram_pair(sv);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	src = stream_fd_new(sv[1], sv[1], STREAM_OWN_FDS);
+	dst = stream_fd_new(-1, p[1], STREAM_OWN_FDS);
+	assert_true(stream_keeps_datagrams(src));
+	flow_init(&f, src, dst, 0);
+	assert_true(f.record);
+	for (i = 0; i < NELEM(sizes); i++) {
+		for (got = 0; got < sizes[i]; got++)
+			buf[got] = seq_byte(from + got);
+		from += sizes[i];
+		assert_int_equal(send(sv[0], buf, sizes[i], 0),
+		    (ssize_t)sizes[i]);
+	}
+	from = 0;
+	for (i = 0; i < NELEM(sizes); i++) {
+		if (sizes[i] == 0)
+			continue;	/* an empty datagram is no EOF */
+		assert_int_equal(flow_read(&f, &got), IO_DONE);
+		assert_int_equal(got, sizes[i]);
+		/* One record at a time: the next waits for this one. */
+		assert_false(flow_can_read(&f));
+		assert_int_equal(flow_write(&f), IO_DONE);
+		assert_int_equal(read(p[0], buf, sizeof(buf)),
+		    (ssize_t)sizes[i]);
+		assert_seq(buf, sizes[i], from);
+		from += sizes[i];
+	}
+	assert_int_equal(flow_read(&f, &got), IO_WANT_READ);
+	assert_false(f.src_eof);
+	flow_release(&f);
+	stream_close(src);
+	stream_close(dst);
+	close(sv[0]);
+	close(p[0]);
+}
+
+/* A byte stream in, datagrams out: cut at FLOW_RECORD_MAX, never merged. */
+static void
+record_to_datagrams(void **state)
+{
+	const size_t total = FLOW_RECORD_MAX + 4493;
+	unsigned char *buf = malloc(total);
+	struct stream *src, *dst;
+	struct flow f;
+	size_t i, got;
+	int sv[2], ss[2];
+
+	(void)state;
+	assert_non_null(buf);
+	dgram_pair(sv);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    ss), 0);
+	for (i = 0; i < total; i++)
+		buf[i] = seq_byte(i);
+	assert_int_equal(write(ss[0], buf, total), (ssize_t)total);
+	src = stream_fd_new(ss[1], ss[1], STREAM_OWN_FDS);
+	dst = stream_fd_new(sv[1], sv[1], STREAM_OWN_FDS);
+	flow_init(&f, src, dst, 0);
+	assert_true(f.record);
+	assert_int_equal(flow_read(&f, &got), IO_DONE);
+	assert_int_equal(got, FLOW_RECORD_MAX);
+	assert_int_equal(flow_write(&f), IO_DONE);
+	assert_int_equal(flow_read(&f, &got), IO_DONE);
+	assert_int_equal(got, 4493);
+	assert_int_equal(flow_write(&f), IO_DONE);
+	assert_int_equal(recv(sv[0], buf, total, 0), FLOW_RECORD_MAX);
+	assert_seq(buf, FLOW_RECORD_MAX, 0);
+	assert_int_equal(recv(sv[0], buf, total, 0), 4493);
+	assert_seq(buf, 4493, FLOW_RECORD_MAX);
+	flow_release(&f);
+	stream_close(src);
+	stream_close(dst);
+	close(sv[0]);
+	close(ss[0]);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -852,6 +953,8 @@ main(void)
 		CASE(hidden_bytes_are_seen),
 		CASE(kept_until_source_dry),
 		CASE(grows_and_stops_at_max),
+		cmocka_unit_test(record_from_datagrams),
+		cmocka_unit_test(record_to_datagrams),
 	};
 	struct CMUnitTest tests[NELEM(fixed) + NELEM(max_cases) +
 	    NELEM(eof_cases) + NELEM(read_cases) + NELEM(write_cases) +

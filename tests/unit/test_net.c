@@ -6,6 +6,7 @@
 
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -24,12 +25,15 @@
 #include <cmocka.h>
 
 #include "net.h"
+#include "unixsock.h"
 
 /* Generous: loopback answers at once, this only bounds a broken run. */
 #define DEADLINE_MS	5000
 #define WATCHDOG_SECS	60
 
-static const struct net_opts any_family = { AF_UNSPEC, false, NULL, NULL };
+static const struct net_opts any_family = {
+	AF_UNSPEC, false, NULL, NULL, false
+};
 
 static bool
 starts_with(const char *s, const char *prefix)
@@ -505,9 +509,9 @@ format_other_family(void **state)
 
 	(void)state;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_family = AF_UNIX;
+	sa.sa_family = AF_APPLETALK;
 	addr_format(&sa, out, sizeof(out));
-	assert_string_equal(out, "(family 1)");
+	assert_string_equal(out, "(family 5)");
 }
 
 static void
@@ -580,7 +584,7 @@ static void
 loopback_by_name(void **state)
 {
 	char bound[ADDR_STR_MAX], peer[ADDR_STR_MAX], apeer[ADDR_STR_MAX];
-	struct net_opts v4 = { AF_INET, false, NULL, NULL };
+	struct net_opts v4 = { AF_INET, false, NULL, NULL, false };
 	struct error e;
 	int lfd, cfd, afd;
 
@@ -603,7 +607,7 @@ source_address_and_port(void **state)
 {
 	char bound[ADDR_STR_MAX], peer[ADDR_STR_MAX], apeer[ADDR_STR_MAX];
 	char sport[8], want[ADDR_STR_MAX];
-	struct net_opts o = { AF_UNSPEC, true, "127.0.0.1", NULL };
+	struct net_opts o = { AF_UNSPEC, true, "127.0.0.1", NULL, false };
 	struct error e;
 	int lfd, cfd, afd, tmp;
 
@@ -686,7 +690,7 @@ dual_stack_ipv6(void **state)
 {
 	char bound[ADDR_STR_MAX], peer[ADDR_STR_MAX], apeer[ADDR_STR_MAX];
 	char want[ADDR_STR_MAX];
-	struct net_opts v6 = { AF_INET6, false, NULL, NULL };
+	struct net_opts v6 = { AF_INET6, false, NULL, NULL, false };
 	struct error e;
 	unsigned port;
 	int lfd, cfd, afd;
@@ -778,7 +782,7 @@ dual_stack_without_ipv6(void **state)
 {
 	static const int no_v6[] = { EAFNOSUPPORT, EADDRNOTAVAIL };
 	char bound[ADDR_STR_MAX], want[128];
-	struct net_opts v6 = { AF_INET6, false, NULL, NULL };
+	struct net_opts v6 = { AF_INET6, false, NULL, NULL, false };
 	struct error e;
 	int fd, no_ipv6;
 	size_t i;
@@ -878,7 +882,7 @@ static void
 numeric_refuses_names(void **state)
 {
 	char peer[ADDR_STR_MAX], bound[ADDR_STR_MAX];
-	struct net_opts n = { AF_UNSPEC, true, NULL, NULL };
+	struct net_opts n = { AF_UNSPEC, true, NULL, NULL, false };
 	struct error e;
 	int fd = 99;
 
@@ -906,8 +910,8 @@ static void
 family_mismatch(void **state)
 {
 	char peer[ADDR_STR_MAX], bound[ADDR_STR_MAX];
-	struct net_opts v4 = { AF_INET, false, NULL, NULL };
-	struct net_opts v6 = { AF_INET6, false, NULL, NULL };
+	struct net_opts v4 = { AF_INET, false, NULL, NULL, false };
+	struct net_opts v6 = { AF_INET6, false, NULL, NULL, false };
 	struct error e;
 	int fd = 99;
 
@@ -930,8 +934,10 @@ static void
 source_family(void **state)
 {
 	char peer[ADDR_STR_MAX];
-	struct net_opts v4src = { AF_UNSPEC, false, "127.0.0.1", NULL };
-	struct net_opts v6src = { AF_UNSPEC, false, "::1", NULL };
+	struct net_opts v4src = {
+		AF_UNSPEC, false, "127.0.0.1", NULL, false
+	};
+	struct net_opts v6src = { AF_UNSPEC, false, "::1", NULL, false };
 	struct error e;
 	int fd = 99;
 
@@ -1010,7 +1016,7 @@ bracketed_ipv6(void **state)
 		    "without brackets: fe80::1%lo" },
 	};
 	char peer[ADDR_STR_MAX], bound[ADDR_STR_MAX];
-	struct net_opts src = { AF_UNSPEC, false, NULL, NULL };
+	struct net_opts src = { AF_UNSPEC, false, NULL, NULL, false };
 	struct error e;
 	size_t i;
 	int fd;
@@ -1033,6 +1039,116 @@ bracketed_ipv6(void **state)
 		    now_ms() + DEADLINE_MS, &fd, peer, &e), ST_USAGE);
 		assert_string_equal(e.msg, cases[i].msg);
 	}
+}
+
+/* --- -U addresses (unixsock.c). */
+
+struct unix_case {
+	const char	*arg;
+	const char	*msg;		/* NULL: accepted */
+};
+
+/* A string of n copies of c after prefix, in a static buffer. */
+static const char *
+repeat(const char *prefix, char c, size_t n)
+{
+	static char buf[256];
+	size_t p = strlen(prefix);
+
+	memcpy(buf, prefix, p);
+	memset(buf + p, c, n);
+	buf[p + n] = '\0';
+	return buf;
+}
+
+static void
+unix_path_accepted(void **state)
+{
+	struct sockaddr_un un;
+	socklen_t len;
+	struct error e;
+	const char *p107 = repeat("", 'a', 107);
+
+	(void)state;
+	assert_int_equal(unix_addr_parse("sock", &un, &len, &e), ST_OK);
+	assert_int_equal(un.sun_family, AF_UNIX);
+	assert_string_equal(un.sun_path, "sock");
+	assert_int_equal(len, offsetof(struct sockaddr_un, sun_path) + 5);
+	assert_int_equal(unix_addr_parse(p107, &un, &len, &e), ST_OK);
+	assert_memory_equal(un.sun_path, p107, 107);
+	assert_int_equal(un.sun_path[107], '\0');
+}
+
+static void
+unix_abstract_accepted(void **state)
+{
+	struct sockaddr_un un;
+	socklen_t len;
+	struct error e;
+
+	(void)state;
+	assert_int_equal(unix_addr_parse("@abc", &un, &len, &e), ST_OK);
+	assert_int_equal(un.sun_path[0], '\0');
+	assert_memory_equal(un.sun_path + 1, "abc", 3);
+	/* The name is exactly its bytes: no NUL is counted after it. */
+	assert_int_equal(len, offsetof(struct sockaddr_un, sun_path) + 4);
+	assert_int_equal(unix_addr_parse(repeat("@", 'b', 107), &un, &len,
+	    &e), ST_OK);
+	assert_int_equal(len, sizeof(un));
+}
+
+static void
+unix_path_errors(void **state)
+{
+	static const struct unix_case cases[] = {
+		{ "", "-U: empty socket path" },
+		{ "@", "-U: empty abstract socket name after '@'" },
+	};
+	struct sockaddr_un un;
+	socklen_t len;
+	struct error e;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(e.msg, 'X', sizeof(e.msg) - 1);
+		e.msg[sizeof(e.msg) - 1] = '\0';
+		assert_int_equal(unix_addr_parse(cases[i].arg, &un, &len, &e),
+		    ST_USAGE);
+		assert_string_equal(e.msg, cases[i].msg);
+	}
+	assert_int_equal(unix_addr_parse(repeat("", 'a', 108), &un, &len,
+	    &e), ST_USAGE);
+	assert_string_equal(e.msg, "-U: the path is 108 bytes long; a Unix "
+	    "socket path holds at most 107");
+	assert_int_equal(unix_addr_parse(repeat("@", 'a', 108), &un, &len,
+	    &e), ST_USAGE);
+	assert_string_equal(e.msg, "-U: the name is 108 bytes long; a Unix "
+	    "socket name holds at most 107");
+}
+
+/* ADDR_STR_MAX holds the longest path and name whole. */
+static void
+format_unix(void **state)
+{
+	struct sockaddr_un un;
+	socklen_t len;
+	struct error e;
+	char out[ADDR_STR_MAX], want[256];
+
+	(void)state;
+	snprintf(want, sizeof(want), "%s", repeat("/", 'p', 106));
+	assert_int_equal(unix_addr_parse(want, &un, &len, &e), ST_OK);
+	addr_format((struct sockaddr *)&un, out, sizeof(out));
+	assert_string_equal(out, want);
+	snprintf(want, sizeof(want), "%s", repeat("@", 'n', 107));
+	assert_int_equal(unix_addr_parse(want, &un, &len, &e), ST_OK);
+	addr_format((struct sockaddr *)&un, out, sizeof(out));
+	assert_string_equal(out, want);
+	memset(&un, 0, sizeof(un));
+	un.sun_family = AF_UNIX;
+	addr_format((struct sockaddr *)&un, out, sizeof(out));
+	assert_string_equal(out, "(unnamed socket)");
 }
 
 int
@@ -1067,6 +1183,10 @@ main(void)
 		cmocka_unit_test(bracketed_ipv6),
 		cmocka_unit_test(source_family),
 		cmocka_unit_test(interleave_families),
+		cmocka_unit_test(unix_path_accepted),
+		cmocka_unit_test(unix_abstract_accepted),
+		cmocka_unit_test(unix_path_errors),
+		cmocka_unit_test(format_unix),
 	};
 
 	/*

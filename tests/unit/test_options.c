@@ -597,6 +597,64 @@ keep_open_errors(void **state)
 	}
 }
 
+/* -u and -U: their operands and what they cannot go with. */
+static void
+transport_errors(void **state)
+{
+	static const struct usage_case cases[] = {
+		{ { "--ssl", "-u", "h", "1" }, "--ssl with -u is not supported "
+		  "(DTLS is not implemented)" },
+		{ { "-U" }, "no socket path given (tlsnc -U [-l] path)" },
+		{ { "-l", "-U", "a", "b" },
+		  "too many arguments: 'b' (-U takes one path)" },
+		{ { "-U", "@" }, "-U: empty abstract socket name after '@'" },
+		{ { "-U", "-6", "p" }, "cannot use -6 and -U together" },
+		{ { "-U", "-s", "127.0.0.1", "p" },
+		  "cannot use -s and -U together" },
+		{ { "-z", "-U", "p" }, "cannot use -z and -U together" },
+		{ { "-l", "-U", "-p", "9", "p" }, "cannot use -p and -U "
+		  "together: a Unix socket has a path, not a port" },
+		{ { "--unlink", "-U", "p" }, "--unlink needs -l and -U" },
+		{ { "-l", "--unlink", "9000" }, "--unlink needs -l and -U" },
+		{ { "--ssl", "-U", "p" }, "--ssl with -U needs "
+		  "--ssl-servername NAME or --ssl-pin: a socket path is no "
+		  "host name to verify the server against" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum status st = parse_vec(cases[i].args);
+
+		if (st != ST_USAGE || err.status != ST_USAGE ||
+		    strcmp(err.msg, cases[i].msg) != 0)
+			fail_msg("case %zu: status %d '%s', want 2 '%s'", i,
+			    (int)st, err.msg, cases[i].msg);
+	}
+}
+
+/* What -u and -U accept, and where the operand goes. */
+static void
+transport_accepted(void **state)
+{
+	static const char *const ssl_u[] = { "--ssl", "--ssl-servername",
+	    "localhost", "-U", "@svc", NULL };
+	static const char *const lku[] = { "-l", "-k", "-u", "--unlink",
+	    "-U", "/run/x.sock", NULL };
+	static const char *const zu[] = { "-z", "-u", "h", "53", NULL };
+
+	(void)state;
+	assert_int_equal(parse_vec(ssl_u), ST_OK);
+	assert_true(opts.unix_sock);
+	assert_string_equal(opts.unix_path, "@svc");
+	assert_null(opts.host);
+	assert_int_equal(parse_vec(lku), ST_OK);
+	assert_true(opts.udp && opts.keep_open && opts.unlink_stale);
+	assert_string_equal(opts.unix_path, "/run/x.sock");
+	assert_int_equal(parse_vec(zu), ST_OK);
+	assert_true(opts.udp && opts.scan);
+}
+
 /* Every -m value but a plain decimal 1 to 100000 is refused, by name. */
 static void
 max_conns_bad_values(void **state)
@@ -1103,6 +1161,8 @@ main(void)
 		cmocka_unit_test(key_pass_forms),
 		cmocka_unit_test(keep_open_accepted),
 		cmocka_unit_test(keep_open_errors),
+		cmocka_unit_test(transport_errors),
+		cmocka_unit_test(transport_accepted),
 		cmocka_unit_test(max_conns_bad_values),
 		cmocka_unit_test(err_unknown_short),
 		cmocka_unit_test(err_unknown_long),
