@@ -128,6 +128,21 @@ done
 allow_deny_case allow-list plain 127.0.0.1 127.0.0.3 \
     "not in the allow list" 127.0.0.2 --allow '192.0.2.1, 127.0.0.2,::1'
 
+# --- As Ncat's own tests have it: the options add up, a name can be
+# denied, and a client both allowed and denied is refused.
+allow_deny_case allow-adds-up plain 127.0.0.1 127.0.0.2 \
+    "not in the allow list" 127.0.0.1 --allow 192.0.2.1 --allow 127.0.0.1
+allow_deny_case deny-adds-up plain 127.0.0.1 127.0.0.2 \
+    "in the deny list" 127.0.0.1 --deny 192.0.2.1 --deny 127.0.0.2
+allow_deny_case deny-name ssl 127.0.0.1 127.0.0.1 \
+    "in the deny list" 127.0.0.2 --deny localhost
+allow_deny_case allowed-and-denied plain 127.0.0.1 127.0.0.1 \
+    "in the deny list" 127.0.0.2 --allow 127.0.0.1 --allow 127.0.0.2 \
+    --deny 127.0.0.1
+printf '192.0.2.4\n\nlocalhost' > "$T/deny-name.txt"
+allow_deny_case denyfile-name plain 127.0.0.1 127.0.0.1 \
+    "in the deny list" 127.0.0.2 --denyfile "$T/deny-name.txt"
+
 # --- Files: comments, blank lines, CRLF, several specs a line.
 printf '# who may connect\n\n   \n192.0.2.0/24 # a network\r\n' \
     > "$T/allow.txt"

@@ -286,6 +286,70 @@ bad_spec_direct(void **state)
 	assert_int_equal(r.prefix, 32);
 }
 
+/*
+ * The parser on many random inputs, mostly of the bytes that addresses are
+ * made of, with a fixed seed: each in a buffer of exactly its length, so
+ * that the sanitizers catch a read past it.  Whatever it says must hold
+ * together: a refusal has a reason, a name has none, and a rule has a
+ * family, a prefix in range, no host bits, and reads back as itself.
+ */
+static void
+random_specs(void **state)
+{
+	static const char alphabet[] = "0123456789abcdefABCDEF.:/%[]-*,#_x "
+	    "\001\377";
+	static const char *const seeds[] = {
+		"10.0.0.0/8", "::ffff:127.0.0.1/104", "fe80::/10", "localhost",
+		"2001:db8::1", "192.168.1.1/24",
+	};
+	struct access_rule r, back;
+	char text[INET6_ADDRSTRLEN + 8], *buf;
+	const char *why;
+	size_t i, j, len;
+
+	(void)state;
+	srand(20261203);
+	for (i = 0; i < 200000; i++) {
+		if (i % 2 == 0) {
+			len = (size_t)rand() % 48;
+			assert_non_null(buf = malloc(len + 1));
+			for (j = 0; j < len; j++)
+				buf[j] = alphabet[rand() %
+				    (int)(sizeof(alphabet) - 1)];
+		} else {
+			/* A valid spec with one byte changed. */
+			const char *seed = seeds[(size_t)rand() % NELEM(seeds)];
+
+			len = strlen(seed);
+			assert_non_null(buf = malloc(len));
+			memcpy(buf, seed, len);
+			buf[(size_t)rand() % len] = alphabet[rand() %
+			    (int)(sizeof(alphabet) - 1)];
+		}
+		switch (access_parse_spec(buf, len, &r, &why)) {
+		case ACCESS_SPEC_BAD:
+			assert_non_null(why);
+			assert_true(why[0] != '\0');
+			break;
+		case ACCESS_SPEC_NAME:
+			assert_null(why);
+			break;
+		case ACCESS_SPEC_ADDR:
+			assert_true(r.family == AF_INET || r.family == AF_INET6);
+			assert_true(r.prefix <= (r.family == AF_INET ? 32u :
+			    128u));
+			assert_non_null(inet_ntop(r.family, r.addr, text,
+			    INET6_ADDRSTRLEN));
+			snprintf(text + strlen(text), 8, "/%u", r.prefix);
+			assert_int_equal(access_parse_spec(text, strlen(text),
+			    &back, &why), ACCESS_SPEC_ADDR);
+			assert_memory_equal(&back, &r, sizeof(r));
+			break;
+		}
+		free(buf);
+	}
+}
+
 /* ---- Matching. */
 
 struct match_case {
@@ -717,6 +781,7 @@ main(void)
 {
 	static const struct CMUnitTest fixed[] = {
 		CASE(bad_spec_direct),
+		CASE(random_specs),
 		CASE(loopback_addresses),
 		CASE(rule_of_addr),
 		CASE(verdict_strings),
