@@ -39,9 +39,9 @@ struct access_rule {
 };
 
 enum access_spec {
-	ACCESS_SPEC_BAD,		/* *why says what is wrong with it */
-	ACCESS_SPEC_ADDR,		/* an address or a range, in *rule */
-	ACCESS_SPEC_NAME,		/* a host name, for the caller to resolve */
+	ACCESS_SPEC_BAD,	/* *why says what is wrong with it */
+	ACCESS_SPEC_ADDR,	/* an address or a range, in *rule */
+	ACCESS_SPEC_NAME,	/* a host name, for the caller to resolve */
 };
 
 /*
@@ -72,8 +72,8 @@ struct access {
 
 enum access_verdict {
 	ACCESS_ALLOWED,
-	ACCESS_NOT_ALLOWED,		/* there are allow rules; none matches */
-	ACCESS_DENIED,			/* a deny rule matches */
+	ACCESS_NOT_ALLOWED,	/* there are allow rules; none matches */
+	ACCESS_DENIED,		/* a deny rule matches */
 };
 
 /* What the rules say of a client at sa. */

@@ -286,7 +286,7 @@ warn_case() {
 	fi
 	_bound=$(sed -n 's/^tlsnc: Listening on //p' "$T/warn.err")
 	_prog=program
-	case " $* " in *" -c "*) _prog=command ;; esac
+	case " $* " in *" -c "*) _prog="command" ;; esac
 	_opt=-e
 	[ "$_prog" = command ] && _opt=-c
 	if [ "$_want" = yes ]; then

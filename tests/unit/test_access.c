@@ -335,7 +335,8 @@ random_specs(void **state)
 			assert_null(why);
 			break;
 		case ACCESS_SPEC_ADDR:
-			assert_true(r.family == AF_INET || r.family == AF_INET6);
+			assert_true(r.family == AF_INET ||
+			    r.family == AF_INET6);
 			assert_true(r.prefix <= (r.family == AF_INET ? 32u :
 			    128u));
 			assert_non_null(inet_ntop(r.family, r.addr, text,
