@@ -12,6 +12,7 @@
 
 #include <openssl/ssl.h>
 
+#include "access.h"
 #include "child.h"
 #include "loop.h"
 #include "options.h"
@@ -34,6 +35,7 @@ struct mode {
 	SSL_CTX		*ctx;
 	const char	*own_fp;	/* our certificate's fingerprint */
 	bool		 ephemeral;	/* it was made for this run */
+	const struct access *access;	/* --allow and --deny, or NULL */
 };
 
 int	mode_connect(const struct mode *);

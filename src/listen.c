@@ -179,6 +179,35 @@ client_new(struct keep *k, int fd, const char *peer)
 /* --- Accepting. */
 
 /*
+ * Whether --allow and --deny let the client on fd in.  A refused one is
+ * closed here, before any TLS work is spent on it, and -v names it.
+ */
+static bool
+client_allowed(const struct mode *m, int fd, const char *peer)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	enum access_verdict v;
+
+	if (m->access == NULL)
+		return true;
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1) {
+		/* It is gone already (ENOTCONN): nothing to check or keep. */
+		if (verbose >= 1)
+			say("%s: refused: %s", peer, strerror(errno));
+		close(fd);
+		return false;
+	}
+	if ((v = access_check(m->access, (struct sockaddr *)&ss)) ==
+	    ACCESS_ALLOWED)
+		return true;
+	close(fd);
+	if (verbose >= 1)
+		say("%s: refused: %s", peer, access_verdict_str(v));
+	return false;
+}
+
+/*
  * Out of descriptors: take the waiting client with the spare descriptor
  * and close it, so that it is not left hanging, and stop accepting until a
  * client leaves or the retry timer fires.
@@ -236,6 +265,8 @@ on_accept(struct loop_io *io, uint32_t revents)
 			break;
 		}
 		k->warned = false;
+		if (!client_allowed(k->m, fd, peer))
+			continue;
 		if (max > 0 && k->nclients >= max) {
 			close(fd);
 			if (verbose >= 1)
@@ -497,6 +528,43 @@ say_ephemeral(const struct mode *m, const char *bound, int no_ipv6)
 		    hint_host(o, no_ipv6), strrchr(bound, ':') + 1);
 }
 
+ * Running -e or -c for any client that can reach a non-loopback address is
+ * a remote shell for the network: say so, unless --allow limits who that
+ * is.  (There is no TLS client authentication yet to limit it either.)
+ */
+static void
+warn_open_exec(const struct mode *m, int lfd, const char *bound)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if ((m->o->exec == NULL && m->o->sh_exec == NULL) ||
+	    (m->access != NULL && m->access->restricted))
+		return;
+	/* A Unix socket's own file permissions say who may connect. */
+	if (getsockname(lfd, (struct sockaddr *)&ss, &len) == 0 &&
+	    (ss.ss_family == AF_UNIX ||
+	    access_is_loopback((struct sockaddr *)&ss)))
+		return;
+	say("warning: %s: anyone who can connect to %s runs the %s; limit "
+	    "the clients with --allow", m->o->exec != NULL ? "-e" : "-c",
+	    bound, m->o->exec != NULL ? "program" : "command");
+}
+
+/* Accept the first client that --allow and --deny let in. */
+static enum status
+accept_allowed(const struct mode *m, int lfd, int *fd,
+    char peer[ADDR_STR_MAX], struct error *e)
+{
+	enum status st;
+
+	do {
+		if ((st = net_accept(lfd, fd, peer, e)) != ST_OK)
+			return st;
+	} while (!client_allowed(m, *fd, peer));
+	return ST_OK;
+}
+
 int
 mode_listen(const struct mode *m)
 {
@@ -515,6 +583,7 @@ mode_listen(const struct mode *m)
 		say_ephemeral(m, bound, no_ipv6);
 	else if (m->ctx != NULL && verbose >= 1)
 		say("certificate %s", m->own_fp);
+	warn_open_exec(m, lfd, bound);
 	if (verbose >= 1)
 		say("Listening on %s", bound);
 	if (o->keep_open && o->udp)
@@ -528,7 +597,7 @@ mode_listen(const struct mode *m)
 		}
 		fd = lfd;
 	} else {
-		if (net_accept(lfd, &fd, peer, &e) != ST_OK) {
+		if (accept_allowed(m, lfd, &fd, peer, &e) != ST_OK) {
 			close(lfd);
 			return report_failure(&e);
 		}

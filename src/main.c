@@ -64,11 +64,34 @@ finish_output(void)
 	return ST_RUNTIME;
 }
 
+/*
+ * Build the access lists of --allow, --deny, --allowfile and --denyfile,
+ * when any was given: read the files, resolve the names.  Returns ST_OK,
+ * or the exit status after saying why.
+ */
+static int
+load_access(const struct options *o, struct access *acl, struct mode *m)
+{
+	struct error e;
+
+	if (o->access.n == 0)
+		return ST_OK;
+	if (access_load(acl, o->access.v, o->access.n, o->numeric, &e) !=
+	    ST_OK)
+		return report_failure(&e);
+	if (acl->restricted && acl->allow.n == 0)
+		say("warning: the allow list is empty: every client will be "
+		    "refused");
+	m->access = acl;
+	return ST_OK;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct options o;
 	struct error e;
+	struct access acl = { .restricted = false };
 	struct mode m = { .o = &o };
 	char own_fp[TLS_FP_MAX] = "";
 	int rc;
@@ -93,10 +116,14 @@ main(int argc, char **argv)
 	}
 	verbose = o.verbose;
 	m.own_fp = own_fp;
+	if ((rc = load_access(&o, &acl, &m)) != ST_OK)
+		return rc;
 	if (o.ssl) {
 		if ((m.ctx = tls_ctx_new(&o.tls, own_fp, &m.ephemeral,
-		    &e)) == NULL)
+		    &e)) == NULL) {
+			access_free(&acl);
 			return report_failure(&e);
+		}
 		if (o.tls.no_verify)
 			say("warning: --ssl-no-verify: the server is not "
 			    "verified; anyone in the path can read and change "
@@ -107,5 +134,6 @@ main(int argc, char **argv)
 	else
 		rc = o.listen ? mode_listen(&m) : mode_connect(&m);
 	SSL_CTX_free(m.ctx);
+	access_free(&acl);
 	return rc;
 }

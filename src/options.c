@@ -22,8 +22,8 @@
  * type must be the one the setter expects (noted before each).
  */
 static opt_setter	set_flag, set_count, set_string, set_host_name, set_family,
-			set_seconds, set_time_limit, set_conns, set_pin,
-			set_pass_source;
+			set_seconds, set_time_limit, set_conns, set_access,
+			set_pin, set_pass_source;
 
 #define FIELD(member)	offsetof(struct options, member)
 
@@ -53,6 +53,18 @@ const struct optdef option_table[] = {
 	{ "max-conns", 'm', "N", GROUP_GENERAL,
 	  "At most N clients at once with -k",
 	  set_conns, FIELD(max_conns) },
+	{ "allow", 0, "HOSTS", GROUP_GENERAL,
+	  "Accept only these clients: addresses, CIDR ranges, names",
+	  set_access, FIELD(access) },
+	{ "allowfile", 0, "FILE", GROUP_GENERAL,
+	  "Accept only the clients listed in FILE",
+	  set_access, FIELD(access) },
+	{ "deny", 0, "HOSTS", GROUP_GENERAL,
+	  "Refuse these clients, even if allowed",
+	  set_access, FIELD(access) },
+	{ "denyfile", 0, "FILE", GROUP_GENERAL,
+	  "Refuse the clients listed in FILE",
+	  set_access, FIELD(access) },
 	{ NULL, 'z', NULL, GROUP_GENERAL,
 	  "Scan for listening ports; report with -v",
 	  set_flag, FIELD(scan) },
@@ -389,6 +401,36 @@ set_conns(const struct optdef *d, struct options *o, const char *arg,
 }
 
 /*
+ * struct access_sources: one more --allow, --deny (whose specs are checked
+ * here, but names are resolved only at start-up), --allowfile or --denyfile
+ * (read at start-up).
+ */
+static enum status
+set_access(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	struct access_sources *as = field_of(d, o);
+	struct access_source *src;
+	size_t len = strlen(d->name);
+
+	if (as->n >= OPTIONS_ACCESS_MAX)
+		return err_set(e, ST_USAGE, "at most %d --allow, --allowfile, "
+		    "--deny and --denyfile options may be given",
+		    OPTIONS_ACCESS_MAX);
+	src = &as->v[as->n];
+	src->option = d->name;
+	src->value = arg;
+	src->deny = strncmp(d->name, "deny", 4) == 0;
+	src->file = len > 4 && strcmp(d->name + len - 4, "file") == 0;
+	if (src->file && *arg == '\0')
+		return err_set(e, ST_USAGE, "--%s: empty file name", d->name);
+	if (!src->file && access_check_list(d->name, arg, e) != ST_OK)
+		return ST_USAGE;
+	as->n++;
+	return ST_OK;
+}
+
+/*
  * struct tls_opts: one more SHA-256 pin, up to TLS_PINS_MAX: the first in
  * pin (setting have_pin), the others in more_pins.
  */
@@ -518,6 +560,12 @@ check_mode(const struct options *o, struct error *e)
 		return err_set(e, ST_USAGE, "cannot use -z and -l together");
 	if (o->scan_concurrency != 0 && !o->scan)
 		return err_set(e, ST_USAGE, "--scan-concurrency needs -z");
+	if (o->access.n > 0 && o->scan)
+		return err_set(e, ST_USAGE, "cannot use -z and --%s together",
+		    o->access.v[0].option);
+	if (o->access.n > 0 && !o->listen)
+		return err_set(e, ST_USAGE, "--%s is for a listener: it needs "
+		    "-l", o->access.v[0].option);
 	if (o->unix_sock && o->scan)
 		return err_set(e, ST_USAGE, "cannot use -z and -U together");
 	if (o->unix_sock && o->src_port != NULL)
@@ -528,8 +576,8 @@ check_mode(const struct options *o, struct error *e)
 
 /*
  * The transports: -u and -U, and what they cannot go with.  Access control
- * (--allow, --deny) names IP addresses, which a Unix socket has none of:
- * its refusal with -U belongs here.
+ * (--allow, --deny) names IP addresses, which a Unix socket has none of,
+ * and is checked at accept(), which a datagram listener never calls.
  */
 static enum status
 check_transport(const struct options *o, const struct given *g,
@@ -540,6 +588,9 @@ check_transport(const struct options *o, const struct given *g,
 	if (o->udp && o->ssl)
 		return err_set(e, ST_USAGE, "--ssl with -u is not supported "
 		    "(DTLS is not implemented)");
+	if (o->access.n > 0 && (o->unix_sock || o->udp))
+		return err_set(e, ST_USAGE, "cannot use --%s and -%c together",
+		    o->access.v[0].option, o->unix_sock ? 'U' : 'u');
 	if (!o->unix_sock)
 		return ST_OK;
 	if (given_letter(g, '4') || given_letter(g, '6'))

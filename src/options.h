@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "access.h"
 #include "net.h"
 #include "status.h"
 #include "tls.h"
@@ -43,6 +44,9 @@ struct optdef {
 /* The largest -m value. */
 #define OPTIONS_MAX_CONNS	100000
 
+/* How many --allow, --deny, --allowfile and --denyfile may be given. */
+#define OPTIONS_ACCESS_MAX	64
+
 extern const struct optdef	option_table[];
 extern const size_t		option_count;
 
@@ -55,6 +59,10 @@ struct options {
 	bool		 listen;
 	bool		 keep_open;	/* -k: many clients at once with -l */
 	unsigned	 max_conns;	/* -m: at most this many, or 0: no limit */
+	struct access_sources {		/* --allow, --deny, ..., in order */
+		struct access_source v[OPTIONS_ACCESS_MAX];
+		size_t		 n;
+	} access;
 	bool		 scan;		/* -z: report which ports accept */
 	unsigned	 scan_concurrency; /* probes in flight, or 0: default */
 	struct port_set	 scan_ports;	/* -z's operands after the host */

@@ -21,7 +21,7 @@
 
 #include "options.h"
 
-#define MAX_ARGS	48
+#define MAX_ARGS	160	/* room for 64 --deny options and more */
 
 static struct options	opts;
 static struct error	err;
@@ -678,6 +678,105 @@ max_conns_bad_values(void **state)
 	}
 }
 
+/* --allow and friends: kept in order, as given; the lists checked. */
+static void
+access_forms(void **state)
+{
+	(void)state;
+	PARSE_OK("-l", "--allow", "10.0.0.0/8,::1", "--deny", "10.1.2.3",
+	    "--allowfile", "a.txt", "--denyfile=d.txt", "--allow",
+	    "localhost", "0");
+	assert_int_equal(opts.access.n, 5);
+	assert_string_equal(opts.access.v[0].option, "allow");
+	assert_string_equal(opts.access.v[0].value, "10.0.0.0/8,::1");
+	assert_false(opts.access.v[0].deny);
+	assert_false(opts.access.v[0].file);
+	assert_string_equal(opts.access.v[1].option, "deny");
+	assert_true(opts.access.v[1].deny);
+	assert_false(opts.access.v[1].file);
+	assert_string_equal(opts.access.v[2].option, "allowfile");
+	assert_false(opts.access.v[2].deny);
+	assert_true(opts.access.v[2].file);
+	assert_string_equal(opts.access.v[3].option, "denyfile");
+	assert_string_equal(opts.access.v[3].value, "d.txt");
+	assert_true(opts.access.v[3].deny);
+	assert_true(opts.access.v[3].file);
+	assert_string_equal(opts.access.v[4].value, "localhost");
+	/* Under -k, and with -e, too. */
+	PARSE_OK("-l", "-k", "-e", "cat", "--deny", "192.0.2.0/24", "0");
+	assert_int_equal(opts.access.n, 1);
+	PARSE_OK("-l", "0");
+	assert_int_equal(opts.access.n, 0);
+}
+
+static void
+access_errors(void **state)
+{
+	static const struct usage_case cases[] = {
+		{ { "--allow", "127.0.0.1", "h", "1" },
+		  "--allow is for a listener: it needs -l" },
+		{ { "--denyfile", "f", "h", "1" },
+		  "--denyfile is for a listener: it needs -l" },
+		{ { "-z", "--deny", "10.0.0.1", "h", "1" },
+		  "cannot use -z and --deny together" },
+		{ { "-z", "--allowfile", "f", "h", "1" },
+		  "cannot use -z and --allowfile together" },
+		{ { "-l", "--allow", "10.0.0.0/33", "0" },
+		  "--allow: '10.0.0.0/33': an IPv4 prefix length is at most "
+		  "32" },
+		{ { "-l", "--deny", "::1/129", "0" },
+		  "--deny: '::1/129': an IPv6 prefix length is at most 128" },
+		{ { "-l", "--deny", "::1,300.0.0.1", "0" },
+		  "--deny: '300.0.0.1': it is not an IPv4 address" },
+		{ { "-l", "--allow", "", "0" },
+		  "--allow: no address, range or host name given" },
+		{ { "-l", "--allowfile", "", "0" },
+		  "--allowfile: empty file name" },
+		{ { "-l", "--allow" }, "option --allow needs an argument" },
+		/* A bad spec is named before a missing -l. */
+		{ { "--allow", "1.2.3.4/40", "h", "1" },
+		  "--allow: '1.2.3.4/40': an IPv4 prefix length is at most 32" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum status st = parse_vec(cases[i].args);
+
+		if (st != ST_USAGE || err.status != ST_USAGE ||
+		    strcmp(err.msg, cases[i].msg) != 0)
+			fail_msg("case %zu: status %d '%s', want 2 '%s'", i,
+			    (int)st, err.msg, cases[i].msg);
+	}
+}
+
+/* At most OPTIONS_ACCESS_MAX of them. */
+static void
+access_too_many(void **state)
+{
+	const char *args[2 * OPTIONS_ACCESS_MAX + 8];
+	size_t n = 0, i;
+
+	(void)state;
+	args[n++] = "-l";
+	for (i = 0; i < OPTIONS_ACCESS_MAX; i++) {
+		args[n++] = "--deny";
+		args[n++] = "192.0.2.1";
+	}
+	args[n++] = "0";
+	args[n] = NULL;
+	assert_true(n <= MAX_ARGS);
+	assert_int_equal(parse_vec(args), ST_OK);
+	assert_int_equal(opts.access.n, OPTIONS_ACCESS_MAX);
+	args[n - 1] = "--allow";
+	args[n++] = "::1";
+	args[n++] = "0";
+	args[n] = NULL;
+	assert_int_equal(parse_vec(args), ST_USAGE);
+	assert_string_equal(err.msg, "at most 64 --allow, --allowfile, "
+	    "--deny and --denyfile options may be given");
+}
+
 /* ---- every error path in options.c ---- */
 
 static void
@@ -1164,6 +1263,9 @@ main(void)
 		cmocka_unit_test(transport_errors),
 		cmocka_unit_test(transport_accepted),
 		cmocka_unit_test(max_conns_bad_values),
+		cmocka_unit_test(access_forms),
+		cmocka_unit_test(access_errors),
+		cmocka_unit_test(access_too_many),
 		cmocka_unit_test(err_unknown_short),
 		cmocka_unit_test(err_unknown_long),
 		cmocka_unit_test(err_abbreviated_long),
