@@ -528,6 +528,7 @@ say_ephemeral(const struct mode *m, const char *bound, int no_ipv6)
 		    hint_host(o, no_ipv6), strrchr(bound, ':') + 1);
 }
 
+/*
  * Running -e or -c for any client that can reach a non-loopback address is
  * a remote shell for the network: say so, unless --allow limits who that
  * is.  (There is no TLS client authentication yet to limit it either.)
