@@ -314,6 +314,19 @@ fi
 warn_case "-e on the wildcard with --allow" no -e cat --allow 127.0.0.1 0
 warn_case "-k -c with --allowfile" no -k -c cat --allowfile "$T/allow.txt" 0
 warn_case "no -e or -c" no 0
+# A Unix socket's file permissions say who may connect: no warning.
+"$TLSNC" -v -l -U "$T/warn.sock" -e cat < /dev/null > /dev/null \
+    2> "$T/uwarn.err" &
+UPID=$!
+BG_PIDS="$BG_PIDS $UPID"
+if wait_for "$T/uwarn.err" "Listening on"; then
+	check "warning, -U -e: absent" \
+	    sh -c "! grep -q 'anyone who can connect' '$T/uwarn.err'"
+else
+	not_ok "warning, -U -e: the listener started"
+fi
+kill -TERM "$UPID"
+wait_pid "$UPID" 30 > /dev/null
 
 # --- Errors.
 # usage_line DESC LINE ARGS...: status 2, LINE and the --help hint.
@@ -348,6 +361,10 @@ usage_line "-z with --allow" "tlsnc: cannot use -z and --allow together" \
 usage_line "-z with --denyfile" \
     "tlsnc: cannot use -z and --denyfile together" \
     -z --denyfile "$T/deny.txt" 127.0.0.1 9
+usage_line "-U with --allow" "tlsnc: cannot use --allow and -U together" \
+    -l -U "$T/never.sock" --allow 127.0.0.1
+usage_line "-u with --deny" "tlsnc: cannot use --deny and -u together" \
+    -l -u --deny 127.0.0.1 127.0.0.1 0
 usage_line "IPv4 prefix /33" \
     "tlsnc: --allow: '10.0.0.0/33': an IPv4 prefix length is at most 32" \
     -l --allow 10.0.0.0/33 0
