@@ -181,16 +181,24 @@ established(struct relay *r, int i)
 		finish(r, st);
 }
 
-/* Drive the handshakes; true once both ends are established. */
+/*
+ * Drive the handshakes, the network end's first; true once both ends are
+ * established.
+ */
 static bool
 step_handshakes(struct relay *r)
 {
+	static const int order[2] = { END_NET, END_LOCAL };
 	enum io io;
-	int i;
+	int i, k;
 
-	for (i = 0; i < 2 && !r->over; i++) {
+	for (k = 0; k < 2 && !r->over; k++) {
+		i = order[k];
 		if (r->established[i])
 			continue;
+		if (i == END_LOCAL && r->opts.local_after_net &&
+		    !r->established[END_NET])
+			break;
 		io = stream_handshake(r->end[i]);
 		if (io == IO_WANT_READ || io == IO_WANT_WRITE) {
 			r->hs_want[i] = io;

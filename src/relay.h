@@ -48,6 +48,12 @@ struct relay_opts {
 	 * (socat EXEC:, inetd) takes EOF there for "the child is done".
 	 */
 	bool	 hold_local_eof;
+	/*
+	 * Set up the local end only once the network end is established:
+	 * a program started at the local end's handshake (exec.h) then
+	 * runs only after the TLS handshake, and knows what it negotiated.
+	 */
+	bool	 local_after_net;
 	/* Called once a stream's handshake completes; non-OK aborts. */
 	enum status (*on_established)(struct stream *, void *, struct error *);
 	/* Called once with the first bytes that arrive from net, or NULL. */
