@@ -152,6 +152,7 @@ session_opts(const struct mode *m, struct relay_opts *ro)
 		ro->end_at_peer_eof = false;
 		ro->hold_local_eof = false;
 		ro->local_after_net = true;
+		ro->local_reader_may_leave = true;
 	}
 	ro->on_established = on_established;
 	if (m->ctx == NULL)
