@@ -96,7 +96,8 @@ spawn_attrs(posix_spawnattr_t *a)
  * returns only once the program runs, so that its process group exists
  * before any kill, or with the errno of a program that could not start.
  * The pipes are close-on-exec and never 0-2 (main keeps those open), so
- * the program keeps only the copies made here.  Returns 0 or an errno.
+ * the program keeps only the copies made here, and where the C library
+ * can, nothing else above stderr either.  Returns 0 or an errno.
  */
 static int
 spawn(char **argv, unsigned flags, char *const envp[], int in, int out,
@@ -118,6 +119,12 @@ spawn(char **argv, unsigned flags, char *const envp[], int in, int out,
 	    STDOUT_FILENO)) == 0 && (flags & CHILD_STDERR))
 		rc = posix_spawn_file_actions_adddup2(&fa, out,
 		    STDERR_FILENO);
+#ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCLOSEFROM_NP
+	/* Ours are close-on-exec; this closes what our parent left open. */
+	if (rc == 0)
+		rc = posix_spawn_file_actions_addclosefrom_np(&fa,
+		    STDERR_FILENO + 1);
+#endif
 	if (rc == 0)
 		rc = (flags & CHILD_SHELL) ?
 		    posix_spawn(pid, argv[0], &fa, &a, argv, envp) :
