@@ -377,6 +377,43 @@ for mode in plain ssl; do
 	fi
 done
 
+# --- With TLS a program starts only after a handshake that succeeded.  A
+# plain client that sends nothing keeps its handshake pending while a
+# client that refuses the certificate fails, and a good one is served;
+# then the first gives up.  Only the good client's program ran.
+n=hsfail
+if start_listener "$n" ssl -k -c "echo ran >> '$T/$n.ran'; cat"; then
+	hold "$T/$n.fifo"
+	"$TLSNC" 127.0.0.1 "$LPORT" < "$T/$n.fifo" > "$T/$n.out1" 2>&1 &
+	apid=$!
+	BG_PIDS="$BG_PIDS $apid"
+	wait_for "$T/$n.lerr" "Connection from" > /dev/null
+	client "$T/$n.out2" "$T/$n.err2" /dev/null --ssl --ssl-pin \
+	    "SHA256:$(printf '%064d' 0)" 127.0.0.1 "$LPORT"
+	check "--ssl -k -c: a client that refuses the certificate fails" \
+	    status_is 5 "$CST"
+	# shellcheck disable=SC2086
+	client "$T/$n.out3" "$T/$n.err3" "$T/lines" $CARGS 127.0.0.1 "$LPORT"
+	check "--ssl -k -c: a good client is served" \
+	    same_file "$T/lines" "$T/$n.out3"
+	unhold
+	wait_pid "$apid" 30
+	# Every session is over once the listener has said Closed three times.
+	i=0
+	while [ "$(grep -c '^tlsnc: Closed ' "$T/$n.lerr")" -lt 3 ] &&
+	    [ "$i" -lt 1500 ]; do
+		sleep 0.02
+		i=$((i + 1))
+	done
+	check "--ssl -k -c: only the good client's program ran" \
+	    same_line "$T/$n.ran" ran
+	kill -TERM "$LPID"
+	listener_status
+	check "--ssl -k -c: SIGTERM ends the listener" status_is 0 "$LST"
+else
+	not_ok "--ssl -k -c: the listener started"
+fi
+
 # --- A listener on both IPv6 and IPv4 names an IPv4 client in IPv4 form.
 n=env-dual
 if listen_tlsnc "$T/$n.lout" "$T/$n.lerr" /dev/null -l -c "$ENV_CMD" 0; then
