@@ -99,7 +99,7 @@ start_tls() {
 }
 
 # --- 50 clients at once, 1 MiB each, through a program that echoes.
-n=echo
+n=echo-tls
 mkdir "$T/got"
 if start_tls "$n" -c "tee '$T/got/'\"\$TLSNC_REMOTE_PORT\""; then
 	i=1
