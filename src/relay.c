@@ -57,7 +57,7 @@ struct relay {
 	bool		 truncated;
 	bool		 seen_data;	/* on_first_data has been called */
 	bool		 output_gone;	/* writing local found no reader */
-	bool		 discard_in;	/* so what net sends is dropped */
+	bool		 discard_in;	/* and what net sends is dropped */
 	enum status	 status;
 	struct error	 err;
 	int64_t		 last_activity;
