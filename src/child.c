@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,27 +65,73 @@ split_args(const char *cmd, char **buf)
 }
 
 /*
- * In the child: a process group of its own (so that killing it reaches
- * what it started too), stdin and stdout onto the pipes, the signal mask
- * and SIGPIPE as a program expects them, then exec.  Never returns.
+ * How the program starts: a process group of its own (so that killing it
+ * reaches what it started too), an empty signal mask rather than the one
+ * our loop keeps, and SIGPIPE back to the default that we ignore.
  */
-static void
-child_exec(char **argv, int in, int out)
+static int
+spawn_attrs(posix_spawnattr_t *a)
 {
-	sigset_t set;
+	sigset_t none, pipe;
 
-	(void)setpgid(0, 0);
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
-	(void)signal(SIGPIPE, SIG_DFL);
-	if (dup2(in, STDIN_FILENO) == -1 || dup2(out, STDOUT_FILENO) == -1)
-		_exit(127);
-	execvp(argv[0], argv);
-	fprintf(stderr, "tlsnc: %s: %s\n", argv[0], strerror(errno));
-	_exit(127);
+	sigemptyset(&none);
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	if (posix_spawnattr_init(a) != 0)
+		return -1;
+	if (posix_spawnattr_setflags(a, POSIX_SPAWN_SETPGROUP |
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) != 0 ||
+	    posix_spawnattr_setpgroup(a, 0) != 0 ||
+	    posix_spawnattr_setsigmask(a, &none) != 0 ||
+	    posix_spawnattr_setsigdefault(a, &pipe) != 0) {
+		posix_spawnattr_destroy(a);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Start argv with stdin from in and stdout (and with CHILD_STDERR stderr)
+ * to out.  posix_spawn runs nothing of ours between fork and exec, and it
+ * returns only once the program runs, so that its process group exists
+ * before any kill, or with the errno of a program that could not start.
+ * The pipes are close-on-exec and never 0-2 (main keeps those open), so
+ * the program keeps only the copies made here, and where the C library
+ * can, nothing else above stderr either.  Returns 0 or an errno.
+ */
+static int
+spawn(char **argv, unsigned flags, char *const envp[], int in, int out,
+    pid_t *pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t a;
+	int rc;
+
+	if (spawn_attrs(&a) == -1)
+		return ENOMEM;
+	if ((rc = posix_spawn_file_actions_init(&fa)) != 0) {
+		posix_spawnattr_destroy(&a);
+		return rc;
+	}
+	if ((rc = posix_spawn_file_actions_adddup2(&fa, in,
+	    STDIN_FILENO)) == 0 &&
+	    (rc = posix_spawn_file_actions_adddup2(&fa, out,
+	    STDOUT_FILENO)) == 0 && (flags & CHILD_STDERR))
+		rc = posix_spawn_file_actions_adddup2(&fa, out,
+		    STDERR_FILENO);
+#ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCLOSEFROM_NP
+	/* Ours are close-on-exec; this closes what our parent left open. */
+	if (rc == 0)
+		rc = posix_spawn_file_actions_addclosefrom_np(&fa,
+		    STDERR_FILENO + 1);
+#endif
+	if (rc == 0)
+		rc = (flags & CHILD_SHELL) ?
+		    posix_spawn(pid, argv[0], &fa, &a, argv, envp) :
+		    posix_spawnp(pid, argv[0], &fa, &a, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&a);
+	return rc;
 }
 
 static int
@@ -104,39 +151,10 @@ on_kill_timer(struct loop_timer *t)
 		(void)kill(-c->pid, SIGKILL);
 }
 
-struct child *
-child_spawn(struct loop *l, const char *cmd, bool shell, const char *label,
-    int *rfd, int *wfd, struct error *e)
+/* Link a started child into the list of children. */
+static void
+child_link(struct child *c, struct loop *l, const char *label)
 {
-	char *sh_argv[] = { "/bin/sh", "-c", (char *)cmd, NULL };
-	char **argv = sh_argv, *buf = NULL;
-	int to[2] = { -1, -1 }, from[2] = { -1, -1 };
-	struct child *c;
-
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (!shell && (argv = split_args(cmd, &buf)) == NULL)) {
-		free(c);
-		return err_set(e, ST_RUNTIME, "out of memory"), NULL;
-	}
-	if (pipe2(to, O_CLOEXEC) == -1 || pipe2(from, O_CLOEXEC) == -1 ||
-	    set_nonblock(to[1]) == -1 || set_nonblock(from[0]) == -1) {
-		err_errno(e, ST_RUNTIME, errno, "pipe");
-		goto fail;
-	}
-	if ((c->pid = fork()) == -1) {
-		err_errno(e, ST_RUNTIME, errno, "fork");
-		goto fail;
-	}
-	if (c->pid == 0)
-		child_exec(argv, to[0], from[1]);
-	/* Set here too, so that a kill cannot come before the child's own. */
-	(void)setpgid(c->pid, c->pid);
-	close(to[0]);
-	close(from[1]);
-	if (argv != sh_argv) {
-		free(argv);
-		free(buf);
-	}
 	c->loop = l;
 	loop_timer_init(&c->kill_timer, on_kill_timer);
 	snprintf(c->label, sizeof(c->label), "%s", label);
@@ -145,6 +163,40 @@ child_spawn(struct loop *l, const char *cmd, bool shell, const char *label,
 		children->prev = c;
 	children = c;
 	nrunning++;
+}
+
+struct child *
+child_spawn(struct loop *l, const char *cmd, unsigned flags,
+    char *const envp[], const char *label, int *rfd, int *wfd,
+    struct error *e)
+{
+	char *sh_argv[] = { "/bin/sh", "-c", (char *)cmd, NULL };
+	char **argv = sh_argv, *buf = NULL;
+	int to[2] = { -1, -1 }, from[2] = { -1, -1 }, rc;
+	struct child *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL || (!(flags & CHILD_SHELL) &&
+	    (argv = split_args(cmd, &buf)) == NULL)) {
+		free(c);
+		return err_set(e, ST_RUNTIME, "out of memory"), NULL;
+	}
+	if (pipe2(to, O_CLOEXEC) == -1 || pipe2(from, O_CLOEXEC) == -1 ||
+	    set_nonblock(to[1]) == -1 || set_nonblock(from[0]) == -1) {
+		err_errno(e, ST_RUNTIME, errno, "pipe");
+		goto fail;
+	}
+	if ((rc = spawn(argv, flags, envp != NULL ? envp : environ, to[0],
+	    from[1], &c->pid)) != 0) {
+		err_errno(e, ST_RUNTIME, rc, "cannot run %s", argv[0]);
+		goto fail;
+	}
+	close(to[0]);
+	close(from[1]);
+	if (argv != sh_argv) {
+		free(argv);
+		free(buf);
+	}
+	child_link(c, l, label);
 	*rfd = from[0];
 	*wfd = to[1];
 	return c;

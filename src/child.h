@@ -27,14 +27,22 @@
 
 struct child;
 
+/* Flags for child_spawn(). */
+#define CHILD_SHELL	0x1	/* run cmd with /bin/sh -c */
+#define CHILD_STDERR	0x2	/* its stderr goes where its stdout goes */
+
 /*
- * Run cmd: split on whitespace and run without a shell, or with shell
- * true as /bin/sh -c cmd.  Its stderr is ours.  *rfd reads its stdout and
- * *wfd writes its stdin; both are non-blocking and close-on-exec.  label
- * names it in reports.  Returns the child, or NULL with e filled in.
+ * Run cmd: split on whitespace and found through PATH, without a shell, or
+ * with CHILD_SHELL as /bin/sh -c cmd.  Its stderr is ours, or with
+ * CHILD_STDERR its stdout pipe.  envp is its whole environment (NULL:
+ * ours).  *rfd reads its stdout and *wfd writes its stdin; both are
+ * non-blocking and close-on-exec.  label names it in reports.  Returns the
+ * child, or NULL with e filled in: a program that cannot be started is a
+ * failure here, not a child that exits 127.
  */
-struct child	*child_spawn(struct loop *, const char *cmd, bool shell,
-		    const char *label, int *rfd, int *wfd, struct error *);
+struct child	*child_spawn(struct loop *, const char *cmd, unsigned flags,
+		    char *const envp[], const char *label, int *rfd,
+		    int *wfd, struct error *);
 /* Its connection is over: kill it if it still runs; freed once reaped. */
 void		 child_release(struct child *);
 /*

@@ -56,8 +56,7 @@ struct peer {
 	socklen_t	 addrlen;
 	char		 name[ADDR_STR_MAX];
 	struct stream	*net;		/* this peer's datagrams */
-	struct stream	*port;		/* the hub port, or the child's pipes */
-	struct child	*child;
+	struct stream	*port;		/* the hub port, or the program's end */
 	struct relay	*relay;
 	struct dgram	*head, *tail;
 	size_t		 queued;
@@ -188,7 +187,6 @@ peer_free(struct peer *p)
 	relay_free(p->relay);
 	stream_close(p->port);
 	stream_close(p->net);
-	child_release(p->child);
 	while ((d = p->head) != NULL) {
 		p->head = d->next;
 		free(d);
@@ -254,15 +252,14 @@ peer_new(struct dkeep *k, const struct sockaddr_storage *ss, socklen_t len,
 	ro.on_done = peer_done;
 	ro.done_arg = p;
 	if ((p->net = stream_layer_new(&peer_ops, p, NULL)) == NULL ||
-	    (k->hub == NULL && (p->port = exec_stream_new(m, k->loop, p->name,
-	    &p->child, &e)) == NULL) ||
+	    (k->hub == NULL && (p->port = exec_local_new(m, k->loop, p->name,
+	    k->io.fd, p->net, &e)) == NULL) ||
 	    (k->hub != NULL && (p->port = hub_port_new(k->hub, p)) == NULL) ||
 	    (p->relay = relay_new(k->loop, p->port, p->net, &ro, &e)) ==
 	    NULL) {
 		say("%s: %s", name, e.msg[0] != '\0' ? e.msg : "out of memory");
 		stream_close(p->port);
 		stream_close(p->net);
-		child_release(p->child);
 		free(p);
 		return NULL;
 	}

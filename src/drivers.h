@@ -60,12 +60,14 @@ struct stream *net_stream_new(const struct mode *, int fd, struct error *);
 /* Say what a failed certificate was and how to get through. */
 void	verify_hint(struct stream *net);
 /*
- * With -e or -c: the local end of a session is a new child, on pipes.
- * Returns its stream (which owns the pipes) and sets *child, or NULL with
- * e filled in.  The loop must already watch SIGCHLD (on_sigchld).
+ * With -e or -c: the local end of the session on socket fd, whose network
+ * stream is net.  Its program starts once net is established (see exec.h);
+ * label names it in reports.  NULL with e filled in.  The loop must watch
+ * SIGCHLD (on_sigchld).
  */
-struct stream *exec_stream_new(const struct mode *, struct loop *,
-	    const char *label, struct child **, struct error *);
+struct stream *exec_local_new(const struct mode *, struct loop *,
+	    const char *label, int fd, const struct stream *net,
+	    struct error *);
 /* The SIGCHLD handler of a driver that runs children: reap them. */
 void	on_sigchld(struct loop *, int signo, void *arg);
 /*

@@ -51,8 +51,7 @@ struct keep {
 struct client {
 	struct keep	*k;
 	struct relay	*relay;
-	struct stream	*port;		/* the hub port, or the child's pipes */
-	struct child	*child;		/* with -e or -c */
+	struct stream	*port;		/* the hub port, or the program's end */
 	struct stream	*net;
 	struct client	*prev, *next;
 	char		 peer[ADDR_STR_MAX];
@@ -80,7 +79,6 @@ client_free(struct client *c)
 	relay_free(c->relay);
 	stream_close(c->port);
 	stream_close(c->net);
-	child_release(c->child);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -100,7 +98,7 @@ client_done(struct relay *r, void *arg)
 	struct relay_stats stats;
 	struct error e;
 	enum status st;
-	uint64_t queued = c->child == NULL ? hub_port_queued(c->port) : 0;
+	uint64_t queued = c->k->hub != NULL ? hub_port_queued(c->port) : 0;
 
 	(void)relay_finished(r, &st, &e);
 	relay_get_stats(r, &stats);
@@ -152,15 +150,14 @@ client_new(struct keep *k, int fd, const char *peer)
 	ro.on_done = client_done;
 	ro.done_arg = c;
 	if ((c->net = net_stream_new(m, fd, &e)) == NULL ||
-	    (k->hub == NULL && (c->port = exec_stream_new(m, k->loop, c->peer,
-	    &c->child, &e)) == NULL) ||
+	    (k->hub == NULL && (c->port = exec_local_new(m, k->loop, c->peer,
+	    fd, c->net, &e)) == NULL) ||
 	    (k->hub != NULL && (c->port = hub_port_new(k->hub, c)) == NULL) ||
 	    (c->relay = relay_new(k->loop, c->port, c->net, &ro, &e)) ==
 	    NULL) {
 		say("%s: %s", peer, e.msg[0] != '\0' ? e.msg : "out of memory");
 		stream_close(c->port);
 		stream_close(c->net);
-		child_release(c->child);
 		free(c);
 		return;
 	}

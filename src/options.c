@@ -101,6 +101,9 @@ const struct optdef option_table[] = {
 	{ "sh-exec", 'c', "CMD", GROUP_GENERAL,
 	  "Run /bin/sh -c CMD on each connection",
 	  set_string, FIELD(sh_exec) },
+	{ "exec-stderr", 0, NULL, GROUP_GENERAL,
+	  "Send the program's stderr to the peer too",
+	  set_flag, FIELD(exec_stderr) },
 	{ "verbose", 'v', NULL, GROUP_GENERAL,
 	  "Report progress on stderr; repeat for more",
 	  set_count, FIELD(verbose) },
@@ -623,6 +626,8 @@ check_combinations(const struct options *o, const struct given *g,
 		return err_set(e, ST_USAGE, "cannot use -z and -p together");
 	if (o->exec != NULL && o->sh_exec != NULL)
 		return err_set(e, ST_USAGE, "cannot use -e and -c together");
+	if (o->exec_stderr && o->exec == NULL && o->sh_exec == NULL)
+		return err_set(e, ST_USAGE, "--exec-stderr needs -e or -c");
 	if (o->exec != NULL && strspn(o->exec, " \t\n") == strlen(o->exec))
 		return err_set(e, ST_USAGE, "-e needs a program");
 	if ((o->exec != NULL || o->sh_exec != NULL) && o->recv_only)

@@ -79,6 +79,7 @@ struct options {
 	bool		 no_shutdown;
 	const char	*exec;		/* -e: a program, split on blanks */
 	const char	*sh_exec;	/* -c: a /bin/sh command */
+	bool		 exec_stderr;	/* the program's stderr to the peer */
 	int		 verbose;
 	bool		 help;
 	bool		 version;

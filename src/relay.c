@@ -57,6 +57,7 @@ struct relay {
 	bool		 truncated;
 	bool		 seen_data;	/* on_first_data has been called */
 	bool		 output_gone;	/* writing local found no reader */
+	bool		 discard_in;	/* and what net sends is dropped */
 	enum status	 status;
 	struct error	 err;
 	bool		 datagram;	/* net keeps datagrams: it has no EOF */
@@ -182,16 +183,24 @@ established(struct relay *r, int i)
 		finish(r, st);
 }
 
-/* Drive the handshakes; true once both ends are established. */
+/*
+ * Drive the handshakes, the network end's first; true once both ends are
+ * established.
+ */
 static bool
 step_handshakes(struct relay *r)
 {
+	static const int order[2] = { END_NET, END_LOCAL };
 	enum io io;
-	int i;
+	int i, k;
 
-	for (i = 0; i < 2 && !r->over; i++) {
+	for (k = 0; k < 2 && !r->over; k++) {
+		i = order[k];
 		if (r->established[i])
 			continue;
+		if (i == END_LOCAL && r->opts.local_after_net &&
+		    !r->established[END_NET])
+			break;
 		io = stream_handshake(r->end[i]);
 		if (io == IO_WANT_READ || io == IO_WANT_WRITE) {
 			r->hs_want[i] = io;
@@ -270,9 +279,18 @@ flow_do_write(struct relay *r, struct flow *f)
 	} else if (f->dst->sys_errno == EPIPE) {
 		/*
 		 * Whoever read our output has gone (tlsnc | head): end as
-		 * Unix tools do on SIGPIPE, quietly, and close cleanly.
+		 * Unix tools do on SIGPIPE, quietly, and close cleanly.  A
+		 * program that stopped reading may still be writing: then
+		 * what the peer sends is read and dropped, so that closing
+		 * with unread bytes cannot reset the connection and lose
+		 * the program's output on its way out.
 		 */
 		r->output_gone = true;
+		if (r->opts.local_reader_may_leave) {
+			r->discard_in = true;
+			f->head = f->len = 0;
+			return;
+		}
 		finish(r, ST_OK);
 	} else {
 		fail(r, f->dst->err.status ? f->dst->err.status : ST_RUNTIME,
@@ -327,10 +345,13 @@ step_flow(struct relay *r, struct flow *f)
 	if (flow_can_read(f) && (is_ready(r, f->src, f->rwant) ||
 	    flow_has_hidden(f) || (r->fresh && stream_nonblocking(f->src)))) {
 		before = f->len;
-		if (f == &r->flow[IN])
+		if (f == &r->flow[IN]) {
 			flow_in_read(r, f);
-		else
+			if (r->discard_in)
+				f->head = f->len = 0;
+		} else {
 			flow_out_read(r, f);
+		}
 		/* A sink that cannot block can take it straight away. */
 		if (f->len > before && (f->dst_nonblocking ||
 		    !has_fd(f->dst, f->wwant)))

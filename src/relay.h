@@ -48,6 +48,20 @@ struct relay_opts {
 	 * (socat EXEC:, inetd) takes EOF there for "the child is done".
 	 */
 	bool	 hold_local_eof;
+	/*
+	 * Set up the local end only once the network end is established:
+	 * a program started at the local end's handshake (exec.h) then
+	 * runs only after the TLS handshake, and knows what it negotiated.
+	 */
+	bool	 local_after_net;
+	/*
+	 * Local's reader may go while its writer goes on (a program that
+	 * exits or closes its stdin without reading everything): what net
+	 * sends is then read and dropped until its EOF, and the session
+	 * ends as usual once local's output has been sent too.  Otherwise
+	 * a reader gone ends the session, as SIGPIPE would.
+	 */
+	bool	 local_reader_may_leave;
 	/* Called once a stream's handshake completes; non-OK aborts. */
 	enum status (*on_established)(struct stream *, void *, struct error *);
 	/* Called once with the first bytes that arrive from net, or NULL. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "drivers.h"
+#include "exec.h"
 #include "loop.h"
 #include "tls.h"
 
@@ -44,8 +45,12 @@ on_established(struct stream *s, void *arg, struct error *e)
 {
 	const struct mode *m = arg;
 	struct tls_info info;
+	void *tls;
 
 	(void)e;
+	/* Only a TLS layer has a summary; a program's start has none. */
+	if (stream_query(s, STREAM_Q_TLS, &tls) != 0)
+		return ST_OK;
 	/* Under -k a summary per client is -vv's business. */
 	if (verbose < (m->o->keep_open ? 2 : 1))
 		return ST_OK;
@@ -154,6 +159,8 @@ session_opts(const struct mode *m, struct relay_opts *ro)
 	if (o->exec != NULL || o->sh_exec != NULL) {
 		ro->end_at_peer_eof = false;
 		ro->hold_local_eof = false;
+		ro->local_after_net = true;
+		ro->local_reader_may_leave = true;
 	}
 	ro->on_established = on_established;
 	if (m->ctx == NULL)
@@ -204,137 +211,150 @@ on_sigchld(struct loop *l, int signo, void *arg)
 }
 
 struct stream *
-exec_stream_new(const struct mode *m, struct loop *l, const char *label,
-    struct child **child, struct error *e)
+exec_local_new(const struct mode *m, struct loop *l, const char *label,
+    int fd, const struct stream *net, struct error *e)
 {
 	const struct options *o = m->o;
-	struct stream *s;
-	int rfd, wfd;
+	struct exec_spec spec = {
+		.cmd = o->exec != NULL ? o->exec : o->sh_exec,
+		.flags = (o->exec == NULL ? CHILD_SHELL : 0) |
+		    (o->exec_stderr ? CHILD_STDERR : 0),
+		.label = label,
+	};
 
-	*child = child_spawn(l, o->exec != NULL ? o->exec : o->sh_exec,
-	    o->exec == NULL, label, &rfd, &wfd, e);
-	if (*child == NULL)
-		return NULL;
-	if ((s = stream_fd_new(rfd, wfd, STREAM_OWN_FDS)) == NULL) {
-		close(rfd);
-		close(wfd);
-		child_release(*child);
-		*child = NULL;
-		err_set(e, ST_RUNTIME, "out of memory");
-	}
-	return s;
+	return exec_stream_new(l, &spec, fd, net, e);
 }
 
-/* SIGINT and SIGTERM end the session cleanly: close_notify, then FIN. */
-struct signalled {
-	struct relay	*relay;
-	int		 signo;
+/*
+ * How a session ended.  While the relay runs, SIGINT and SIGTERM end it
+ * cleanly (close_notify, then FIN); after, they only end the wait for a
+ * program.
+ */
+struct outcome {
+	struct relay	*relay;		/* while it runs */
+	enum status	 st;
+	struct error	 e;
+	struct relay_stats stats;
+	int		 signo;		/* the signal that ended it, or 0 */
 };
 
 static void
 on_signal(struct loop *l, int signo, void *arg)
 {
-	struct signalled *sg = arg;
+	struct outcome *out = arg;
 
 	(void)l;
-	if (sg->signo == 0)
-		sg->signo = signo;
-	relay_stop(sg->relay, ST_OK, NULL);
+	if (out->signo == 0)
+		out->signo = signo;
+	if (out->relay != NULL)
+		relay_stop(out->relay, ST_OK, NULL);
 }
 
-/* Release the child and wait until it is reaped: no zombie is left. */
+/* Wait until every child is reaped: no zombie is left. */
 static void
-end_child(struct loop *loop, struct child *child)
+wait_children(struct loop *loop)
 {
 	struct error e;
 
-	if (child == NULL)
-		return;
-	child_release(child);
 	while (child_count() > 0)
 		if (loop_once(loop, &e) == -1)
 			break;
 }
 
+/* Say how the session ended; returns the exit status. */
 static int
-run_relay(const struct mode *m, struct stream *local, struct stream *net,
-    int64_t deadline)
+session_end(const struct mode *m, struct stream *net,
+    const struct outcome *out)
 {
-	bool exec = m->o->exec != NULL || m->o->sh_exec != NULL;
-	struct child *child = NULL;
-	struct signalled sg = { NULL, 0 };
-	struct relay_opts ro;
-	struct relay_stats stats;
-	struct loop *loop;
-	struct error e;
-	enum status st;
-
-	err_clear(&e);
-	session_opts(m, &ro);
-	ro.handshake_deadline = deadline;
-	if ((loop = loop_new(&e)) == NULL ||
-	    (exec && (loop_signal(loop, SIGCHLD, on_sigchld, NULL, &e) == -1 ||
-	    (local = exec_stream_new(m, loop, "", &child, &e)) == NULL)) ||
-	    (sg.relay = relay_new(loop, local, net, &ro, &e)) == NULL ||
-	    loop_signal(loop, SIGINT, on_signal, &sg, &e) == -1 ||
-	    loop_signal(loop, SIGTERM, on_signal, &sg, &e) == -1) {
-		relay_free(sg.relay);
-		if (exec)
-			stream_close(local);
-		end_child(loop, child);
-		loop_free(loop);
-		return report_failure(&e);
-	}
-	relay_start(sg.relay);
-	while (!relay_finished(sg.relay, &st, &e))
-		if (loop_once(loop, &e) == -1)
-			relay_stop(sg.relay, e.status, "%s", e.msg);
-	relay_get_stats(sg.relay, &stats);
-	relay_free(sg.relay);
-	if (exec) {
-		stream_close(local);
-		/* Writing to the child found it gone: that is its business. */
-		stats.output_gone = false;
-	}
-	end_child(loop, child);
-	loop_free(loop);
-	if (st != ST_OK) {
-		say("%s", e.msg);
-		if (st == ST_VERIFY && m->ctx != NULL && !m->o->listen &&
+	if (out->st != ST_OK) {
+		say("%s", out->e.msg);
+		if (out->st == ST_VERIFY && m->ctx != NULL && !m->o->listen &&
 		    tls_verify_failed(net))
 			verify_hint(net);
 	}
 	if (verbose >= 1)
 		say("%llu bytes sent, %llu bytes received",
-		    (unsigned long long)stats.sent,
-		    (unsigned long long)stats.received);
-	if (st == ST_OK && sg.signo != 0)
-		return 128 + sg.signo;
-	if (st == ST_OK && stats.output_gone)
+		    (unsigned long long)out->stats.sent,
+		    (unsigned long long)out->stats.received);
+	if (out->st == ST_OK && out->signo != 0)
+		return 128 + out->signo;
+	if (out->st == ST_OK && out->stats.output_gone)
 		return EXIT_OUTPUT_GONE;
-	return st;
+	return out->st;
+}
+
+/*
+ * Run the relay between local and net on loop until the session ends, and
+ * fill in out.  Returns -1 with out->e filled in when it could not start.
+ */
+static int
+run_relay(const struct mode *m, struct loop *loop, struct stream *local,
+    struct stream *net, int64_t deadline, struct outcome *out)
+{
+	struct relay_opts ro;
+
+	session_opts(m, &ro);
+	ro.handshake_deadline = deadline;
+	if ((out->relay = relay_new(loop, local, net, &ro, &out->e)) == NULL ||
+	    loop_signal(loop, SIGINT, on_signal, out, &out->e) == -1 ||
+	    loop_signal(loop, SIGTERM, on_signal, out, &out->e) == -1)
+		return -1;
+	relay_start(out->relay);
+	while (!relay_finished(out->relay, &out->st, &out->e))
+		if (loop_once(loop, &out->e) == -1)
+			relay_stop(out->relay, out->e.status, "%s",
+			    out->e.msg);
+	relay_get_stats(out->relay, &out->stats);
+	/* Writing to a program found it gone: that is its business. */
+	if (m->o->exec != NULL || m->o->sh_exec != NULL)
+		out->stats.output_gone = false;
+	return 0;
+}
+
+/*
+ * The local end: standard input and output, or with -e and -c a program
+ * (the loop then watches SIGCHLD).  NULL with e filled in.
+ */
+static struct stream *
+session_local_new(const struct mode *m, struct loop *loop, int fd,
+    const struct stream *net, struct error *e)
+{
+	struct stream *local;
+
+	if (m->o->exec != NULL || m->o->sh_exec != NULL) {
+		if (loop_signal(loop, SIGCHLD, on_sigchld, NULL, e) == -1)
+			return NULL;
+		return exec_local_new(m, loop, "", fd, net, e);
+	}
+	if ((local = stream_fd_new(STDIN_FILENO, STDOUT_FILENO, 0)) == NULL)
+		err_set(e, ST_RUNTIME, "out of memory");
+	return local;
 }
 
 int
 run_session(const struct mode *m, int fd, int64_t deadline)
 {
-	struct stream *local, *net;
-	struct error e;
-	int rc;
+	struct stream *local = NULL, *net;
+	struct loop *loop;
+	struct outcome out;
+	int rc = -1;
 
-	err_clear(&e);
-	if ((net = net_stream_new(m, fd, &e)) == NULL)
-		return report_failure(&e);
-	if (m->o->exec != NULL || m->o->sh_exec != NULL)
-		local = NULL;	/* run_relay() spawns the child */
-	else if ((local = stream_fd_new(STDIN_FILENO, STDOUT_FILENO, 0)) ==
-	    NULL) {
-		stream_close(net);
-		err_set(&e, ST_RUNTIME, "out of memory");
-		return report_failure(&e);
-	}
-	rc = run_relay(m, local, net, deadline);
+	memset(&out, 0, sizeof(out));
+	if ((net = net_stream_new(m, fd, &out.e)) == NULL)
+		return report_failure(&out.e);
+	if ((loop = loop_new(&out.e)) == NULL ||
+	    (local = session_local_new(m, loop, fd, net, &out.e)) == NULL ||
+	    run_relay(m, loop, local, net, deadline, &out) == -1)
+		rc = report_failure(&out.e);
+	relay_free(out.relay);
+	out.relay = NULL;
+	/* A program still running gets SIGTERM here, and is waited for. */
 	stream_close(local);
+	if (loop != NULL)
+		wait_children(loop);
+	loop_free(loop);
+	if (rc == -1)
+		rc = session_end(m, net, &out);
 	stream_close(net);
 	return rc;
 }
