@@ -51,6 +51,8 @@ struct options {
 	bool		 listen;
 	bool		 keep_open;	/* -k: many clients at once with -l */
 	unsigned	 max_conns;	/* -m: at most this many, or 0: no limit */
+	bool		 broker;	/* clients talk to each other; implies -k */
+	bool		 chat;		/* --broker, line by line as <userN> */
 	bool		 scan;		/* -z: report which ports accept */
 	unsigned	 scan_concurrency; /* probes in flight, or 0: default */
 	struct port_set	 scan_ports;	/* -z's operands after the host */
