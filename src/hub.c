@@ -48,6 +48,7 @@ struct port {
 	struct loop_timer stall;
 	unsigned long	 id;
 	bool		 behind;	/* broker: BROKER_BEHIND queued */
+	bool		 lagging;	/* and for BROKER_HOLD_MS */
 	bool		 dropped;	/* broker: its queue overflowed */
 	struct chat_line *line;		/* chat: its partial line */
 };
@@ -74,7 +75,7 @@ struct hub {
 	bool		 failed;
 	/* The broker. */
 	unsigned long	 next_id;
-	size_t		 nbehind;		/* live ports behind */
+	size_t		 nholding;		/* behind, not lagging */
 	size_t		 ndropped;		/* ports dropped, not closed */
 	struct chat_line in_line;		/* chat: stdin's partial line */
 };
@@ -135,7 +136,27 @@ set_full(struct port *p, bool full)
 	}
 }
 
-/* Broker: the port has BROKER_BEHIND bytes queued, or no longer. */
+/*
+ * Broker: the port was behind for BROKER_HOLD_MS: it holds the senders
+ * back no longer, and falls further behind until it reads or overflows.
+ */
+static void
+set_lagging(struct port *p)
+{
+	struct hub *h = p->hub;
+
+	if (!p->behind || p->lagging)
+		return;
+	p->lagging = true;
+	h->nholding--;
+	wake_writers(h);
+	hub_arm(h);
+}
+
+/*
+ * Broker: the port has BROKER_BEHIND bytes queued, or no longer.  While
+ * it is behind, and for at most BROKER_HOLD_MS, the senders wait for it.
+ */
 static void
 set_behind(struct port *p, bool behind)
 {
@@ -145,12 +166,20 @@ set_behind(struct port *p, bool behind)
 		return;
 	p->behind = behind;
 	if (behind) {
-		h->nbehind++;
-	} else {
-		h->nbehind--;
-		wake_writers(h);
-		hub_arm(h);
+		h->nholding++;
+		/* Without a timer it could hold the others for ever. */
+		if (loop_timer_set(h->loop, &p->stall, now_ms() +
+		    BROKER_HOLD_MS) == -1)
+			set_lagging(p);
+		return;
 	}
+	loop_timer_stop(h->loop, &p->stall);
+	if (p->lagging)
+		p->lagging = false;
+	else
+		h->nholding--;
+	wake_writers(h);
+	hub_arm(h);
 }
 
 /*
@@ -439,17 +468,14 @@ on_output(struct loop_io *io, uint32_t revents)
 }
 
 /*
- * Broker: whether sender p (NULL: standard input) waits, because every
- * port it sends to is behind.  With no port to send to, nothing waits: the
- * bytes go nowhere, as they would with no client at all.
+ * Broker: whether sender p (NULL: standard input) waits, because a port
+ * it sends to is behind and has not been for long (BROKER_HOLD_MS).
  */
 static bool
 sender_waits(const struct hub *h, const struct port *p)
 {
-	size_t to = h->nports - h->ndropped - (p != NULL ? 1 : 0);
-	size_t behind = h->nbehind - (p != NULL && p->behind ? 1 : 0);
-
-	return to > 0 && behind >= to;
+	return h->nholding - (p != NULL && p->behind && !p->lagging ? 1 : 0) >
+	    0;
 }
 
 static void
@@ -657,8 +683,9 @@ port_close(struct stream *s)
 	if (p->next != NULL)
 		p->next->prev = p->prev;
 	h->nports--;
-	if (p->behind)
-		h->nbehind--;
+	loop_timer_stop(h->loop, &p->stall);
+	if (p->behind && !p->lagging)
+		h->nholding--;
 	if (p->dropped)
 		h->ndropped--;
 	/* Chat: a last line without its newline still goes out. */
@@ -689,7 +716,9 @@ on_stall(struct loop_timer *t)
 {
 	struct port *p = container_of(t, struct port, stall);
 
-	if (p->full && p->hub->opts.on_stall != NULL)
+	if (p->hub->opts.broker)
+		set_lagging(p);
+	else if (p->full && p->hub->opts.on_stall != NULL)
 		p->hub->opts.on_stall(p->arg);
 }
 

@@ -20,9 +20,11 @@
  * sender (number 0) and standard output is not used.  Under --chat each
  * sender's bytes are cut into lines and prefixed (chat.h) first.
  *
- * The broker never waits for its slowest client.  A sender waits only
- * while every other port has BROKER_BEHIND bytes or more queued: it then
- * goes at the pace of its fastest reader.  A port whose queue passes
+ * The broker does not wait for a slow client.  A port with BROKER_BEHIND
+ * bytes or more queued holds the senders back, but for BROKER_HOLD_MS at
+ * most: a reader that only lags a little (a busy moment, a slower TLS
+ * peer) keeps every byte, and one that cannot keep up then falls further
+ * behind while the others go on.  A port whose queue passes
  * BROKER_QUEUE_MAX is reported through on_overflow (its session should
  * go), and is then dropped from the hub at once, so that the chunks it
  * held are freed.
@@ -42,6 +44,7 @@
 #define HUB_OUT_MAX	(1024 * 1024)
 #define HUB_STALL_MS	2000
 #define BROKER_BEHIND	(256 * 1024)
+#define BROKER_HOLD_MS	1000
 #define BROKER_QUEUE_MAX (1024 * 1024)
 
 struct hub;
