@@ -50,6 +50,7 @@ struct port {
 	bool		 behind;	/* broker: BROKER_BEHIND queued */
 	bool		 lagging;	/* and for BROKER_HOLD_MS */
 	bool		 dropped;	/* broker: its queue overflowed */
+	bool		 waiting;	/* not yet a receiver (HUB_PORT_WAIT) */
 	struct chat_line *line;		/* chat: its partial line */
 };
 
@@ -77,6 +78,7 @@ struct hub {
 	unsigned long	 next_id;
 	size_t		 nholding;		/* behind, not lagging */
 	size_t		 ndropped;		/* ports dropped, not closed */
+	size_t		 nwaiting;		/* ports not yet joined */
 	struct chat_line in_line;		/* chat: stdin's partial line */
 };
 
@@ -215,7 +217,7 @@ input_grew(struct hub *h, struct chunk *c, size_t n)
 	struct port *p;
 
 	for (p = h->ports; p != NULL; p = p->next) {
-		if (p->id == c->origin || p->dropped)
+		if (p->id == c->origin || p->dropped || p->waiting)
 			continue;
 		if (p->cur == NULL) {
 			p->cur = c;
@@ -483,7 +485,7 @@ hub_arm(struct hub *h)
 {
 	struct error e;
 	bool reading = h->in != NULL && !h->in_eof && !h->opts.no_input &&
-	    h->nports > h->ndropped;
+	    h->nports > h->ndropped + h->nwaiting;
 
 	if (h->failed)
 		return;
@@ -688,6 +690,8 @@ port_close(struct stream *s)
 		h->nholding--;
 	if (p->dropped)
 		h->ndropped--;
+	if (p->waiting)
+		h->nwaiting--;
 	/* Chat: a last line without its newline still goes out. */
 	if (p->line != NULL && p->line->len > 0)
 		(void)publish_line(h, p->id, p->line);
@@ -723,7 +727,7 @@ on_stall(struct loop_timer *t)
 }
 
 struct stream *
-hub_port_new(struct hub *h, void *arg)
+hub_port_new(struct hub *h, void *arg, unsigned flags)
 {
 	struct stream *s;
 	struct port *p;
@@ -738,6 +742,9 @@ hub_port_new(struct hub *h, void *arg)
 	p->stream = s;
 	p->arg = arg;
 	p->id = ++h->next_id;
+	p->waiting = (flags & HUB_PORT_WAIT) != 0;
+	if (p->waiting)
+		h->nwaiting++;
 	loop_timer_init(&p->stall, on_stall);
 	/* It reads from the next chunk on: seal the one being filled. */
 	if (h->itail != NULL)
@@ -752,6 +759,24 @@ hub_port_new(struct hub *h, void *arg)
 		wake_writers(h);
 	hub_arm(h);
 	return s;
+}
+
+void
+hub_port_join(struct stream *s)
+{
+	struct port *p = s->ctx;
+	struct hub *h = p->hub;
+
+	if (!p->waiting)
+		return;
+	p->waiting = false;
+	h->nwaiting--;
+	/* It reads from the next chunk on, as a new port does. */
+	if (h->itail != NULL)
+		h->itail->sealed = true;
+	if (h->opts.broker)
+		wake_writers(h);
+	hub_arm(h);
 }
 
 void

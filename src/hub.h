@@ -75,11 +75,16 @@ struct hub	*hub_new(struct loop *, struct stream *in, struct stream *out,
 		    const struct hub_opts *, struct error *);
 void		 hub_free(struct hub *);
 
+/* Flags for hub_port_new(). */
+#define HUB_PORT_WAIT	0x1	/* it receives nothing until hub_port_join() */
+
 /*
  * A new port; arg goes to on_stall.  Until hub_port_attach() names its
  * relay, nothing is woken.  The port is freed with stream_close().
  */
-struct stream	*hub_port_new(struct hub *, void *arg);
+struct stream	*hub_port_new(struct hub *, void *arg, unsigned flags);
+/* A HUB_PORT_WAIT port becomes a receiver, from what comes next on. */
+void		 hub_port_join(struct stream *);
 void		 hub_port_attach(struct stream *, struct relay *);
 /* Bytes queued for standard output; 0 also once output has failed. */
 size_t		 hub_output_queued(const struct hub *);

@@ -12,8 +12,8 @@
  * client sends goes to every other client, and standard input to every
  * client, as in Ncat; nothing is written to standard output.  A client's
  * EOF ends its session there, as in Ncat, so that a client that leaves is
- * gone at once.  Under --chat, joins and leaves are announced to the
- * others in Ncat's words, and each client is <userN> by its hub port's
+ * gone at once.  Under --chat, joins (after the TLS handshake) and leaves
+ * are announced in Ncat's words, and each client is <userN> by its hub port's
  * number: 1 for the first client, 2 for the next, never reused in a run
  * (Ncat uses the descriptor, which is); standard input is <user0>.
  */
@@ -62,6 +62,7 @@ struct client {
 	struct stream	*port;		/* the hub port, or the child's pipes */
 	struct child	*child;		/* with -e or -c */
 	struct stream	*net;
+	bool		 announced;	/* chat: its join was */
 	struct client	*prev, *next;
 	char		 peer[ADDR_STR_MAX];
 };
@@ -86,7 +87,7 @@ announce_join(struct keep *k, struct client *c)
 	    "<user%lu>.\n<announce> already connected: ", c->peer,
 	    hub_port_id(c->port));
 	for (o = k->clients; o != NULL; o = o->next) {
-		if (o == c)
+		if (o == c || !o->announced)
 			continue;
 		n += (size_t)snprintf(text + n, cap - n, "%s%s as <user%lu>",
 		    any ? ", " : "", o->peer, hub_port_id(o->port));
@@ -125,7 +126,7 @@ static void
 client_free(struct client *c)
 {
 	struct keep *k = c->k;
-	unsigned long user = k->m->o->chat ? hub_port_id(c->port) : 0;
+	unsigned long user = c->announced ? hub_port_id(c->port) : 0;
 
 	relay_free(c->relay);
 	stream_close(c->port);
@@ -185,6 +186,23 @@ client_stalled(void *arg)
 	    (unsigned long long)(hub_port_queued(c->port) + stats.unsent));
 }
 
+/*
+ * Broker over TLS: the client joins once its handshake is done, as in
+ * Ncat, so that one that fails it never receives, nor is announced.
+ */
+static enum status
+client_established(struct stream *s, void *arg, struct error *e)
+{
+	struct client *c = arg;
+
+	hub_port_join(c->port);
+	if (c->k->m->o->chat) {
+		c->announced = true;
+		announce_join(c->k, c);
+	}
+	return session_established(s, (void *)c->k->m, e);
+}
+
 /* Broker: it fell BROKER_QUEUE_MAX behind the others: drop it. */
 static void
 client_overflowed(void *arg, uint64_t queued)
@@ -224,10 +242,15 @@ client_new(struct keep *k, int fd, const char *peer)
 	/* A broker's client leaves at its EOF, as in Ncat. */
 	if (m->o->broker)
 		ro.end_at_peer_eof = true;
+	if (m->o->broker && m->ctx != NULL) {
+		ro.on_established = client_established;
+		ro.arg = c;
+	}
 	if ((c->net = net_stream_new(m, fd, &e)) == NULL ||
 	    (k->hub == NULL && (c->port = exec_stream_new(m, k->loop, c->peer,
 	    &c->child, &e)) == NULL) ||
-	    (k->hub != NULL && (c->port = hub_port_new(k->hub, c)) == NULL) ||
+	    (k->hub != NULL && (c->port = hub_port_new(k->hub, c,
+	    m->o->broker && m->ctx != NULL ? HUB_PORT_WAIT : 0)) == NULL) ||
 	    (c->relay = relay_new(k->loop, c->port, c->net, &ro, &e)) ==
 	    NULL) {
 		say("%s: %s", peer, e.msg[0] != '\0' ? e.msg : "out of memory");
@@ -249,8 +272,10 @@ client_new(struct keep *k, int fd, const char *peer)
 		    hub_port_id(c->port));
 	else if (verbose >= 1)
 		say("Connection from %s", peer);
-	if (m->o->chat)
+	if (m->o->chat && m->ctx == NULL) {
+		c->announced = true;
 		announce_join(k, c);
+	}
 	relay_start(c->relay);
 }
 

@@ -3,8 +3,9 @@
 # Plain and with --ssl (an ephemeral certificate the clients pin): fan-out
 # to 20 clients, byte-exact and none back to the sender; 20 chat clients
 # at once; chat prefixes, escaping, long and partial lines, joins and
-# leaves; standard input as <user0>; standard output left alone; a client
-# that never reads beside fast ones; -m; SIGTERM; usage errors.  The
+# leaves (not of a client that fails its handshake); standard input as
+# <user0>; standard output left alone; a client that never reads beside
+# fast ones; -m; SIGTERM; usage errors.  The
 # clients are tests/integration/broker_client.py (many sockets in one
 # process), tlsnc itself and Python.
 # shellcheck source=tests/integration/lib.sh
@@ -56,12 +57,29 @@ results() {
 broker() {
 	_bn=$1 _bi=$2
 	shift 2
-	listen_tlsnc "$T/$_bn.out" "$T/$_bn.err" "$_bi" -l "$@" 127.0.0.1 0 ||
-	    return 1
 	PIN=-
 	case " $* " in
-	*" --ssl "*) PIN=$(pin_of "$T/$_bn.err") ;;
+	*" --ssl "*) PIN=x ;;
 	esac
+	# -vv: a TLS client's handshake summary says it has joined.
+	if [ "$PIN" = x ]; then
+		set -- -v "$@"
+	fi
+	listen_tlsnc "$T/$_bn.out" "$T/$_bn.err" "$_bi" -l "$@" 127.0.0.1 0 ||
+	    return 1
+	if [ "$PIN" = x ]; then
+		PIN=$(pin_of "$T/$_bn.err")
+	fi
+}
+
+# joined ERR N: N clients have joined the broker: connected, and with TLS
+# through their handshake (which -vv reports).
+joined() {
+	if [ "$PIN" = - ]; then
+		wait_count "$1" '^tlsnc: Connection from' "$2"
+	else
+		wait_count "$1" '^tlsnc: TLS ' "$2"
+	fi
 }
 
 # stop NAME WHAT: SIGTERM ends the listener with status 0.
@@ -92,7 +110,7 @@ fan_out() {
 	    > "$T/fan$_m.res" 2>&1 &
 	_py=$!
 	BG_PIDS="$BG_PIDS $_py"
-	wait_count "$T/fan$_m.err" '^tlsnc: Connection from' "$NFAN" &&
+	joined "$T/fan$_m.err" "$NFAN" &&
 	    : > "$BROKER_GO"
 	wait_pid "$_py" 120
 	results "$T/fan$_m.res" 1 "$_m: fan-out"
@@ -114,6 +132,11 @@ chat() {
 	run_limited 60 python3 "$HELPER" chat-cases "$LPORT" "$PIN" \
 	    > "$T/cases$_m.res" 2>&1
 	results "$T/cases$_m.res" 9 "$_m: chat cases"
+	if [ "$PIN" != - ]; then
+		run_limited 60 python3 "$HELPER" ghost "$LPORT" "$PIN" \
+		    > "$T/ghost.res" 2>&1
+		results "$T/ghost.res" 1 "$_m: chat and a failed handshake"
+	fi
 	check "$_m: chat: a join is logged with its number under -v" \
 	    has_text "$T/chat$_m.err" "as <user1>"
 	stop "chat$_m" "$_m: chat"
@@ -143,7 +166,7 @@ slow_client() {
 	python3 "$HELPER" slow "$LPORT" "$PIN" "$T/slow$_m.ready" \
 	    > "$T/slow$_m.res" 2>&1 &
 	BG_PIDS="$BG_PIDS $!"
-	wait_count "$T/slow$_m.err" '^tlsnc: Connection from' 1
+	joined "$T/slow$_m.err" 1
 	_readers=""
 	for _r in 1 2 3; do
 		python3 "$HELPER" read "$LPORT" "$PIN" $((8 * MIB)) \
@@ -151,7 +174,7 @@ slow_client() {
 		_readers="$_readers $!"
 		BG_PIDS="$BG_PIDS $!"
 	done
-	wait_count "$T/slow$_m.err" '^tlsnc: Connection from' 4
+	joined "$T/slow$_m.err" 4
 	if [ "$PIN" = - ]; then
 		client "$T/sender.out" "$T/sender.err" "$T/big" 127.0.0.1 \
 		    "$LPORT"

@@ -222,6 +222,25 @@ def chat_cases(port, pin):
     b.close()
 
 
+def ghost(port, pin):
+    """A client that fails its TLS handshake is never announced."""
+    a, la, _ = join(port, pin)
+    g = socket.create_connection((HOST, port), timeout=TIMEOUT)
+    g.sendall(b"this is not TLS\r\n\r\n")
+    try:
+        while g.recv(4096):
+            pass
+    except OSError:
+        pass
+    g.close()
+    b, _, ub = join(port, pin)
+    expect(la, b"<announce> 127.0.0.1:%d is connected as <user%d>."
+           % (b.getsockname()[1], ub),
+           "chat: a client that fails its TLS handshake is not announced")
+    a.close()
+    b.close()
+
+
 def server_line(port, pin):
     """What the listener's standard input holds comes as <user0>."""
     s, lines, _ = join(port, pin)
@@ -270,6 +289,8 @@ def main():
         chat_many(port, pin, int(args[0]), int(args[1]))
     elif scenario == "chat-cases":
         chat_cases(port, pin)
+    elif scenario == "ghost":
+        ghost(port, pin)
     elif scenario == "server-line":
         server_line(port, pin)
     elif scenario == "read":
