@@ -254,7 +254,7 @@ peer_new(struct dkeep *k, const struct sockaddr_storage *ss, socklen_t len,
 	if ((p->net = stream_layer_new(&peer_ops, p, NULL)) == NULL ||
 	    (k->hub == NULL && (p->port = exec_local_new(m, k->loop, p->name,
 	    k->io.fd, p->net, &e)) == NULL) ||
-	    (k->hub != NULL && (p->port = hub_port_new(k->hub, p)) == NULL) ||
+	    (k->hub != NULL && (p->port = hub_port_new(k->hub, p, 0)) == NULL) ||
 	    (p->relay = relay_new(k->loop, p->port, p->net, &ro, &e)) ==
 	    NULL) {
 		say("%s: %s", name, e.msg[0] != '\0' ? e.msg : "out of memory");

@@ -53,6 +53,12 @@ extern int verbose;
 void	say(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* Print e and return the exit status it stands for. */
 int	report_failure(const struct error *);
+/*
+ * The relay's on_established of every session (arg: the mode): with -v,
+ * the handshake summary.
+ */
+enum status session_established(struct stream *, void *mode,
+	    struct error *);
 /* The relay options every session shares, from the command line. */
 void	session_opts(const struct mode *, struct relay_opts *);
 /* Layer TLS over a connected socket when asked; NULL with e filled in. */

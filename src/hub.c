@@ -1,4 +1,7 @@
-/* The hub: standard input broadcast to ports, ports gathered to stdout. */
+/*
+ * The hub: standard input broadcast to ports, ports gathered to stdout; or
+ * as a broker, every port and standard input broadcast to the other ports.
+ */
 #include "config.h"
 
 #include <sys/epoll.h>
@@ -7,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat.h"
 #include "flow.h"
 #include "hub.h"
 #include "net.h"
@@ -16,12 +20,14 @@
  * the end of the input waits with no chunk, and takes the next one that
  * grows.  Ports move through the chunks in order, so chunks are freed from
  * the oldest on, once no port holds them.  A sealed chunk takes no more
- * bytes.  The output queue uses chunks too, without refs.
+ * bytes.  The output queue uses chunks too, without refs.  origin is the
+ * sender: 0 for standard input, else a port's id; a port skips its own.
  */
 struct chunk {
 	struct chunk	*next;
 	unsigned	 refs;
 	bool		 sealed;
+	unsigned long	 origin;
 	size_t		 cap;
 	size_t		 len;
 	char		 data[];
@@ -40,6 +46,12 @@ struct port {
 	uint64_t	 queued;	/* input bytes not yet read */
 	bool		 full;
 	struct loop_timer stall;
+	unsigned long	 id;
+	bool		 behind;	/* broker: BROKER_BEHIND queued */
+	bool		 lagging;	/* and for BROKER_HOLD_MS */
+	bool		 dropped;	/* broker: its queue overflowed */
+	bool		 waiting;	/* not yet a receiver (HUB_PORT_WAIT) */
+	struct chat_line *line;		/* chat: its partial line */
 };
 
 struct hub {
@@ -62,6 +74,12 @@ struct hub {
 	size_t		 oqueued;
 	struct port	*writers;		/* waiting for room */
 	bool		 failed;
+	/* The broker. */
+	unsigned long	 next_id;
+	size_t		 nholding;		/* behind, not lagging */
+	size_t		 ndropped;		/* ports dropped, not closed */
+	size_t		 nwaiting;		/* ports not yet joined */
+	struct chat_line in_line;		/* chat: stdin's partial line */
 };
 
 static struct chunk *
@@ -73,6 +91,7 @@ chunk_new(size_t cap)
 		c->next = NULL;
 		c->refs = 0;
 		c->sealed = false;
+		c->origin = 0;
 		c->cap = cap;
 		c->len = 0;
 	}
@@ -80,6 +99,7 @@ chunk_new(size_t cap)
 }
 
 static void hub_arm(struct hub *);
+static void wake_writers(struct hub *);
 
 /* --- Input. */
 
@@ -118,24 +138,213 @@ set_full(struct port *p, bool full)
 	}
 }
 
-/* The input grew by n bytes in chunk c: every port has more to read. */
+/*
+ * Broker: the port was behind for BROKER_HOLD_MS: it holds the senders
+ * back no longer, and falls further behind until it reads or overflows.
+ */
+static void
+set_lagging(struct port *p)
+{
+	struct hub *h = p->hub;
+
+	if (!p->behind || p->lagging)
+		return;
+	p->lagging = true;
+	h->nholding--;
+	wake_writers(h);
+	hub_arm(h);
+}
+
+/*
+ * Broker: the port has BROKER_BEHIND bytes queued, or no longer.  While
+ * it is behind, and for at most BROKER_HOLD_MS, the senders wait for it.
+ */
+static void
+set_behind(struct port *p, bool behind)
+{
+	struct hub *h = p->hub;
+
+	if (p->behind == behind)
+		return;
+	p->behind = behind;
+	if (behind) {
+		h->nholding++;
+		/* Without a timer it could hold the others for ever. */
+		if (loop_timer_set(h->loop, &p->stall, now_ms() +
+		    BROKER_HOLD_MS) == -1)
+			set_lagging(p);
+		return;
+	}
+	loop_timer_stop(h->loop, &p->stall);
+	if (p->lagging)
+		p->lagging = false;
+	else
+		h->nholding--;
+	wake_writers(h);
+	hub_arm(h);
+}
+
+/*
+ * Broker: the port fell too far behind.  It leaves the hub now: what it
+ * held is released, and it takes nothing more; its session is told.
+ */
+static void
+drop_port(struct port *p)
+{
+	struct hub *h = p->hub;
+	uint64_t queued = p->queued;
+
+	if (p->cur != NULL)
+		p->cur->refs--;
+	p->cur = NULL;
+	p->queued = 0;
+	set_behind(p, false);
+	p->dropped = true;
+	h->ndropped++;
+	if (p->line != NULL)
+		p->line->len = 0;
+	if (h->opts.on_overflow != NULL)
+		h->opts.on_overflow(p->arg, queued);
+}
+
+/*
+ * The input grew by n bytes in chunk c: every port but its sender has
+ * more to read.  Nothing is freed here (the caller trims after).
+ */
 static void
 input_grew(struct hub *h, struct chunk *c, size_t n)
 {
 	struct port *p;
 
 	for (p = h->ports; p != NULL; p = p->next) {
+		if (p->id == c->origin || p->dropped || p->waiting)
+			continue;
 		if (p->cur == NULL) {
 			p->cur = c;
 			p->off = c->len - n;
 			c->refs++;
 		}
 		p->queued += n;
-		if (p->queued >= HUB_PORT_MAX)
+		if (h->opts.broker && p->queued > BROKER_QUEUE_MAX) {
+			drop_port(p);
+			continue;
+		}
+		if (h->opts.broker)
+			set_behind(p, p->queued >= BROKER_BEHIND);
+		else if (p->queued >= HUB_PORT_MAX)
 			set_full(p, true);
 		if (p->relay != NULL)
 			relay_wake(p->relay);
 	}
+}
+
+/* --- The broker's input: whole chunks, one per sender's write. */
+
+/* Add a sealed chunk from origin to the input, for the other ports. */
+static void
+append_input(struct hub *h, struct chunk *c, unsigned long origin)
+{
+	c->sealed = true;
+	c->origin = origin;
+	if (h->itail != NULL) {
+		h->itail->sealed = true;
+		h->itail->next = c;
+	} else {
+		h->ihead = c;
+	}
+	h->itail = c;
+	input_grew(h, c, c->len);
+	trim_input(h);
+}
+
+/* Send len bytes from origin to the other ports.  -1: out of memory. */
+static int
+publish(struct hub *h, unsigned long origin, const char *data, size_t len)
+{
+	struct chunk *c;
+
+	if (len == 0)
+		return 0;
+	if ((c = chunk_new(len)) == NULL)
+		return -1;
+	memcpy(c->data, data, len);
+	c->len = len;
+	append_input(h, c, origin);
+	return 0;
+}
+
+/* Chat: send the complete line l as origin's, and empty it. */
+static int
+publish_line(struct hub *h, unsigned long origin, struct chat_line *l)
+{
+	struct chunk *c, *small;
+
+	if ((c = chunk_new(chat_format_max(l->len))) == NULL)
+		return -1;
+	c->len = chat_format(origin, l->buf, l->len, c->data);
+	c->cap = c->len;
+	/* Escaping may take four bytes for one: keep only what is used. */
+	if ((small = realloc(c, sizeof(*c) + c->len)) != NULL)
+		c = small;
+	l->len = 0;
+	append_input(h, c, origin);
+	return 0;
+}
+
+/* Chat: cut len bytes from origin into lines and send the complete ones. */
+static int
+publish_lines(struct hub *h, unsigned long origin, struct chat_line *l,
+    const char *data, size_t len)
+{
+	size_t k;
+	bool done;
+
+	while (len > 0) {
+		k = chat_line_take(l, data, len, &done);
+		data += k;
+		len -= k;
+		if (done && publish_line(h, origin, l) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+publish_any(struct hub *h, unsigned long origin, struct chat_line *l,
+    const char *data, size_t len)
+{
+	if (h->opts.chat)
+		return publish_lines(h, origin, l, data, len);
+	return publish(h, origin, data, len);
+}
+
+/* Broker: standard input is one more sender, number 0. */
+static void
+read_input_broker(struct hub *h)
+{
+	char buf[FLOW_BUF_SMALL];
+	struct error e;
+	size_t n;
+	enum io io;
+
+	io = stream_read(h->in, buf, sizeof(buf), &n);
+	if (io == IO_DONE &&
+	    publish_any(h, 0, &h->in_line, buf, n) == 0)
+		return;
+	if (io == IO_DONE) {
+		err_set(&e, ST_RUNTIME, "out of memory");
+		if (h->opts.on_input_error != NULL)
+			h->opts.on_input_error(&e, h->opts.arg);
+	} else if (io == IO_EOF || io == IO_ERROR) {
+		if (io == IO_ERROR && h->opts.on_input_error != NULL)
+			h->opts.on_input_error(&h->in->err, h->opts.arg);
+		/* A last line without its newline still goes out. */
+		if (h->opts.chat && h->in_line.len > 0)
+			(void)publish_line(h, 0, &h->in_line);
+	} else {
+		return;
+	}
+	h->in_eof = true;
 }
 
 /* The chunk that takes the next read, or NULL when memory is short. */
@@ -191,7 +400,10 @@ on_input(struct loop_io *io, uint32_t revents)
 	struct hub *h = container_of(io, struct hub, in_io);
 
 	(void)revents;
-	read_input(h);
+	if (h->opts.broker)
+		read_input_broker(h);
+	else
+		read_input(h);
 	hub_arm(h);
 }
 
@@ -257,20 +469,36 @@ on_output(struct loop_io *io, uint32_t revents)
 		hub_arm(h);
 }
 
+/*
+ * Broker: whether sender p (NULL: standard input) waits, because a port
+ * it sends to is behind and has not been for long (BROKER_HOLD_MS).
+ */
+static bool
+sender_waits(const struct hub *h, const struct port *p)
+{
+	return h->nholding - (p != NULL && p->behind && !p->lagging ? 1 : 0) >
+	    0;
+}
+
 static void
 hub_arm(struct hub *h)
 {
 	struct error e;
 	bool reading = h->in != NULL && !h->in_eof && !h->opts.no_input &&
-	    h->nports > 0 && h->nfull == 0;
+	    h->nports > h->ndropped + h->nwaiting;
 
 	if (h->failed)
 		return;
+	if (h->opts.broker)
+		reading = reading && !sender_waits(h, NULL);
+	else
+		reading = reading && h->nfull == 0;
 	if (h->in != NULL)
 		(void)loop_io_set(h->loop, &h->in_io, reading ? EPOLLIN : 0,
 		    &e);
-	(void)loop_io_set(h->loop, &h->out_io, h->oqueued > 0 ? EPOLLOUT : 0,
-	    &e);
+	if (h->out != NULL)
+		(void)loop_io_set(h->loop, &h->out_io, h->oqueued > 0 ?
+		    EPOLLOUT : 0, &e);
 }
 
 /* --- Ports. */
@@ -293,22 +521,69 @@ port_read(struct stream *s, void *buf, size_t len, size_t *n)
 		*n += k;
 		if (p->off < c->len || !c->sealed)
 			break;
-		/* Finished with a sealed chunk: on to the next. */
+		/* Finished with a sealed chunk: on to the next not its own. */
 		c->refs--;
-		p->cur = c->next;
+		for (c = c->next; c != NULL && c->origin == p->id; c = c->next)
+			;
+		p->cur = c;
 		p->off = 0;
 		if (p->cur != NULL)
 			p->cur->refs++;
 	}
+	/* A broker's port has no end of input: other clients may talk. */
 	if (*n == 0)
-		return h->in_eof || h->opts.no_input ? IO_EOF : IO_WANT_READ;
+		return !h->opts.broker && (h->in_eof || h->opts.no_input) ?
+		    IO_EOF : IO_WANT_READ;
 	p->queued -= *n;
+	if (h->opts.broker)
+		set_behind(p, p->queued >= BROKER_BEHIND);
 	if (p->full && p->queued < HUB_PORT_MAX) {
 		set_full(p, false);
 		if (h->nfull == 0)
 			hub_arm(h);
 	}
 	trim_input(h);
+	return IO_DONE;
+}
+
+/* The port waits for room: it is woken with the other writers. */
+static enum io
+wait_for_room(struct port *p)
+{
+	struct hub *h = p->hub;
+
+	if (!p->wwaiting) {
+		p->wwaiting = true;
+		p->wprev = NULL;
+		p->wnext = h->writers;
+		if (h->writers != NULL)
+			h->writers->wprev = p;
+		h->writers = p;
+	}
+	return IO_WANT_WRITE;
+}
+
+/* Broker: what a client sent goes to the other ports. */
+static enum io
+broker_write(struct port *p, const void *buf, size_t len, size_t *n)
+{
+	struct hub *h = p->hub;
+
+	*n = 0;
+	if (p->dropped) {
+		/* Its session is ending: what it sends goes nowhere. */
+		*n = len;
+		return IO_DONE;
+	}
+	if (sender_waits(h, p))
+		return wait_for_room(p);
+	if (h->opts.chat && p->line == NULL &&
+	    (p->line = calloc(1, sizeof(*p->line))) == NULL)
+		return stream_fail(p->stream, ST_RUNTIME, 0, "out of memory");
+	if (publish_any(h, p->id, p->line, buf, len) == -1)
+		return stream_fail(p->stream, ST_RUNTIME, 0, "out of memory");
+	*n = len;
+	hub_arm(h);
 	return IO_DONE;
 }
 
@@ -320,18 +595,11 @@ port_write(struct stream *s, const void *buf, size_t len, size_t *n)
 	struct chunk *c = h->otail;
 	size_t k;
 
+	if (h->opts.broker)
+		return broker_write(p, buf, len, n);
 	*n = 0;
-	if (h->oqueued >= HUB_OUT_MAX || h->failed) {
-		if (!p->wwaiting) {
-			p->wwaiting = true;
-			p->wprev = NULL;
-			p->wnext = h->writers;
-			if (h->writers != NULL)
-				h->writers->wprev = p;
-			h->writers = p;
-		}
-		return IO_WANT_WRITE;
-	}
+	if (h->oqueued >= HUB_OUT_MAX || h->failed)
+		return wait_for_room(p);
 	if (c == NULL || c->len == c->cap) {
 		if ((c = chunk_new(len > FLOW_BUF_SMALL ? FLOW_BUF_MAX :
 		    FLOW_BUF_SMALL)) == NULL)
@@ -417,6 +685,20 @@ port_close(struct stream *s)
 	if (p->next != NULL)
 		p->next->prev = p->prev;
 	h->nports--;
+	loop_timer_stop(h->loop, &p->stall);
+	if (p->behind && !p->lagging)
+		h->nholding--;
+	if (p->dropped)
+		h->ndropped--;
+	if (p->waiting)
+		h->nwaiting--;
+	/* Chat: a last line without its newline still goes out. */
+	if (p->line != NULL && p->line->len > 0)
+		(void)publish_line(h, p->id, p->line);
+	free(p->line);
+	/* One receiver fewer: a sender may no longer wait. */
+	if (h->opts.broker)
+		wake_writers(h);
 	trim_input(h);
 	hub_arm(h);
 	free(p);
@@ -438,12 +720,14 @@ on_stall(struct loop_timer *t)
 {
 	struct port *p = container_of(t, struct port, stall);
 
-	if (p->full && p->hub->opts.on_stall != NULL)
+	if (p->hub->opts.broker)
+		set_lagging(p);
+	else if (p->full && p->hub->opts.on_stall != NULL)
 		p->hub->opts.on_stall(p->arg);
 }
 
 struct stream *
-hub_port_new(struct hub *h, void *arg)
+hub_port_new(struct hub *h, void *arg, unsigned flags)
 {
 	struct stream *s;
 	struct port *p;
@@ -457,6 +741,10 @@ hub_port_new(struct hub *h, void *arg)
 	p->hub = h;
 	p->stream = s;
 	p->arg = arg;
+	p->id = ++h->next_id;
+	p->waiting = (flags & HUB_PORT_WAIT) != 0;
+	if (p->waiting)
+		h->nwaiting++;
 	loop_timer_init(&p->stall, on_stall);
 	/* It reads from the next chunk on: seal the one being filled. */
 	if (h->itail != NULL)
@@ -466,8 +754,29 @@ hub_port_new(struct hub *h, void *arg)
 		h->ports->prev = p;
 	h->ports = p;
 	h->nports++;
+	/* One receiver more, and not behind: a sender may go on. */
+	if (h->opts.broker)
+		wake_writers(h);
 	hub_arm(h);
 	return s;
+}
+
+void
+hub_port_join(struct stream *s)
+{
+	struct port *p = s->ctx;
+	struct hub *h = p->hub;
+
+	if (!p->waiting)
+		return;
+	p->waiting = false;
+	h->nwaiting--;
+	/* It reads from the next chunk on, as a new port does. */
+	if (h->itail != NULL)
+		h->itail->sealed = true;
+	if (h->opts.broker)
+		wake_writers(h);
+	hub_arm(h);
 }
 
 void
@@ -492,6 +801,23 @@ hub_port_queued(const struct stream *s)
 	return p->queued;
 }
 
+unsigned long
+hub_port_id(const struct stream *s)
+{
+	const struct port *p = s->ctx;
+
+	return p->id;
+}
+
+int
+hub_broadcast(struct hub *h, const char *text, size_t len)
+{
+	int rc = publish(h, 0, text, len);
+
+	hub_arm(h);
+	return rc;
+}
+
 /* --- The hub. */
 
 struct hub *
@@ -512,8 +838,9 @@ hub_new(struct loop *loop, struct stream *in, struct stream *out,
 	if (in != NULL)
 		loop_io_init(&h->in_io, stream_want_fd(in, IO_WANT_READ, &ev),
 		    on_input);
-	loop_io_init(&h->out_io, stream_want_fd(out, IO_WANT_WRITE, &ev),
-	    on_output);
+	if (out != NULL)
+		loop_io_init(&h->out_io, stream_want_fd(out, IO_WANT_WRITE,
+		    &ev), on_output);
 	return h;
 }
 
@@ -526,7 +853,8 @@ hub_free(struct hub *h)
 		return;
 	if (h->in != NULL)
 		loop_io_del(h->loop, &h->in_io);
-	loop_io_del(h->loop, &h->out_io);
+	if (h->out != NULL)
+		loop_io_del(h->loop, &h->out_io);
 	while ((c = h->ihead) != NULL) {
 		h->ihead = c->next;
 		free(c);

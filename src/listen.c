@@ -7,6 +7,15 @@
  * line; the listener goes on until SIGINT or SIGTERM, which close every
  * session cleanly.  With -e or -c there is no hub: each client's relay
  * runs between its network stream and a child of its own.
+ *
+ * --broker and --chat are -k with the hub as a broker (hub.h): what a
+ * client sends goes to every other client, and standard input to every
+ * client, as in Ncat; nothing is written to standard output.  A client's
+ * EOF ends its session there, as in Ncat, so that a client that leaves is
+ * gone at once.  Under --chat, joins (after the TLS handshake) and leaves
+ * are announced in Ncat's words, and each client is <userN> by its hub port's
+ * number: 1 for the first client, 2 for the next, never reused in a run
+ * (Ncat uses the descriptor, which is); standard input is <user0>.
  */
 #include "config.h"
 
@@ -53,11 +62,53 @@ struct client {
 	struct relay	*relay;
 	struct stream	*port;		/* the hub port, or the program's end */
 	struct stream	*net;
+	bool		 announced;	/* chat: its join was */
 	struct client	*prev, *next;
 	char		 peer[ADDR_STR_MAX];
 };
 
 /* --- Clients. */
+
+/*
+ * Chat: tell everyone (the newcomer too) who joined and who was there,
+ * as Ncat does, in one announcement.
+ */
+static void
+announce_join(struct keep *k, struct client *c)
+{
+	struct client *o;
+	size_t cap = 128 + k->nclients * (ADDR_STR_MAX + 48), n;
+	char *text;
+	bool any = false;
+
+	if ((text = malloc(cap)) == NULL)
+		return;
+	n = (size_t)snprintf(text, cap, "<announce> %s is connected as "
+	    "<user%lu>.\n<announce> already connected: ", c->peer,
+	    hub_port_id(c->port));
+	for (o = k->clients; o != NULL; o = o->next) {
+		if (o == c || !o->announced)
+			continue;
+		n += (size_t)snprintf(text + n, cap - n, "%s%s as <user%lu>",
+		    any ? ", " : "", o->peer, hub_port_id(o->port));
+		any = true;
+	}
+	n += (size_t)snprintf(text + n, cap - n, "%s.\n", any ? "" :
+	    "nobody");
+	(void)hub_broadcast(k->hub, text, n);
+	free(text);
+}
+
+static void
+announce_leave(struct keep *k, unsigned long user)
+{
+	char text[80];
+	int n;
+
+	n = snprintf(text, sizeof(text), "<announce> <user%lu> is "
+	    "disconnected.\n", user);
+	(void)hub_broadcast(k->hub, text, (size_t)n);
+}
 
 static void
 resume_accepting(struct keep *k)
@@ -75,6 +126,7 @@ static void
 client_free(struct client *c)
 {
 	struct keep *k = c->k;
+	unsigned long user = c->announced ? hub_port_id(c->port) : 0;
 
 	relay_free(c->relay);
 	stream_close(c->port);
@@ -87,6 +139,8 @@ client_free(struct client *c)
 		c->next->prev = c->prev;
 	k->nclients--;
 	free(c);
+	if (user != 0 && !k->stopping)
+		announce_leave(k, user);
 	resume_accepting(k);
 }
 
@@ -104,6 +158,10 @@ client_done(struct relay *r, void *arg)
 	relay_get_stats(r, &stats);
 	if (st != ST_OK)
 		say("%s: %s", c->peer, e.msg);
+	else if (queued + stats.unsent > 0 && !c->k->stopping &&
+	    c->k->m->o->broker)
+		say("%s: left with %llu bytes from the others not sent to it",
+		    c->peer, (unsigned long long)(queued + stats.unsent));
 	else if (queued + stats.unsent > 0 && !c->k->stopping)
 		say("%s: %llu bytes of input were not sent to it", c->peer,
 		    (unsigned long long)(queued + stats.unsent));
@@ -125,6 +183,37 @@ client_stalled(void *arg)
 	relay_stop(c->relay, ST_RUNTIME, "dropped: it took no input for %d "
 	    "s; %llu bytes of input were not sent to it", HUB_STALL_MS / 1000,
 	    (unsigned long long)(hub_port_queued(c->port) + stats.unsent));
+}
+
+/*
+ * Broker over TLS: the client joins once its handshake is done, as in
+ * Ncat, so that one that fails it never receives, nor is announced.
+ */
+static enum status
+client_established(struct stream *s, void *arg, struct error *e)
+{
+	struct client *c = arg;
+
+	hub_port_join(c->port);
+	if (c->k->m->o->chat) {
+		c->announced = true;
+		announce_join(c->k, c);
+	}
+	return session_established(s, (void *)c->k->m, e);
+}
+
+/* Broker: it fell BROKER_QUEUE_MAX behind the others: drop it. */
+static void
+client_overflowed(void *arg, uint64_t queued)
+{
+	struct client *c = arg;
+	struct relay_stats stats;
+
+	relay_get_stats(c->relay, &stats);
+	relay_stop(c->relay, ST_RUNTIME, "dropped: it fell more than %d KiB "
+	    "behind the others; %llu bytes were not sent to it",
+	    BROKER_QUEUE_MAX / 1024,
+	    (unsigned long long)(queued + stats.unsent));
 }
 
 static void
@@ -149,10 +238,18 @@ client_new(struct keep *k, int fd, const char *peer)
 	ro.handshake_deadline = now_ms() + hs_ms;
 	ro.on_done = client_done;
 	ro.done_arg = c;
+	/* A broker's client leaves at its EOF, as in Ncat. */
+	if (m->o->broker)
+		ro.end_at_peer_eof = true;
+	if (m->o->broker && m->ctx != NULL) {
+		ro.on_established = client_established;
+		ro.arg = c;
+	}
 	if ((c->net = net_stream_new(m, fd, &e)) == NULL ||
 	    (k->hub == NULL && (c->port = exec_local_new(m, k->loop, c->peer,
 	    fd, c->net, &e)) == NULL) ||
-	    (k->hub != NULL && (c->port = hub_port_new(k->hub, c)) == NULL) ||
+	    (k->hub != NULL && (c->port = hub_port_new(k->hub, c,
+	    m->o->broker && m->ctx != NULL ? HUB_PORT_WAIT : 0)) == NULL) ||
 	    (c->relay = relay_new(k->loop, c->port, c->net, &ro, &e)) ==
 	    NULL) {
 		say("%s: %s", peer, e.msg[0] != '\0' ? e.msg : "out of memory");
@@ -168,8 +265,15 @@ client_new(struct keep *k, int fd, const char *peer)
 		k->clients->prev = c;
 	k->clients = c;
 	k->nclients++;
-	if (verbose >= 1)
+	if (verbose >= 1 && m->o->chat)
+		say("Connection from %s as <user%lu>", peer,
+		    hub_port_id(c->port));
+	else if (verbose >= 1)
 		say("Connection from %s", peer);
+	if (m->o->chat && m->ctx == NULL) {
+		c->announced = true;
+		announce_join(k, c);
+	}
 	relay_start(c->relay);
 }
 
@@ -353,6 +457,9 @@ keep_local_new(struct keep *k, struct error *e)
 {
 	struct hub_opts ho = {
 		.no_input = k->m->o->recv_only,
+		.broker = k->m->o->broker,
+		.chat = k->m->o->chat,
+		.on_overflow = client_overflowed,
 		.on_stall = client_stalled,
 		.on_input_error = on_input_failed,
 		.on_fatal = on_output_failed,
@@ -363,8 +470,9 @@ keep_local_new(struct keep *k, struct error *e)
 	if (k->m->o->exec != NULL || k->m->o->sh_exec != NULL)
 		return loop_signal(k->loop, SIGCHLD, on_sigchld, NULL, e);
 	in = stream_fd_new(STDIN_FILENO, -1, 0);
-	out = stream_fd_new(-1, STDOUT_FILENO, 0);
-	if (in == NULL || out == NULL ||
+	/* A broker writes nothing to standard output, as in Ncat. */
+	out = k->m->o->broker ? NULL : stream_fd_new(-1, STDOUT_FILENO, 0);
+	if (in == NULL || (out == NULL && !k->m->o->broker) ||
 	    (k->hub = hub_new(k->loop, in, out, &ho, e)) == NULL) {
 		stream_close(in);
 		stream_close(out);

@@ -65,6 +65,12 @@ const struct optdef option_table[] = {
 	{ "denyfile", 0, "FILE", GROUP_GENERAL,
 	  "Refuse the clients listed in FILE",
 	  set_access, FIELD(access) },
+	{ "broker", 0, NULL, GROUP_GENERAL,
+	  "With -l: relay each client's data to the other clients",
+	  set_flag, FIELD(broker) },
+	{ "chat", 0, NULL, GROUP_GENERAL,
+	  "With -l: a --broker that prefixes each line with <userN>",
+	  set_flag, FIELD(chat) },
 	{ NULL, 'z', NULL, GROUP_GENERAL,
 	  "Scan for listening ports; report with -v",
 	  set_flag, FIELD(scan) },
@@ -553,8 +559,20 @@ given_tls_option(const struct given *g)
  * them: "tlsnc -k 9000" lacks -l, it is not a client without a port.
  */
 static enum status
-check_mode(const struct options *o, struct error *e)
+check_mode(struct options *o, struct error *e)
 {
+	const char *fan = o->chat ? "--chat" : "--broker";
+
+	/* As in Ncat, --chat is a broker, and a broker keeps open. */
+	if (o->chat)
+		o->broker = true;
+	if (o->broker && o->scan)
+		return err_set(e, ST_USAGE, "cannot use -z and %s together",
+		    fan);
+	if (o->broker && !o->listen)
+		return err_set(e, ST_USAGE, "%s needs -l", fan);
+	if (o->broker)
+		o->keep_open = true;
 	if (o->keep_open && !o->listen)
 		return err_set(e, ST_USAGE, "-k needs -l");
 	if (o->max_conns != 0 && !o->keep_open)
@@ -633,6 +651,13 @@ check_combinations(const struct options *o, const struct given *g,
 	if ((o->exec != NULL || o->sh_exec != NULL) && o->recv_only)
 		return err_set(e, ST_USAGE, "cannot use %s and --recv-only "
 		    "together", o->exec != NULL ? "-e" : "-c");
+	if (o->broker && o->udp)
+		return err_set(e, ST_USAGE, "cannot use %s and -u together",
+		    o->chat ? "--chat" : "--broker");
+	if (o->broker && (o->exec != NULL || o->sh_exec != NULL))
+		return err_set(e, ST_USAGE, "cannot use %s and %s together",
+		    o->chat ? "--chat" : "--broker",
+		    o->exec != NULL ? "-e" : "-c");
 	if (o->scan && (o->exec != NULL || o->sh_exec != NULL))
 		return err_set(e, ST_USAGE, "cannot use -z and %s together",
 		    o->exec != NULL ? "-e" : "-c");

@@ -63,6 +63,8 @@ struct options {
 		struct access_source v[OPTIONS_ACCESS_MAX];
 		size_t		 n;
 	} access;
+	bool		 broker;	/* clients talk to each other; implies -k */
+	bool		 chat;		/* --broker, line by line as <userN> */
 	bool		 scan;		/* -z: report which ports accept */
 	unsigned	 scan_concurrency; /* probes in flight, or 0: default */
 	struct port_set	 scan_ports;	/* -z's operands after the host */

@@ -40,8 +40,8 @@ report_failure(const struct error *e)
 }
 
 /* The handshake summary, printed with -v once TLS is established. */
-static enum status
-on_established(struct stream *s, void *arg, struct error *e)
+enum status
+session_established(struct stream *s, void *arg, struct error *e)
 {
 	const struct mode *m = arg;
 	struct tls_info info;
@@ -162,7 +162,7 @@ session_opts(const struct mode *m, struct relay_opts *ro)
 		ro->local_after_net = true;
 		ro->local_reader_may_leave = true;
 	}
-	ro->on_established = on_established;
+	ro->on_established = session_established;
 	if (m->ctx == NULL)
 		ro->on_first_data = on_first_data;
 	ro->arg = (void *)m;
