@@ -15,6 +15,7 @@
 #include "child.h"
 #include "loop.h"
 #include "options.h"
+#include "record.h"
 #include "relay.h"
 #include "status.h"
 #include "stream.h"
@@ -34,6 +35,7 @@ struct mode {
 	SSL_CTX		*ctx;
 	const char	*own_fp;	/* our certificate's fingerprint */
 	bool		 ephemeral;	/* it was made for this run */
+	struct recorder	*rec;		/* -o, -x, or NULL */
 };
 
 int	mode_connect(const struct mode *);

@@ -27,6 +27,7 @@
 #include "loop.h"
 #include "status.h"
 #include "stream.h"
+#include "tap.h"
 
 #define RELAY_BUFSIZE	(256 * 1024)
 /* The most a clean end waits for room to send close_notify and FIN. */
@@ -40,6 +41,8 @@ struct relay_opts {
 	int64_t	 idle_ms;		/* -i: 0 for none */
 	int64_t	 quit_after_eof_ms;	/* -q: -1 for never */
 	bool	 recv_only;		/* never read local */
+	/* End once local EOF is sent; what net sends is dropped (taps). */
+	bool	 send_only;
 	bool	 no_shutdown;		/* no half-close on local EOF */
 	bool	 end_at_peer_eof;	/* local is a terminal */
 	/*
@@ -59,6 +62,7 @@ struct relay_opts {
 	 */
 	void	(*on_done)(struct relay *, void *done_arg);
 	void	*arg;			/* for on_established, on_first_data */
+	struct tap_opts taps;		/* the data options (tap.h) */
 	void	*done_arg;
 };
 
@@ -67,6 +71,7 @@ struct relay_stats {
 	uint64_t received;		/* net -> local */
 	bool	 truncated;		/* net EOF without close_notify */
 	uint64_t unsent;		/* local bytes read but not sent */
+	uint64_t taken;			/* read from local (before -C) */
 	bool	 output_gone;		/* local's reader went away (EPIPE) */
 };
 

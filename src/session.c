@@ -15,6 +15,7 @@
 
 #include "drivers.h"
 #include "loop.h"
+#include "progress.h"
 #include "tls.h"
 
 int verbose;
@@ -136,8 +137,10 @@ session_opts(const struct mode *m, struct relay_opts *ro)
 	ro->idle_ms = o->idle_ms;
 	ro->quit_after_eof_ms = o->quit_ms;
 	ro->recv_only = o->recv_only;
+	ro->send_only = o->send_only;
 	ro->no_shutdown = o->no_shutdown;
-	ro->end_at_peer_eof = !o->recv_only && isatty(STDIN_FILENO);
+	ro->end_at_peer_eof = !o->recv_only && !o->send_only &&
+	    isatty(STDIN_FILENO);
 	ro->hold_local_eof = stdout_is_socket();
 	/*
 	 * A child gets EOF on its stdin at the peer's EOF and may still
@@ -147,6 +150,11 @@ session_opts(const struct mode *m, struct relay_opts *ro)
 		ro->end_at_peer_eof = false;
 		ro->hold_local_eof = false;
 	}
+	ro->taps.delay_ms = o->delay_ms;
+	ro->taps.crlf = o->crlf;
+	ro->taps.telnet = o->telnet;
+	ro->taps.discard_in = o->send_only;
+	ro->taps.rec = m->rec;
 	ro->on_established = on_established;
 	if (m->ctx == NULL)
 		ro->on_first_data = on_first_data;
@@ -234,6 +242,24 @@ on_signal(struct loop *l, int signo, void *arg)
 	relay_stop(sg->relay, ST_OK, NULL);
 }
 
+/*
+ * With --progress: what is left of standard input when it is a regular
+ * file, else -1 (unknown).
+ */
+static int64_t
+input_size(const struct mode *m)
+{
+	struct stat st;
+	off_t at;
+
+	if (m->o->exec != NULL || m->o->sh_exec != NULL ||
+	    fstat(STDIN_FILENO, &st) == -1 || !S_ISREG(st.st_mode))
+		return -1;
+	if ((at = lseek(STDIN_FILENO, 0, SEEK_CUR)) == -1 || at > st.st_size)
+		at = 0;
+	return (int64_t)(st.st_size - at);
+}
+
 /* Release the child and wait until it is reaped: no zombie is left. */
 static void
 end_child(struct loop *loop, struct child *child)
@@ -255,6 +281,7 @@ run_relay(const struct mode *m, struct stream *local, struct stream *net,
 	bool exec = m->o->exec != NULL || m->o->sh_exec != NULL;
 	struct child *child = NULL;
 	struct signalled sg = { NULL, 0 };
+	struct progress *prog = NULL;
 	struct relay_opts ro;
 	struct relay_stats stats;
 	struct loop *loop;
@@ -278,9 +305,13 @@ run_relay(const struct mode *m, struct stream *local, struct stream *net,
 		return report_failure(&e);
 	}
 	relay_start(sg.relay);
+	if (m->o->progress)
+		prog = progress_start(loop, sg.relay, stderr,
+		    isatty(STDERR_FILENO), input_size(m));
 	while (!relay_finished(sg.relay, &st, &e))
 		if (loop_once(loop, &e) == -1)
 			relay_stop(sg.relay, e.status, "%s", e.msg);
+	progress_end(prog);
 	relay_get_stats(sg.relay, &stats);
 	relay_free(sg.relay);
 	if (exec) {
