@@ -32,10 +32,18 @@ hex_line(enum record_dir dir, uint64_t offset, const void *p, size_t n,
     char *out)
 {
 	const unsigned char *b = p;
-	size_t i, k;
+	size_t i, k, digits = 8;
 
-	k = (size_t)snprintf(out, HEX_LINE_MAX, "%c %08llx  ", (int)dir,
-	    (unsigned long long)offset);
+	/* By hand: snprintf would cost more than the rest of the line. */
+	while (digits < 16 && (offset >> (4 * digits)) != 0)
+		digits++;
+	out[0] = (char)dir;
+	out[1] = ' ';
+	for (i = 0; i < digits; i++)
+		out[2 + i] = hexdigit[(offset >> (4 * (digits - 1 - i))) & 0xf];
+	k = 2 + digits;
+	out[k++] = ' ';
+	out[k++] = ' ';
 	for (i = 0; i < 16; i++) {
 		if (i < n) {
 			out[k++] = hexdigit[b[i] >> 4];
@@ -56,15 +64,14 @@ hex_line(enum record_dir dir, uint64_t offset, const void *p, size_t n,
 	return k;
 }
 
-/* Write out what is buffered; the first failure ends the recording. */
+/* Write n bytes straight out; the first failure ends the recording. */
 static void
-rec_flush(struct rec_file *f)
+rec_write(struct rec_file *f, const char *p, size_t n)
 {
-	size_t done = 0;
 	ssize_t w;
 
-	while (f->fd >= 0 && done < f->len) {
-		w = write(f->fd, f->buf + done, f->len - done);
+	while (f->fd >= 0 && n > 0) {
+		w = write(f->fd, p, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
@@ -73,18 +80,34 @@ rec_flush(struct rec_file *f)
 			f->fd = -1;
 			break;
 		}
-		done += (size_t)w;
+		p += w;
+		n -= (size_t)w;
 	}
+}
+
+/* Write out what is buffered. */
+static void
+rec_flush(struct rec_file *f)
+{
+	rec_write(f, f->buf, f->len);
 	f->len = 0;
 }
 
-/* Append n bytes, writing the buffer out when they do not fit. */
+/*
+ * Append n bytes, writing the buffer out when they do not fit.  A block
+ * as large as the buffer goes straight out, uncopied.
+ */
 static void
 rec_put(struct rec_file *f, const void *p, size_t n)
 {
 	const char *s = p;
 	size_t k;
 
+	if (n >= RECORD_BUF) {
+		rec_flush(f);
+		rec_write(f, s, n);
+		return;
+	}
 	while (f->fd >= 0 && n > 0) {
 		if (f->len == RECORD_BUF)
 			rec_flush(f);

@@ -1,20 +1,36 @@
 /* -C and -t: the data options that rewrite bytes. */
 #include "config.h"
 
+#include <string.h>
+
 #include "transform.h"
 
 size_t
 crlf_convert(struct crlf_state *st, const void *in, size_t n, void *out)
 {
-	const unsigned char *p = in;
+	const unsigned char *p = in, *lf;
 	unsigned char *q = out;
-	size_t i, k = 0;
+	size_t run, k = 0;
 
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\n' && !st->after_cr)
+	while (n > 0) {
+		/* Copy up to the next LF in one go. */
+		lf = memchr(p, '\n', n);
+		run = lf != NULL ? (size_t)(lf - p) : n;
+		if (run > 0) {
+			memcpy(q + k, p, run);
+			k += run;
+			st->after_cr = p[run - 1] == '\r';
+			p += run;
+			n -= run;
+		}
+		if (n == 0)
+			break;
+		if (!st->after_cr)
 			q[k++] = '\r';
-		q[k++] = p[i];
-		st->after_cr = p[i] == '\r';
+		q[k++] = '\n';
+		st->after_cr = false;
+		p++;
+		n--;
 	}
 	return k;
 }
