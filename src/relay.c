@@ -571,7 +571,8 @@ step(struct relay *r)
 			r->fresh = true;
 	}
 	/* -d: a source that has rested is tried again, fd or not. */
-	if (flow_rest_over(&r->flow[OUT], now_ms()))
+	if (r->flow[OUT].rest_until != 0 &&
+	    flow_rest_over(&r->flow[OUT], now_ms()))
 		r->kicked = true;
 	if (!r->over && r->established[0] && r->established[1])
 		for (i = 0; i < 2 && !r->over; i++)
