@@ -94,6 +94,7 @@ unhex() {
 }
 
 printf 'question\n' > "$T/question"
+# shellcheck disable=SC2016  # the script's own $l
 printf 'read l\necho "answer to $l"\n' > "$T/answer.sh"
 random_file "$T/a.bin" 1
 head -c 200000 /dev/urandom > "$T/b.bin"
@@ -262,6 +263,29 @@ for MODE in plain tls; do
 		not_ok "$MODE -d: set-up"
 	fi
 done
+
+# --- -k: each client's session gets the options.  The listener's stdin
+# goes to the first client (it is read only once one is there), with CRs.
+printf 'to all\n' > "$T/k.in"
+printf 'one\n' > "$T/k1.in"
+if listen_tlsnc "$T/k.out" "$T/k.err" "$T/k.in" -l -k -C -o "$T/k.rec" \
+    127.0.0.1 0; then
+	run_limited 30 socat -t 30 - "TCP:127.0.0.1:$LPORT" < "$T/k1.in" \
+	    > "$T/k1.out" 2> "$T/k1.err"
+	kill -INT "$LPID"
+	listener_status
+	check "-k -C -o: listener exit status 0 after SIGINT" \
+	    status_is 0 "$LST"
+	check "-k -C: the client got CR LF" \
+	    same_hex "$T/k1.out" "746f20616c6c0d0a"
+	# The two directions run at once: either may come first.
+	# shellcheck disable=SC2016  # eval expands it
+	check "-k -o: the recording holds both directions" eval \
+	    '[ "$(hex "$T/k.rec")" = 6f6e650a746f20616c6c0d0a ] ||
+	    [ "$(hex "$T/k.rec")" = 746f20616c6c0d0a6f6e650a ]'
+else
+	not_ok "-k: listener did not start"
+fi
 
 # --- --progress with stderr on a file: a plain line every 3 seconds, then
 # the summary.  -d 1 stretches 1 MiB over at least 4 s.
