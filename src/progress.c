@@ -46,6 +46,21 @@ rate(uint64_t n, int64_t ms)
 	return ms > 0 ? (uint64_t)((double)n * 1000 / (double)ms) : 0;
 }
 
+/* "42s", "3m07s" or "2h05m". */
+static const char *
+duration(uint64_t secs, char *out, size_t len)
+{
+	if (secs >= 3600)
+		snprintf(out, len, "%lluh%02llum", (unsigned long long)(secs /
+		    3600), (unsigned long long)(secs % 3600 / 60));
+	else if (secs >= 60)
+		snprintf(out, len, "%llum%02llus", (unsigned long long)(secs /
+		    60), (unsigned long long)(secs % 60));
+	else
+		snprintf(out, len, "%llus", (unsigned long long)secs);
+	return out;
+}
+
 /* The line: counts, rates and, with a known total, percent and ETA. */
 static void
 format_line(const struct progress *p, const struct relay_stats *s,
@@ -69,9 +84,10 @@ format_line(const struct progress *p, const struct relay_stats *s,
 		    (int64_t)s->taken >= p->total ? 100 :
 		    (int)(s->taken * 100 / (uint64_t)p->total));
 	else
-		snprintf(line + n, len - (size_t)n, ", %d%%, ETA %llds",
+		snprintf(line + n, len - (size_t)n, ", %d%%, ETA %s",
 		    (int)(s->taken * 100 / (uint64_t)p->total),
-		    (long long)(((uint64_t)p->total - s->taken) / in_rate));
+		    duration(((uint64_t)p->total - s->taken) / in_rate, d,
+		    sizeof(d)));
 }
 
 static void

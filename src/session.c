@@ -252,7 +252,7 @@ input_size(const struct mode *m)
 	struct stat st;
 	off_t at;
 
-	if (m->o->exec != NULL || m->o->sh_exec != NULL ||
+	if (m->o->exec != NULL || m->o->sh_exec != NULL || m->o->recv_only ||
 	    fstat(STDIN_FILENO, &st) == -1 || !S_ISREG(st.st_mode))
 		return -1;
 	if ((at = lseek(STDIN_FILENO, 0, SEEK_CUR)) == -1 || at > st.st_size)

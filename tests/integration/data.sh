@@ -295,7 +295,7 @@ if peer prog plain /dev/null; then
 	wait_pid "$PPID_" 30 >/dev/null
 	check "--progress (file): exit status 0" status_is 0 "$CST"
 	check "--progress (file): a progress line with the percentage" \
-	    grep -Eq '^tlsnc: progress: sent [0-9.]+ (B|KiB|MiB), received 0 B, .* [0-9]+%(, ETA [0-9]+s)?$' \
+	    grep -Eq '^tlsnc: progress: sent [0-9.]+ (B|KiB|MiB), received 0 B, .* [0-9]+%(, ETA [0-9hms]+)?$' \
 	    "$T/p.err"
 	check "--progress (file): the summary last" sh -c \
 	    "tail -n 1 '$T/p.err' | grep -Eq '^tlsnc: sent 1.0 MiB, received 0 B in [0-9]+\\.[0-9] s, '"
