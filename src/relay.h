@@ -13,6 +13,10 @@
  * everything is sent and the half-close has gone out.  A clean end always
  * sends close_notify and FIN, whatever ended it.
  *
+ * The data options (-d, -C, -t, -o, -x, --send-only) ride on the flows as
+ * taps (tap.h), set up from opts.taps; without them the flows are left as
+ * they are.
+ *
  * relay_run() is a loop with one relay in it.  A driver with many sessions
  * makes one relay per session on its own loop, and hears of each end
  * through on_done.
