@@ -29,6 +29,7 @@
 #include "cases.h"
 #include "flow.h"
 #include "stream.h"
+#include "tap.h"
 
 #define WATCHDOG_SECS	60
 #define FAKE_STEPS	8
@@ -566,6 +567,70 @@ inject_follows_buffer(void **state)
 	assert_false(flow_inject(&fx->f, "Q", 1));
 }
 
+/*
+ * The session's taps (tap.c) on two flows: -t answers on the other flow
+ * and keeps the data; --send-only keeps nothing; a finished flow gets no
+ * answers.
+ */
+static void
+taps_telnet_and_discard(void **state)
+{
+	struct flow_fx *fx = *state;
+	struct flow back;	/* to the peer, for the answers */
+	struct stream *bdst;
+	struct tap_opts o = { .telnet = true };
+	struct taps *tp;
+	struct error e;
+	unsigned char buf[64];
+	int b[2];
+	size_t got;
+
+	fx_real(fx, false, 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b),
+	    0);
+	set_nonblocking(b[1]);
+	bdst = stream_fd_new(b[0], b[0], STREAM_OWN_FDS);
+	assert_non_null(bdst);
+	flow_init(&back, NULL, bdst, 0);
+	tp = taps_new(&o, &back, &fx->f, &e);
+	assert_non_null(tp);
+	assert_true(flow_needs_bytes(&fx->f));
+	assert_false(flow_needs_bytes(&back));
+	assert_int_equal(write(fx->src_peer, "\xff\xfd\x01hi\xff\xfb\x03", 8),
+	    8);
+	(void)flow_read(&fx->f, &got);
+	assert_int_equal(got, 2);
+	assert_memory_equal(fx->f.buf + fx->f.head, "hi", 2);
+	assert_int_equal(back.len, 6);
+	(void)flow_write(&back);
+	assert_int_equal(read(b[1], buf, sizeof(buf)), 6);
+	assert_memory_equal(buf, "\xff\xfc\x01\xff\xfe\x03", 6);
+	/* Once "back" is finished, answers are dropped. */
+	back.done = true;
+	assert_int_equal(write(fx->src_peer, "\xff\xfd\x02", 3), 3);
+	(void)flow_read(&fx->f, &got);
+	assert_int_equal(back.len, 0);
+	taps_free(tp);
+	fx->f.tap = NULL;
+	flow_release(&fx->f);
+
+	/* --send-only: read, and nothing kept. */
+	o.telnet = false;
+	o.discard_in = true;
+	tp = taps_new(&o, &back, &fx->f, &e);
+	assert_non_null(tp);
+	assert_int_equal(write(fx->src_peer, "dropped", 7), 7);
+	(void)flow_read(&fx->f, &got);
+	assert_int_equal(got, 0);
+	assert_int_equal(fx->f.len, 0);
+	assert_int_equal(fx->f.taken, 7 + 8 + 3);
+	taps_free(tp);
+	fx->f.tap = NULL;
+	flow_release(&back);
+	stream_close(bdst);
+	close(b[1]);
+}
+
 static void
 max_is_respected(void **state)
 {
@@ -985,6 +1050,7 @@ main(void)
 		CASE(tap_transform_grows),
 		CASE(tap_rests),
 		CASE(inject_follows_buffer),
+		CASE(taps_telnet_and_discard),
 	};
 	struct CMUnitTest tests[NELEM(fixed) + NELEM(max_cases) +
 	    NELEM(eof_cases) + NELEM(read_cases) + NELEM(write_cases) +
