@@ -16,6 +16,7 @@
 #include "child.h"
 #include "loop.h"
 #include "options.h"
+#include "record.h"
 #include "relay.h"
 #include "status.h"
 #include "stream.h"
@@ -36,6 +37,7 @@ struct mode {
 	const char	*own_fp;	/* our certificate's fingerprint */
 	bool		 ephemeral;	/* it was made for this run */
 	const struct access *access;	/* --allow and --deny, or NULL */
+	struct recorder	*rec;		/* -o, -x, or NULL */
 };
 
 int	mode_connect(const struct mode *);

@@ -33,6 +33,31 @@
 #define FLOW_BUF_MAX	(256 * 1024)
 #define FLOW_RECORD_MAX	65507
 
+/*
+ * A tap: code that sees, and may rewrite, the bytes of a flow between the
+ * read and the write (-C, -t, -o, -x, --send-only, -d).  Every slot may be
+ * NULL.  A flow without a tap reads straight into its buffer and writes
+ * straight out of it; flow_needs_bytes() tells the caller whether it must
+ * keep it that way (a zero-copy path must not bypass a tap).
+ */
+struct flow_tap {
+	/* The bytes just read from the source, as they came. */
+	void	(*on_read)(struct flow_tap *, const void *, size_t);
+	/*
+	 * Rewrite the n bytes just read (at most chunk) into out, which has
+	 * room for n * grow bytes; returns how many it put there (0 too).
+	 * The source is then read into scratch, then copied.
+	 */
+	size_t	(*transform)(struct flow_tap *, const void *in, size_t n,
+		    void *out);
+	/* The bytes just written to the sink. */
+	void	(*on_write)(struct flow_tap *, const void *, size_t);
+	size_t	 grow;		/* most bytes out per byte in (>= 1) */
+	void	*scratch;	/* chunk bytes, for transform */
+	size_t	 chunk;
+	int64_t	 rest_ms;	/* after each read, the source rests (-d) */
+};
+
 struct flow {
 	struct stream	*src;
 	struct stream	*dst;
@@ -52,6 +77,9 @@ struct flow {
 	bool		 record;	/* one datagram at a time */
 	bool		 src_records;	/* the source keeps boundaries */
 	uint64_t	 bytes;		/* written to the sink */
+	uint64_t	 taken;		/* read from the source */
+	struct flow_tap	*tap;		/* or NULL */
+	int64_t		 rest_until;	/* now_ms() time, or 0: not resting */
 };
 
 void	flow_init(struct flow *, struct stream *src, struct stream *dst,
@@ -70,12 +98,39 @@ enum io	flow_write(struct flow *);
 /* Half-close the sink (IO_DONE once out, or a want to retry on). */
 enum io	flow_shutdown(struct flow *);
 
+/*
+ * Append n bytes to the buffer to go out after what it holds (a Telnet
+ * answer), even beyond max.  False once the sink is finished, or when
+ * memory is short: the bytes are then dropped.
+ */
+bool	flow_inject(struct flow *, const void *, size_t n);
+/*
+ * A flow that rests (tap rest_ms) is not read until rest_until.  At now
+ * (now_ms()) or later the rest ends: returns true when one just did, so
+ * the source is worth trying again.
+ */
+bool	flow_rest_over(struct flow *, int64_t now);
+
+/* The most bytes one byte read may become in the buffer. */
+static inline size_t
+flow_need(const struct flow *f)
+{
+	return f->tap != NULL && f->tap->grow > 1 ? f->tap->grow : 1;
+}
+
 /* Room to read into, so the source is worth watching. */
 static inline bool
 flow_can_read(const struct flow *f)
 {
-	return !f->src_eof && !f->done && f->len < f->max &&
-	    (!f->record || f->len == 0);
+	return !f->src_eof && !f->done && f->rest_until == 0 &&
+	    f->len + flow_need(f) <= f->max && (!f->record || f->len == 0);
+}
+
+/* A tap must see the bytes: a zero-copy path would go around it. */
+static inline bool
+flow_needs_bytes(const struct flow *f)
+{
+	return f->tap != NULL;
 }
 
 /* Bytes to write, or a half-close to send. */

@@ -129,11 +129,23 @@ main(int argc, char **argv)
 			    "verified; anyone in the path can read and change "
 			    "the data");
 	}
+	if ((o.output != NULL || o.hex_dump != NULL) &&
+	    (m.rec = recorder_open(o.output, o.hex_dump, o.append_output,
+	    &e)) == NULL) {
+		SSL_CTX_free(m.ctx);
+		return report_failure(&e);
+	}
 	if (o.scan)
 		rc = mode_scan(&m);
 	else
 		rc = o.listen ? mode_listen(&m) : mode_connect(&m);
 	SSL_CTX_free(m.ctx);
 	access_free(&acl);
+	/* A recording that lost bytes is not a success. */
+	if (recorder_close(m.rec, &e) == -1) {
+		say("%s", e.msg);
+		if (rc == ST_OK)
+			rc = ST_RUNTIME;
+	}
 	return rc;
 }

@@ -98,9 +98,33 @@ const struct optdef option_table[] = {
 	{ "recv-only", 0, NULL, GROUP_GENERAL,
 	  "Only receive; never read stdin",
 	  set_flag, FIELD(recv_only) },
+	{ "send-only", 0, NULL, GROUP_GENERAL,
+	  "Only send; drop what arrives, and end after EOF on stdin",
+	  set_flag, FIELD(send_only) },
 	{ "no-shutdown", 0, NULL, GROUP_GENERAL,
 	  "Keep the write side open at EOF on stdin",
 	  set_flag, FIELD(no_shutdown) },
+	{ "delay", 'd', "SECS", GROUP_GENERAL,
+	  "Wait SECS after each read from stdin",
+	  set_seconds, FIELD(delay_ms) },
+	{ "crlf", 'C', NULL, GROUP_GENERAL,
+	  "Send LF from stdin as CRLF",
+	  set_flag, FIELD(crlf) },
+	{ "telnet", 't', NULL, GROUP_GENERAL,
+	  "Refuse Telnet option negotiation; strip Telnet commands",
+	  set_flag, FIELD(telnet) },
+	{ "output", 'o', "FILE", GROUP_GENERAL,
+	  "Copy the session's bytes, both directions, to FILE",
+	  set_string, FIELD(output) },
+	{ "hex-dump", 'x', "FILE", GROUP_GENERAL,
+	  "Write a hex dump of the session to FILE",
+	  set_string, FIELD(hex_dump) },
+	{ "append-output", 0, NULL, GROUP_GENERAL,
+	  "Append to the -o and -x files instead of truncating",
+	  set_flag, FIELD(append_output) },
+	{ "progress", 0, NULL, GROUP_GENERAL,
+	  "Show bytes moved and the rate on stderr",
+	  set_flag, FIELD(progress) },
 	{ "exec", 'e', "PROG", GROUP_GENERAL,
 	  "Run PROG (split on blanks, no shell) on each connection",
 	  set_string, FIELD(exec) },
@@ -695,6 +719,35 @@ check_combinations(const struct options *o, const struct given *g,
 	return check_transport(o, g, e);
 }
 
+/* The data options: which of them go together. */
+static enum status
+check_data_options(const struct options *o, const struct given *g,
+    struct error *e)
+{
+	static const char data_letters[] = "dCtox";
+	const char *l;
+
+	if (o->send_only && o->recv_only)
+		return err_set(e, ST_USAGE, "cannot use --send-only and "
+		    "--recv-only together");
+	if ((o->exec != NULL || o->sh_exec != NULL) && o->send_only)
+		return err_set(e, ST_USAGE, "cannot use %s and --send-only "
+		    "together", o->exec != NULL ? "-e" : "-c");
+	if (o->append_output && o->output == NULL && o->hex_dump == NULL)
+		return err_set(e, ST_USAGE, "--append-output needs -o or -x");
+	if (o->progress && (o->keep_open || o->scan))
+		return err_set(e, ST_USAGE, "--progress is for one session: "
+		    "not with %s", o->scan ? "-z" : "-k");
+	for (l = data_letters; o->scan && *l != '\0'; l++)
+		if (given_letter(g, *l))
+			return err_set(e, ST_USAGE, "cannot use -z and -%c "
+			    "together", *l);
+	if (o->scan && (o->send_only || o->append_output))
+		return err_set(e, ST_USAGE, "cannot use -z and %s together",
+		    o->send_only ? "--send-only" : "--append-output");
+	return ST_OK;
+}
+
 /* Fill in getopt_long's tables from option_table. */
 static void
 build_getopt_tables(struct getopt_tables *t)
@@ -913,5 +966,7 @@ options_parse(int argc, char **argv, struct options *o, struct error *e)
 	if (st != ST_OK)
 		return st;
 	o->tls.server = o->listen;
-	return check_combinations(o, &g, e);
+	if ((st = check_combinations(o, &g, e)) != ST_OK)
+		return st;
+	return check_data_options(o, &g, e);
 }

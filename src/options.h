@@ -79,6 +79,14 @@ struct options {
 	int64_t		 quit_ms;	/* -q, or -1 */
 	bool		 recv_only;
 	bool		 no_shutdown;
+	bool		 send_only;	/* drop what arrives; end at EOF */
+	int64_t		 delay_ms;	/* -d: after each read of stdin */
+	bool		 crlf;		/* -C */
+	bool		 telnet;	/* -t */
+	const char	*output;	/* -o */
+	const char	*hex_dump;	/* -x */
+	bool		 append_output;
+	bool		 progress;
 	const char	*exec;		/* -e: a program, split on blanks */
 	const char	*sh_exec;	/* -c: a /bin/sh command */
 	bool		 exec_stderr;	/* the program's stderr to the peer */

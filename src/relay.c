@@ -39,6 +39,7 @@ struct relay {
 	bool		 established[2];
 	enum io		 hs_want[2];
 	struct flow	 flow[2];
+	struct taps	*taps;		/* the data options, or NULL */
 	struct watch	 watch[RELAY_WATCHES];
 	struct loop_timer timer;
 	struct loop_defer defer;
@@ -236,7 +237,8 @@ flow_in_read(struct relay *r, struct flow *f)
 				    f->len - got, got, r->opts.arg);
 		}
 	}
-	if (io == IO_EOF && !stream_eof_clean(f->src))
+	/* --send-only drops what comes: a truncation of it costs nothing. */
+	if (io == IO_EOF && !stream_eof_clean(f->src) && !r->opts.send_only)
 		r->truncated = true;
 	if (io == IO_ERROR) {
 		keep_first(&r->in_err, f->src->err.status, "receiving: %s",
@@ -390,8 +392,9 @@ check_finished(struct relay *r)
 		finish(r, r->err.status);
 		return;
 	}
-	if (r->flow[IN].done && (r->flow[OUT].done ||
-	    r->opts.end_at_peer_eof)) {
+	if ((r->flow[IN].done && (r->flow[OUT].done ||
+	    r->opts.end_at_peer_eof)) ||
+	    (r->opts.send_only && r->flow[OUT].done)) {
 		finish(r, ST_OK);
 		return;
 	}
@@ -487,6 +490,9 @@ next_deadline(const struct relay *r)
 		at = r->last_activity + r->opts.idle_ms;
 	if (r->quit_at >= 0 && (at < 0 || r->quit_at < at))
 		at = r->quit_at;
+	if (r->flow[OUT].rest_until > 0 && (at < 0 ||
+	    r->flow[OUT].rest_until < at))
+		at = r->flow[OUT].rest_until;
 	return at;
 }
 
@@ -587,6 +593,10 @@ step(struct relay *r)
 		if (step_handshakes(r))
 			r->fresh = true;
 	}
+	/* -d: a source that has rested is tried again, fd or not. */
+	if (r->flow[OUT].rest_until != 0 &&
+	    flow_rest_over(&r->flow[OUT], now_ms()))
+		r->kicked = true;
 	if (!r->over && r->established[0] && r->established[1])
 		for (i = 0; i < 2 && !r->over; i++)
 			step_flow(r, &r->flow[i]);
@@ -662,6 +672,11 @@ relay_new(struct loop *loop, struct stream *local, struct stream *net,
 		r->flow[OUT].src_eof = true;
 		r->flow[OUT].done = true;
 	}
+	if (tap_opts_any(&o->taps) && (r->taps = taps_new(&o->taps,
+	    &r->flow[OUT], &r->flow[IN], e)) == NULL) {
+		free(r);
+		return NULL;
+	}
 	loop_timer_init(&r->timer, on_timer);
 	loop_defer_init(&r->defer, on_defer);
 	r->last_activity = now_ms();
@@ -723,6 +738,7 @@ relay_get_stats(const struct relay *r, struct relay_stats *s)
 	s->received = r->flow[IN].bytes;
 	s->truncated = r->truncated;
 	s->unsent = r->flow[OUT].len;
+	s->taken = r->flow[OUT].taken;
 	s->output_gone = r->output_gone;
 }
 
@@ -740,6 +756,7 @@ relay_free(struct relay *r)
 	loop_defer_cancel(r->loop, &r->defer);
 	flow_release(&r->flow[OUT]);
 	flow_release(&r->flow[IN]);
+	taps_free(r->taps);
 	free(r);
 }
 

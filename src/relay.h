@@ -13,6 +13,10 @@
  * everything is sent and the half-close has gone out.  A clean end always
  * sends close_notify and FIN, whatever ended it.
  *
+ * The data options (-d, -C, -t, -o, -x, --send-only) ride on the flows as
+ * taps (tap.h), set up from opts.taps; without them the flows are left as
+ * they are.
+ *
  * relay_run() is a loop with one relay in it.  A driver with many sessions
  * makes one relay per session on its own loop, and hears of each end
  * through on_done.
@@ -27,6 +31,7 @@
 #include "loop.h"
 #include "status.h"
 #include "stream.h"
+#include "tap.h"
 
 #define RELAY_BUFSIZE	(256 * 1024)
 /* The most a clean end waits for room to send close_notify and FIN. */
@@ -40,6 +45,8 @@ struct relay_opts {
 	int64_t	 idle_ms;		/* -i: 0 for none */
 	int64_t	 quit_after_eof_ms;	/* -q: -1 for never */
 	bool	 recv_only;		/* never read local */
+	/* End once local EOF is sent; what net sends is dropped (taps). */
+	bool	 send_only;
 	bool	 no_shutdown;		/* no half-close on local EOF */
 	bool	 end_at_peer_eof;	/* local is a terminal */
 	/*
@@ -73,6 +80,7 @@ struct relay_opts {
 	 */
 	void	(*on_done)(struct relay *, void *done_arg);
 	void	*arg;			/* for on_established, on_first_data */
+	struct tap_opts taps;		/* the data options (tap.h) */
 	void	*done_arg;
 };
 
@@ -81,6 +89,7 @@ struct relay_stats {
 	uint64_t received;		/* net -> local */
 	bool	 truncated;		/* net EOF without close_notify */
 	uint64_t unsent;		/* local bytes read but not sent */
+	uint64_t taken;			/* read from local (before -C) */
 	bool	 output_gone;		/* local's reader went away (EPIPE) */
 };
 

@@ -16,6 +16,7 @@
 #include "drivers.h"
 #include "exec.h"
 #include "loop.h"
+#include "progress.h"
 #include "tls.h"
 
 int verbose;
@@ -149,8 +150,10 @@ session_opts(const struct mode *m, struct relay_opts *ro)
 	if (o->udp && !o->listen && o->quit_ms < 0)
 		ro->quit_after_eof_ms = 0;
 	ro->recv_only = o->recv_only;
+	ro->send_only = o->send_only;
 	ro->no_shutdown = o->no_shutdown;
-	ro->end_at_peer_eof = !o->recv_only && isatty(STDIN_FILENO);
+	ro->end_at_peer_eof = !o->recv_only && !o->send_only &&
+	    isatty(STDIN_FILENO);
 	ro->hold_local_eof = stdout_is_socket();
 	/*
 	 * A child gets EOF on its stdin at the peer's EOF and may still
@@ -162,6 +165,11 @@ session_opts(const struct mode *m, struct relay_opts *ro)
 		ro->local_after_net = true;
 		ro->local_reader_may_leave = true;
 	}
+	ro->taps.delay_ms = o->delay_ms;
+	ro->taps.crlf = o->crlf;
+	ro->taps.telnet = o->telnet;
+	ro->taps.discard_in = o->send_only;
+	ro->taps.rec = m->rec;
 	ro->on_established = session_established;
 	if (m->ctx == NULL)
 		ro->on_first_data = on_first_data;
@@ -250,6 +258,24 @@ on_signal(struct loop *l, int signo, void *arg)
 		relay_stop(out->relay, ST_OK, NULL);
 }
 
+/*
+ * With --progress: what is left of standard input when it is a regular
+ * file, else -1 (unknown).
+ */
+static int64_t
+input_size(const struct mode *m)
+{
+	struct stat st;
+	off_t at;
+
+	if (m->o->exec != NULL || m->o->sh_exec != NULL || m->o->recv_only ||
+	    fstat(STDIN_FILENO, &st) == -1 || !S_ISREG(st.st_mode))
+		return -1;
+	if ((at = lseek(STDIN_FILENO, 0, SEEK_CUR)) == -1 || at > st.st_size)
+		at = 0;
+	return (int64_t)(st.st_size - at);
+}
+
 /* Wait until every child is reaped: no zombie is left. */
 static void
 wait_children(struct loop *loop)
@@ -291,6 +317,7 @@ static int
 run_relay(const struct mode *m, struct loop *loop, struct stream *local,
     struct stream *net, int64_t deadline, struct outcome *out)
 {
+	struct progress *prog = NULL;
 	struct relay_opts ro;
 
 	session_opts(m, &ro);
@@ -300,10 +327,14 @@ run_relay(const struct mode *m, struct loop *loop, struct stream *local,
 	    loop_signal(loop, SIGTERM, on_signal, out, &out->e) == -1)
 		return -1;
 	relay_start(out->relay);
+	if (m->o->progress)
+		prog = progress_start(loop, out->relay, stderr,
+		    isatty(STDERR_FILENO), input_size(m));
 	while (!relay_finished(out->relay, &out->st, &out->e))
 		if (loop_once(loop, &out->e) == -1)
 			relay_stop(out->relay, out->e.status, "%s",
 			    out->e.msg);
+	progress_end(prog);
 	relay_get_stats(out->relay, &out->stats);
 	/* Writing to a program found it gone: that is its business. */
 	if (m->o->exec != NULL || m->o->sh_exec != NULL)

@@ -21,7 +21,8 @@ bail() {
     bail "tlsnc --help failed"
 
 # Each --help line that starts with an option, as "opt" or "opt arg" per
-# option, one per line, lower case: "-p port", "--source-port port".
+# option, one per line, the argument in lower case: "-p port",
+# "--source-port port".  Letters keep their case: -C is not -c.
 awk '
 /^ +-/ {
 	n = 0
@@ -32,14 +33,14 @@ awk '
 		if (f ~ /^--?[A-Za-z0-9]/ && arg == "")
 			opt[++n] = f
 		else if (f ~ /^[A-Z0-9:_]+$/ && n > 0 && arg == "")
-			arg = " " f
+			arg = " " tolower(f)
 		else
 			break
 	}
 	# "-p, --source-port PORT": the argument belongs to both forms.
 	for (i = 1; i <= n; i++)
 		print opt[i] arg
-}' "$T/help" | tr 'A-Z' 'a-z' > "$T/help.opts"
+}' "$T/help" > "$T/help.opts"
 
 n=$(wc -l < "$T/help.opts")
 [ "$n" -ge 10 ] || bail "found only $n options in --help"
@@ -58,12 +59,12 @@ indesc && /^\.It Fl / {
 			gsub(/\\-/, "-", o)
 			last = "-" o
 		} else if ($i == "Ar" && i < NF && last != "") {
-			last = last " " $(++i)
+			last = last " " tolower($(++i))
 		}
 	}
 	if (last != "")
 		print last
-}' "$MAN" | tr 'A-Z' 'a-z' > "$T/man.opts"
+}' "$MAN" > "$T/man.opts"
 
 if cmp -s "$T/help.opts" "$T/man.opts"; then
 	ok "the man page lists the options of --help, in order, with arguments"
@@ -77,8 +78,7 @@ fi
 awk '
 /^[ \t]*local opts=\(/ { inlist = 1; next }
 inlist && /^[ \t]*\)/ { inlist = 0 }
-inlist { for (i = 1; i <= NF; i++) print $i }' "$COMP" |
-    tr 'A-Z' 'a-z' > "$T/comp.names"
+inlist { for (i = 1; i <= NF; i++) print $i }' "$COMP" > "$T/comp.names"
 
 if [ -s "$T/comp.names" ] && cmp -s "$T/help.names" "$T/comp.names"; then
 	ok "contrib/tlsnc completes the options of --help, in order"

@@ -29,6 +29,7 @@
 #include "cases.h"
 #include "flow.h"
 #include "stream.h"
+#include "tap.h"
 
 #define WATCHDOG_SECS	60
 #define FAKE_STEPS	8
@@ -435,6 +436,200 @@ static const struct max_case max_cases[] = {
 	{ "max_above_small", 40000, FLOW_BUF_SMALL, 40000 },
 	{ "max_default", 0, FLOW_BUF_SMALL, FLOW_BUF_MAX },
 };
+
+/* --- Taps. */
+
+/* A tap that writes every byte twice, and counts what it sees. */
+struct twice {
+	struct flow_tap	 tap;
+	unsigned char	 scratch[64];
+	size_t		 seen_read;
+	size_t		 seen_written;
+};
+
+static void
+twice_on_read(struct flow_tap *t, const void *p, size_t n)
+{
+	struct twice *tw = (struct twice *)(void *)t;
+
+	assert_seq(p, n, tw->seen_read);
+	tw->seen_read += n;
+}
+
+static void
+twice_on_write(struct flow_tap *t, const void *p, size_t n)
+{
+	struct twice *tw = (struct twice *)(void *)t;
+
+	(void)p;
+	tw->seen_written += n;
+}
+
+static size_t
+twice_transform(struct flow_tap *t, const void *in, size_t n, void *out)
+{
+	const unsigned char *p = in;
+	unsigned char *q = out;
+	size_t i;
+
+	assert_true(n <= t->chunk);
+	for (i = 0; i < n; i++)
+		q[2 * i] = q[2 * i + 1] = p[i];
+	return 2 * n;
+}
+
+/*
+ * A transform that doubles: the buffer never passes its maximum, every
+ * byte arrives twice and in order, and the observers see the bytes before
+ * and after.
+ */
+static void
+tap_transform_grows(void **state)
+{
+	struct flow_fx *fx = *state;
+	struct twice tw = {
+		.tap = { .on_read = twice_on_read, .on_write = twice_on_write,
+		    .transform = twice_transform, .grow = 2, .chunk = 64 },
+	};
+	unsigned char buf[4096];
+	size_t got, total = 0, want = 3001, i;
+	ssize_t r;
+	int rounds = 0;
+
+	tw.tap.scratch = tw.scratch;
+	fx_real(fx, false, 101);
+	assert_false(flow_needs_bytes(&fx->f));
+	fx->f.tap = &tw.tap;
+	assert_true(flow_needs_bytes(&fx->f));
+	assert_int_equal(send_seq(fx, want), want);
+	while (total < 2 * want && rounds++ < 10000) {
+		(void)flow_read(&fx->f, &got);
+		assert_true(fx->f.len <= fx->f.max);
+		(void)flow_write(&fx->f);
+		while ((r = read(fx->dst_peer, buf, sizeof(buf))) > 0) {
+			for (i = 0; i < (size_t)r; i++)
+				assert_int_equal(buf[i],
+				    seq_byte((total + i) / 2));
+			total += (size_t)r;
+		}
+	}
+	assert_int_equal(total, 2 * want);
+	assert_int_equal(tw.seen_read, want);
+	assert_int_equal(tw.seen_written, 2 * want);
+	assert_int_equal(fx->f.taken, want);
+	assert_int_equal(fx->f.bytes, 2 * want);
+}
+
+/* A tap with rest_ms: no reading until the rest is over. */
+static void
+tap_rests(void **state)
+{
+	struct flow_fx *fx = *state;
+	struct flow_tap tap = { .grow = 1, .rest_ms = 60000 };
+	size_t got;
+
+	fx_real(fx, false, 0);
+	fx->f.tap = &tap;
+	send_seq(fx, 100);
+	assert_int_equal(flow_read(&fx->f, &got), IO_DONE);
+	assert_int_equal(got, 100);
+	assert_true(fx->f.rest_until > 0);
+	assert_false(flow_can_read(&fx->f));
+	assert_false(flow_rest_over(&fx->f, fx->f.rest_until - 1));
+	assert_false(flow_can_read(&fx->f));
+	assert_true(flow_rest_over(&fx->f, fx->f.rest_until));
+	assert_true(flow_can_read(&fx->f));
+	assert_false(flow_rest_over(&fx->f, INT64_MAX));
+}
+
+/* Injected bytes go out after what was buffered, and never after the end. */
+static void
+inject_follows_buffer(void **state)
+{
+	struct flow_fx *fx = *state;
+	unsigned char buf[256];
+	size_t got;
+	ssize_t r;
+
+	fx_real(fx, false, 0);
+	assert_true(flow_inject(&fx->f, "AB", 2));
+	send_seq(fx, 10);
+	(void)flow_read(&fx->f, &got);
+	assert_true(flow_inject(&fx->f, "XYZ", 3));
+	assert_int_equal(fx->f.len, 15);
+	(void)flow_write(&fx->f);
+	r = read(fx->dst_peer, buf, sizeof(buf));
+	assert_int_equal(r, 15);
+	assert_memory_equal(buf, "AB", 2);
+	assert_seq(buf + 2, 10, 0);
+	assert_memory_equal(buf + 12, "XYZ", 3);
+	fx->f.done = true;
+	assert_false(flow_inject(&fx->f, "Q", 1));
+}
+
+/*
+ * The session's taps (tap.c) on two flows: -t answers on the other flow
+ * and keeps the data; --send-only keeps nothing; a finished flow gets no
+ * answers.
+ */
+static void
+taps_telnet_and_discard(void **state)
+{
+	struct flow_fx *fx = *state;
+	struct flow back;	/* to the peer, for the answers */
+	struct stream *bdst;
+	struct tap_opts o = { .telnet = true };
+	struct taps *tp;
+	struct error e;
+	unsigned char buf[64];
+	int b[2];
+	size_t got;
+
+	fx_real(fx, false, 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b),
+	    0);
+	set_nonblocking(b[1]);
+	bdst = stream_fd_new(b[0], b[0], STREAM_OWN_FDS);
+	assert_non_null(bdst);
+	flow_init(&back, NULL, bdst, 0);
+	tp = taps_new(&o, &back, &fx->f, &e);
+	assert_non_null(tp);
+	assert_true(flow_needs_bytes(&fx->f));
+	assert_false(flow_needs_bytes(&back));
+	assert_int_equal(write(fx->src_peer, "\xff\xfd\x01hi\xff\xfb\x03", 8),
+	    8);
+	(void)flow_read(&fx->f, &got);
+	assert_int_equal(got, 2);
+	assert_memory_equal(fx->f.buf + fx->f.head, "hi", 2);
+	assert_int_equal(back.len, 6);
+	(void)flow_write(&back);
+	assert_int_equal(read(b[1], buf, sizeof(buf)), 6);
+	assert_memory_equal(buf, "\xff\xfc\x01\xff\xfe\x03", 6);
+	/* Once "back" is finished, answers are dropped. */
+	back.done = true;
+	assert_int_equal(write(fx->src_peer, "\xff\xfd\x02", 3), 3);
+	(void)flow_read(&fx->f, &got);
+	assert_int_equal(back.len, 0);
+	taps_free(tp);
+	fx->f.tap = NULL;
+	flow_release(&fx->f);
+
+	/* --send-only: read, and nothing kept. */
+	o.telnet = false;
+	o.discard_in = true;
+	tp = taps_new(&o, &back, &fx->f, &e);
+	assert_non_null(tp);
+	assert_int_equal(write(fx->src_peer, "dropped", 7), 7);
+	(void)flow_read(&fx->f, &got);
+	assert_int_equal(got, 0);
+	assert_int_equal(fx->f.len, 0);
+	assert_int_equal(fx->f.taken, 7 + 8 + 3);
+	taps_free(tp);
+	fx->f.tap = NULL;
+	flow_release(&back);
+	stream_close(bdst);
+	close(b[1]);
+}
 
 static void
 max_is_respected(void **state)
@@ -955,6 +1150,10 @@ main(void)
 		CASE(grows_and_stops_at_max),
 		cmocka_unit_test(record_from_datagrams),
 		cmocka_unit_test(record_to_datagrams),
+		CASE(tap_transform_grows),
+		CASE(tap_rests),
+		CASE(inject_follows_buffer),
+		CASE(taps_telnet_and_discard),
 	};
 	struct CMUnitTest tests[NELEM(fixed) + NELEM(max_cases) +
 	    NELEM(eof_cases) + NELEM(read_cases) + NELEM(write_cases) +

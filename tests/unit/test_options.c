@@ -783,7 +783,7 @@ static void
 err_unknown_short(void **state)
 {
 	(void)state;
-	USAGE_ERROR("unknown option '-x'", "-x", "h", "1");
+	USAGE_ERROR("unknown option '-j'", "-j", "h", "1");
 	/* Inside a cluster, and after a valid option. */
 	USAGE_ERROR("unknown option '-Z'", "-vZ", "h", "1");
 }
@@ -950,6 +950,44 @@ exec_forms(void **state)
 	    "--recv-only", "h", "1");
 	USAGE_ERROR("-e needs a program", "-e", "", "h", "1");
 	USAGE_ERROR("-e needs a program", "-e", " \t", "h", "1");
+}
+
+static void
+data_options(void **state)
+{
+	(void)state;
+	PARSE_OK("-d", "0.25", "-C", "-t", "-o", "out", "-x", "hex",
+	    "--append-output", "--progress", "h", "1");
+	assert_int_equal(opts.delay_ms, 250);
+	assert_true(opts.crlf);
+	assert_true(opts.telnet);
+	assert_string_equal(opts.output, "out");
+	assert_string_equal(opts.hex_dump, "hex");
+	assert_true(opts.append_output);
+	assert_true(opts.progress);
+	PARSE_OK("--delay", "2", "--crlf", "--telnet", "--output", "o",
+	    "--hex-dump", "x", "--send-only", "h", "1");
+	assert_int_equal(opts.delay_ms, 2000);
+	assert_true(opts.send_only);
+	assert_false(opts.append_output);
+	USAGE_ERROR("-d: invalid time 'soon' (seconds, or a number with ms, "
+	    "s, m or h)", "-d", "soon",
+	    "h", "1");
+	USAGE_ERROR("cannot use --send-only and --recv-only together",
+	    "--send-only", "--recv-only", "h", "1");
+	USAGE_ERROR("cannot use -e and --send-only together", "-e", "cat",
+	    "--send-only", "h", "1");
+	USAGE_ERROR("--append-output needs -o or -x", "--append-output", "h",
+	    "1");
+	USAGE_ERROR("--progress is for one session: not with -k", "-l", "-k",
+	    "--progress", "1");
+	USAGE_ERROR("--progress is for one session: not with -z", "-z",
+	    "--progress", "h", "1");
+	USAGE_ERROR("cannot use -z and -C together", "-z", "-C", "h", "1");
+	USAGE_ERROR("cannot use -z and -o together", "-z", "-o", "f", "h",
+	    "1");
+	USAGE_ERROR("cannot use -z and --send-only together", "-z",
+	    "--send-only", "h", "1");
 }
 
 static void
@@ -1277,6 +1315,7 @@ main(void)
 		cmocka_unit_test(err_4_and_6),
 		cmocka_unit_test(err_tls_without_ssl),
 		cmocka_unit_test(exec_forms),
+		cmocka_unit_test(data_options),
 		cmocka_unit_test(err_pin_and_no_verify),
 		cmocka_unit_test(err_verify_and_no_verify),
 		cmocka_unit_test(err_client_tls_with_listen),
