@@ -69,7 +69,7 @@ main(int argc, char **argv)
 {
 	struct options o;
 	struct error e;
-	struct mode m = { .o = &o };
+	struct mode m = { .o = &o, .report_fd = -1 };
 	char own_fp[TLS_FP_MAX] = "";
 	int rc;
 
@@ -97,6 +97,10 @@ main(int argc, char **argv)
 		if ((m.ctx = tls_ctx_new(&o.tls, own_fp, &m.ephemeral,
 		    &e)) == NULL)
 			return report_failure(&e);
+		if (report_setup(&m, &e) == -1) {
+			SSL_CTX_free(m.ctx);
+			return report_failure(&e);
+		}
 		if (o.tls.no_verify)
 			say("warning: --ssl-no-verify: the server is not "
 			    "verified; anyone in the path can read and change "
