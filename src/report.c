@@ -570,8 +570,10 @@ peer_signature(SSL *ssl, char *buf, size_t len)
 }
 
 static void
-emit_negotiated(struct emit *e, SSL *ssl, const struct tls_info *info)
+emit_negotiated(struct emit *e, SSL *ssl, const struct sess *s,
+    const struct tls_info *info)
 {
+	const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 	const unsigned char *alpn = NULL;
 	unsigned alen = 0;
 	char buf[256];
@@ -586,7 +588,13 @@ emit_negotiated(struct emit *e, SSL *ssl, const struct tls_info *info)
 	snprintf(buf, sizeof(buf), "%.*s", (int)alen, alpn != NULL ?
 	    (const char *)alpn : "");
 	e_str(e, "alpn", alen > 0 ? buf : NULL);
-	e_str(e, "sni", SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name));
+	/*
+	 * A server reports the name it received, which OpenSSL does not
+	 * give for a resumed TLS 1.2 session.
+	 */
+	if (s->have_offer)
+		sni = s->offer.have_sni ? s->offer.sni : NULL;
+	e_str(e, "sni", sni);
 	e_bool(e, "resumed", up && SSL_session_reused(ssl));
 	/* No OCSP response is asked for or stapled yet. */
 	e_str(e, "ocsp", "none");
@@ -727,7 +735,7 @@ emit_session(struct emit *e, struct stream *st, SSL *ssl, struct sess *s,
 	e_int(e, "status", failure == NULL ? 0 : (long long)status);
 	e_str(e, "error", failure);
 	e_ms(e, "handshake_ms", s->elapsed_ms);
-	emit_negotiated(e, ssl, &info);
+	emit_negotiated(e, ssl, s, &info);
 	emit_verify(e, ssl, &info);
 	emit_chain(e, ssl);
 	emit_offer(e, ssl, s);
