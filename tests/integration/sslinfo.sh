@@ -324,4 +324,64 @@ check "-k: the second connection offered the ticket of the first" \
 check "-k: a client that spoke no TLS gets a failed object" json_true \
     "$T/keep.j" 'objs[2]["result"] == "failed" and objs[2]["status"] == 4
     and objs[2]["version"] is None and objs[2]["offered"] is None'
+
+# --- gnutls peers.
+
+if command -v gnutls-serv > /dev/null && command -v gnutls-cli > /dev/null
+then
+	# tlsnc's report of gnutls-serv held to TLS 1.2 and ChaCha20.
+	gnutls-serv --echo -q -p 0 --x509certfile "$PKI/server.pem" \
+	    --x509keyfile "$PKI/server.key" --priority \
+	    "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+CHACHA20-POLY1305" \
+	    > /dev/null 2> "$T/gs.gerr" &
+	GPID=$!
+	BG_PIDS="$BG_PIDS $GPID"
+	GPORT=$(port_of_pid "$GPID" '^0\.0\.0\.0:')
+	client "$T/gs.cout" "$T/gs.cerr" /dev/null --ssl --ssl-trustfile \
+	    "$PKI/ca.pem" --ssl-info=json localhost "$GPORT"
+	kill "$GPID" 2> /dev/null
+	check "gnutls-serv: exit status 0" status_is 0 "$CST"
+	check "gnutls-serv: the version and cipher it was held to" eval \
+	    'json_lines "$T/gs.cerr" "$T/gs.j" && json_true "$T/gs.j" \
+	    "o[\"version\"] == \"TLSv1.2\" and
+	    o[\"cipher\"] == \"ECDHE-ECDSA-CHACHA20-POLY1305\" and
+	    o[\"chain\"][0][\"sha256\"] == env[\"LEAF_FP\"]"'
+
+	# What gnutls-cli offered to the listener.
+	listen_tlsnc "$T/gc.lout" "$T/gc.lerr" /dev/null -l --ssl \
+	    --ssl-cert "$PKI/server.pem" --ssl-key "$PKI/server.key" \
+	    --ssl-info 127.0.0.1 0
+	run_limited 30 gnutls-cli --x509cafile "$PKI/ca.pem" --alpn=h2 \
+	    --alpn=http/1.1 --priority "NORMAL:-VERS-ALL:+VERS-TLS1.2" \
+	    -p "$LPORT" localhost < /dev/null > "$T/gc.out" 2> "$T/gc.err"
+	listener_status
+	check "gnutls-cli: listener exit status 0" status_is 0 "$LST"
+	check "gnutls-cli: the text report of what it offered" eval \
+	    'has_line "$T/gc.lerr" "tlsnc:     alpn: h2, http/1.1" &&
+	    has_line "$T/gc.lerr" "tlsnc:     versions: TLSv1.2" &&
+	    has_line "$T/gc.lerr" "tlsnc:     sni: localhost" &&
+	    has_line "$T/gc.lerr" "tlsnc:   side: server" &&
+	    has_line "$T/gc.lerr" "tlsnc:   version: TLSv1.2"'
+else
+	skip 4 "gnutls-serv or gnutls-cli is not installed"
+fi
+
+# --- Bad values.
+
+"$TLSNC" --ssl --ssl-info=xml localhost 1 > /dev/null 2> "$T/bad1.err"
+check "--ssl-info=xml: status 2" status_is 2 $?
+check "--ssl-info=xml: the message names it" has_line "$T/bad1.err" \
+    "tlsnc: --ssl-info: unknown format 'xml' (text or json)"
+"$TLSNC" --ssl-info localhost 1 > /dev/null 2> "$T/bad2.err"
+check "--ssl-info without --ssl: status 2" status_is 2 $?
+"$TLSNC" --ssl --ssl-keylog "$T/no/such/dir" localhost 1 > /dev/null \
+    2> "$T/bad3.err"
+check "--ssl-keylog in a missing directory: status 2" status_is 2 $?
+check "--ssl-keylog in a missing directory: the message names it" \
+    has_line "$T/bad3.err" \
+    "tlsnc: --ssl-keylog $T/no/such/dir: No such file or directory"
+"$TLSNC" --ssl --ssl-info-file "$T/no/such/dir" localhost 1 > /dev/null \
+    2> "$T/bad4.err"
+check "--ssl-info-file in a missing directory: status 2" status_is 2 $?
+
 done_testing
