@@ -354,8 +354,11 @@ then
 	run_limited 30 gnutls-cli --x509cafile "$PKI/ca.pem" --alpn=h2 \
 	    --alpn=http/1.1 --priority "NORMAL:-VERS-ALL:+VERS-TLS1.2" \
 	    -p "$LPORT" localhost < /dev/null > "$T/gc.out" 2> "$T/gc.err"
+	# How the session then ends is a race between the two close_notify
+	# (gnutls.sh arranges it); only the handshake matters here.
 	listener_status
-	check "gnutls-cli: listener exit status 0" status_is 0 "$LST"
+	check "gnutls-cli: the handshake completed" \
+	    has_line "$T/gc.lerr" "tlsnc:   result: ok"
 	check "gnutls-cli: the text report of what it offered" eval \
 	    'has_line "$T/gc.lerr" "tlsnc:     alpn: h2, http/1.1" &&
 	    has_line "$T/gc.lerr" "tlsnc:     versions: TLSv1.2" &&
