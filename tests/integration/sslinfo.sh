@@ -292,6 +292,36 @@ check "offered (s_client): no ticket, no PSK, no certificate" json_true \
     o["offered"]["psk"] is False and o["chain"] == [] and
     o["verify"]["result"] == "none"'
 
+# A client that offers only TLS 1.1: the handshake fails (status 4), and
+# the object still says what it offered.
+listen_tlsnc "$T/old.lout" "$T/old.lerr" /dev/null -l --ssl \
+    --ssl-cert "$PKI/server.pem" --ssl-key "$PKI/server.key" \
+    --ssl-info=json 127.0.0.1 0
+s_client_to old -tls1_1 -cipher DEFAULT@SECLEVEL=0 -servername old.example
+listener_status
+check "offered TLS 1.1 only: listener exit status 4" status_is 4 "$LST"
+check "offered TLS 1.1 only: a failed object with the offer" eval \
+    'json_lines "$T/old.lerr" "$T/old.j" && json_true "$T/old.j" \
+    "len(objs) == 1 and o[\"result\"] == \"failed\" and
+    o[\"status\"] == 4 and o[\"version\"] is None and
+    o[\"offered\"][\"versions\"] == [\"TLSv1.1\"] and
+    o[\"offered\"][\"sni\"] == \"old.example\""'
+
+# A client that never sends its ClientHello: the -w timeout (status 3),
+# and an object that says so.
+listen_tlsnc "$T/slow.lout" "$T/slow.lerr" /dev/null -l --ssl -w 0.5 \
+    --ssl-info=json 127.0.0.1 0
+hold "$T/slow.fifo"
+"$TLSNC" 127.0.0.1 "$LPORT" < "$T/slow.fifo" > /dev/null 2>&1 &
+BG_PIDS="$BG_PIDS $!"
+listener_status
+unhold
+check "no ClientHello: listener exit status 3" status_is 3 "$LST"
+check "no ClientHello: a failed object with the timeout" eval \
+    'json_lines "$T/slow.lerr" "$T/slow.j" && json_true "$T/slow.j" \
+    "o[\"result\"] == \"failed\" and o[\"status\"] == 3 and
+    o[\"offered\"] is None and o[\"handshake_ms\"] >= 400"'
+
 # -k: one object per line, per connection, failures included; a TLS 1.2
 # session ticket is seen on the second connection.
 listen_tlsnc "$T/keep.lout" "$T/keep.lerr" /dev/null -l -k --ssl \
