@@ -357,6 +357,20 @@ check "-k: a client that spoke no TLS gets a failed object" json_true \
 
 # --- gnutls peers.
 
+# only_aes128_gcm ERR: the offered suites of a text report are AES-128-GCM
+# ones (and the renegotiation SCSV), and one of them was chosen.
+only_aes128_gcm() {
+	sed -n 's/^tlsnc:     ciphers: //p' "$1" | tr ',' '\n' |
+	    tr -d ' ' > "$1.suites"
+	if [ -s "$1.suites" ] && ! grep -v -e AES128-GCM \
+	    -e TLS_EMPTY_RENEGOTIATION_INFO_SCSV "$1.suites" > /dev/null &&
+	    has_line "$1" "tlsnc:   cipher: ECDHE-ECDSA-AES128-GCM-SHA256"; then
+		return 0
+	fi
+	diag_file "$1.suites"
+	return 1
+}
+
 if command -v gnutls-serv > /dev/null && command -v gnutls-cli > /dev/null
 then
 	# tlsnc's report of gnutls-serv held to TLS 1.2 and ChaCha20.
@@ -377,12 +391,13 @@ then
 	    o[\"cipher\"] == \"ECDHE-ECDSA-CHACHA20-POLY1305\" and
 	    o[\"chain\"][0][\"sha256\"] == env[\"LEAF_FP\"]"'
 
-	# What gnutls-cli offered to the listener.
+	# What gnutls-cli offered to the listener, told what to offer.
+	GC_ALGS="-GROUP-ALL:+GROUP-SECP256R1:+GROUP-X25519:-CIPHER-ALL:+AES-128-GCM"
 	listen_tlsnc "$T/gc.lout" "$T/gc.lerr" /dev/null -l --ssl \
 	    --ssl-cert "$PKI/server.pem" --ssl-key "$PKI/server.key" \
 	    --ssl-info 127.0.0.1 0
 	run_limited 30 gnutls-cli --x509cafile "$PKI/ca.pem" --alpn=h2 \
-	    --alpn=http/1.1 --priority "NORMAL:-VERS-ALL:+VERS-TLS1.2" \
+	    --alpn=http/1.1 --priority "NORMAL:-VERS-ALL:+VERS-TLS1.2:$GC_ALGS" \
 	    -p "$LPORT" localhost < /dev/null > "$T/gc.out" 2> "$T/gc.err"
 	# How the session then ends is a race between the two close_notify
 	# (gnutls.sh arranges it); only the handshake matters here.
@@ -394,9 +409,13 @@ then
 	    has_line "$T/gc.lerr" "tlsnc:     versions: TLSv1.2" &&
 	    has_line "$T/gc.lerr" "tlsnc:     sni: localhost" &&
 	    has_line "$T/gc.lerr" "tlsnc:   side: server" &&
-	    has_line "$T/gc.lerr" "tlsnc:   version: TLSv1.2"'
+	    has_line "$T/gc.lerr" "tlsnc:   version: TLSv1.2" &&
+	    has_line "$T/gc.lerr" "tlsnc:     groups: secp256r1, x25519" &&
+	    has_line "$T/gc.lerr" "tlsnc:     ocsp_request: yes"'
+	check "gnutls-cli: only the AES-128-GCM suites it was told to offer" \
+	    only_aes128_gcm "$T/gc.lerr"
 else
-	skip 4 "gnutls-serv or gnutls-cli is not installed"
+	skip 5 "gnutls-serv or gnutls-cli is not installed"
 fi
 
 # --- Bad values.
