@@ -136,7 +136,8 @@ session_report(const struct mode *m, struct stream *net, enum status st,
 	if (o->ssl_save_chain == NULL)
 		return ST_OK;
 	rc = report_save_chain(net, o->ssl_save_chain, e);
-	if (rc == 1 && failure == NULL)
+	/* A listener's clients send none unless asked: no news there. */
+	if (rc == 1 && failure == NULL && !o->listen)
 		say("warning: --ssl-save-chain: the peer sent no certificate");
 	return rc == -1 ? e->status : ST_OK;
 }
