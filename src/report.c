@@ -36,8 +36,11 @@ struct sess {
 	struct timespec	 start;
 	double		 elapsed_ms;	/* -1 until the report is built */
 	bool		 reported;
-	bool		 have_offer;
-	struct hello_offer offer;
+	/*
+	 * What the client offered, on a listener: some kilobytes, so it is
+	 * freed once the report is built rather than held by the session.
+	 */
+	struct hello_offer *offer;
 };
 
 static int sess_index = -1;
@@ -47,12 +50,16 @@ static void
 sess_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
     void *argp)
 {
+	struct sess *s = ptr;
+
 	(void)parent;
 	(void)ad;
 	(void)idx;
 	(void)argl;
 	(void)argp;
-	free(ptr);
+	if (s != NULL)
+		free(s->offer);
+	free(s);
 }
 
 /* The session's state, made on first use; NULL when out of memory. */
@@ -110,10 +117,10 @@ on_client_hello(SSL *ssl, int *alert, void *arg)
 
 	(void)alert;
 	(void)arg;
-	if (s != NULL) {
-		record_offer(ssl, &s->offer);
-		s->have_offer = true;
-	}
+	/* A second ClientHello (after a HelloRetryRequest) replaces it. */
+	if (s != NULL && !s->reported && (s->offer != NULL ||
+	    (s->offer = malloc(sizeof(*s->offer))) != NULL))
+		record_offer(ssl, s->offer);
 	return SSL_CLIENT_HELLO_SUCCESS;
 }
 
@@ -592,8 +599,8 @@ emit_negotiated(struct emit *e, SSL *ssl, const struct sess *s,
 	 * A server reports the name it received, which OpenSSL does not
 	 * give for a resumed TLS 1.2 session.
 	 */
-	if (s->have_offer)
-		sni = s->offer.have_sni ? s->offer.sni : NULL;
+	if (s->offer != NULL)
+		sni = s->offer->have_sni ? s->offer->sni : NULL;
 	e_str(e, "sni", sni);
 	e_bool(e, "resumed", up && SSL_session_reused(ssl));
 	/* No OCSP response is asked for or stapled yet. */
@@ -663,10 +670,10 @@ emit_list(struct emit *e, const char *key, const struct hello_list *l,
 static void
 emit_offer(struct emit *e, SSL *ssl, const struct sess *s)
 {
-	const struct hello_offer *o = &s->offer;
+	const struct hello_offer *o = s->offer;
 	size_t i;
 
-	if (!s->have_offer) {
+	if (o == NULL) {
 		if (e->json) {
 			json_key(&e->b, "offered");
 			json_null(&e->b);
@@ -761,6 +768,8 @@ report_build(struct stream *st, enum report_format fmt, const char *prefix,
 	e.json = fmt == REPORT_JSON;
 	e.prefix = prefix != NULL ? prefix : "";
 	emit_session(&e, st, ssl, s, status, failure);
+	free(s->offer);
+	s->offer = NULL;
 	if (e.b.failed) {
 		jb_free(&e.b);
 		return NULL;
