@@ -299,6 +299,86 @@ test_hello_alpn(void **state)
 	}
 }
 
+/* Every cut of a well-formed body, and every body grown by a byte, fails. */
+static void
+test_hello_every_truncation(void **state)
+{
+	static const struct {
+		unsigned	 type;
+		const char	*body;
+		size_t		 len;
+	} good[] = {
+		{ HELLO_EXT_SERVER_NAME, "\x00\x06\x00\x00\x03" "a.b", 8 },
+		{ HELLO_EXT_ALPN, "\x00\x06\x02h2\x02x1", 8 },
+		{ HELLO_EXT_SUPPORTED_GROUPS, "\x00\x04\x00\x1d\x00\x17", 6 },
+		{ HELLO_EXT_SIGALGS, "\x00\x02\x08\x04", 4 },
+		{ HELLO_EXT_SUPPORTED_VERSIONS, "\x04\x03\x04\x03\x03", 5 },
+	};
+	unsigned char buf[16];
+	struct hello_offer o;
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		memset(&o, 0, sizeof(o));
+		assert_int_equal(hello_parse_ext(&o, good[i].type,
+		    (const unsigned char *)good[i].body, good[i].len), 0);
+		for (n = 0; n < good[i].len; n++) {
+			memset(&o, 0, sizeof(o));
+			if (hello_parse_ext(&o, good[i].type,
+			    (const unsigned char *)good[i].body, n) != -1 ||
+			    !o.malformed)
+				fail_msg("type %u: a cut to %zu bytes passed",
+				    good[i].type, n);
+		}
+		memcpy(buf, good[i].body, good[i].len);
+		buf[good[i].len] = 0x01;
+		memset(&o, 0, sizeof(o));
+		if (hello_parse_ext(&o, good[i].type, buf, good[i].len + 1) !=
+		    -1)
+			fail_msg("type %u: a byte too many passed", good[i].type);
+	}
+}
+
+/*
+ * Random bodies: whatever the bytes, a parser answers 0 or -1, keeps to
+ * its bounds (ASan watches the reads) and NUL-terminates what it keeps.
+ */
+static void
+test_hello_random_bodies(void **state)
+{
+	static const unsigned types[] = {
+		HELLO_EXT_SERVER_NAME, HELLO_EXT_ALPN,
+		HELLO_EXT_SUPPORTED_GROUPS, HELLO_EXT_SIGALGS,
+		HELLO_EXT_SUPPORTED_VERSIONS, HELLO_EXT_SESSION_TICKET,
+	};
+	struct hello_offer *o = malloc(sizeof(*o));
+	unsigned char *body;
+	size_t i, j, len;
+	int rc;
+
+	(void)state;
+	assert_non_null(o);
+	for (i = 0; i < 3000; i++) {
+		len = i % 300;
+		body = tu_pattern(len, (uint32_t)i);
+		/* Small length prefixes, so that some bodies nearly parse. */
+		if (len >= 2 && i % 3 == 0) {
+			body[0] = 0;
+			body[1] = (unsigned char)(len - 2 - i % 2);
+		}
+		memset(o, 0, sizeof(*o));
+		rc = hello_parse_ext(o, types[i % 6], body, len);
+		assert_true(rc == 0 || rc == -1);
+		assert_true(o->nalpn <= HELLO_ALPN_MAX);
+		for (j = 0; j < o->nalpn; j++)
+			assert_int_equal(o->alpn[j].name[o->alpn[j].len], '\0');
+		assert_true(strlen(o->sni) < sizeof(o->sni));
+		free(body);
+	}
+	free(o);
+}
+
 static void
 test_hello_flags_and_names(void **state)
 {
@@ -704,6 +784,8 @@ main(void)
 		cmocka_unit_test(test_hello_ciphers_and_overflow),
 		cmocka_unit_test(test_hello_sni),
 		cmocka_unit_test(test_hello_alpn),
+		cmocka_unit_test(test_hello_every_truncation),
+		cmocka_unit_test(test_hello_random_bodies),
 		cmocka_unit_test(test_hello_flags_and_names),
 		T(test_report_json_both_sides),
 		T(test_report_text),
