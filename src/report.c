@@ -62,6 +62,15 @@ sess_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	free(s);
 }
 
+/* The session's state, or NULL when report_begin() never made it. */
+static struct sess *
+sess_get(SSL *ssl)
+{
+	if (ssl == NULL || sess_index == -1)
+		return NULL;
+	return SSL_get_ex_data(ssl, sess_index);
+}
+
 /* The session's state, made on first use; NULL when out of memory. */
 static struct sess *
 sess_of(SSL *ssl)
@@ -186,7 +195,7 @@ report_begin(struct stream *st)
 bool
 report_pending(struct stream *st)
 {
-	struct sess *s = sess_of(tls_get_ssl(st));
+	struct sess *s = sess_get(tls_get_ssl(st));
 
 	return s != NULL && !s->reported;
 }
@@ -756,7 +765,7 @@ report_build(struct stream *st, enum report_format fmt, const char *prefix,
     enum status status, const char *failure)
 {
 	SSL *ssl = tls_get_ssl(st);
-	struct sess *s = sess_of(ssl);
+	struct sess *s = sess_get(ssl);
 	struct emit e;
 
 	if (s == NULL)

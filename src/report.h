@@ -41,13 +41,14 @@ int	report_keylog_open(const char *opt, const char *path, struct error *);
 
 /* A TLS stream's handshake begins now: its time is counted from here. */
 void	report_begin(struct stream *);
-/* Whether the session has a report not yet built. */
+/* Whether report_begin() was called, and the report is not yet built. */
 bool	report_pending(struct stream *);
 /*
  * The report of a TLS session, which established or failed with status st
  * and message failure (NULL once established).  Text lines each start with
  * prefix; JSON is one object on one line.  Returns a string to free(), or
- * NULL when out of memory.  The session counts as reported from then on.
+ * NULL when out of memory or without report_begin().  The session counts as
+ * reported from then on.
  */
 char	*report_build(struct stream *, enum report_format, const char *prefix,
 	    enum status st, const char *failure);

@@ -123,7 +123,8 @@ session_report(const struct mode *m, struct stream *net, enum status st,
 	char *text;
 	int rc;
 
-	if (m->ctx == NULL || !report_pending(net))
+	if (m->ctx == NULL || (o->ssl_info == REPORT_NONE &&
+	    o->ssl_save_chain == NULL) || !report_pending(net))
 		return ST_OK;
 	if (failure == NULL && st != ST_OK)
 		failure = "failed";

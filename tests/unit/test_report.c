@@ -626,6 +626,24 @@ test_report_failed_handshake(void **state)
 	free(r);
 }
 
+/* Sessions that were not asked for a report cost nothing and get none. */
+static void
+test_no_report_without_begin(void **state)
+{
+	struct tls_opts so = { .server = true }, co = { .server = false };
+	int sv[2];
+
+	(void)state;
+	make_ctxs(fx->ca.cert, false);
+	tu_socketpair(sv);
+	fx->cli = tu_tls_over(fx->cctx, sv[0], &co, "localhost");
+	fx->srv = tu_tls_over(fx->sctx, sv[1], &so, NULL);
+	handshake(IO_DONE);
+	assert_false(report_pending(fx->cli));
+	assert_null(report_build(fx->cli, REPORT_JSON, NULL, ST_OK, NULL));
+	/* (The server's context records offers: that is asking for one.) */
+}
+
 static void
 test_save_chain(void **state)
 {
@@ -790,6 +808,7 @@ main(void)
 		T(test_report_json_both_sides),
 		T(test_report_text),
 		T(test_report_failed_handshake),
+		T(test_no_report_without_begin),
 		T(test_save_chain),
 		T(test_keylog_tls13),
 		T(test_keylog_tls12),
