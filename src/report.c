@@ -623,8 +623,9 @@ emit_negotiated(struct emit *e, SSL *ssl, const struct sess *s,
 static void
 emit_verify(struct emit *e, SSL *ssl, const struct tls_info *info)
 {
-	const char *v = info->verify, *result, *reason = NULL;
+	const char *v = info->verify, *result, *reason = NULL, *p;
 	long code = SSL_get_verify_result(ssl);
+	char would[sizeof(info->verify)];
 
 	if (SSL_is_server(ssl))
 		result = "none";
@@ -640,6 +641,14 @@ emit_verify(struct emit *e, SSL *ssl, const struct tls_info *info)
 		result = "failed";
 	if (strcmp(result, "failed") == 0)
 		reason = strncmp(v, "failed: ", 8) == 0 ? v + 8 : v;
+	/* --ssl-no-verify: why it would have failed, out of the brackets. */
+	if (strcmp(result, "disabled") == 0 &&
+	    (p = strstr(v, "(it would fail: ")) != NULL) {
+		snprintf(would, sizeof(would), "%s", p + 16);
+		if (strlen(would) > 0 && would[strlen(would) - 1] == ')')
+			would[strlen(would) - 1] = '\0';
+		reason = would;
+	}
 	e_obj(e, "verify");
 	e_str(e, "result", result);
 	e_int(e, "code", code);

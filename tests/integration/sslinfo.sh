@@ -186,6 +186,18 @@ check "failed verification: the refused chain is saved" eval \
     '[ "$(fp_of_pem < "$T/expired.chain")" = \
     "$(fp_of_pem < "$PKI/expired.pem")" ]'
 
+# --ssl-no-verify lets the expired certificate through: the report says
+# verification was disabled, and why it would have failed.
+s_server_start noverify -cert "$PKI/expired.pem" -key "$PKI/expired.key" &&
+to_s_server noverify --ssl-trustfile "$PKI/ca.pem" --ssl-no-verify \
+    --ssl-info=json
+check "--ssl-no-verify: exit status 0" status_is 0 "$CST"
+check "--ssl-no-verify: disabled, and why it would have failed" eval \
+    'json_lines "$T/noverify.cerr" "$T/noverify.j" &&
+    json_true "$T/noverify.j" "o[\"result\"] == \"ok\" and
+    o[\"verify\"][\"result\"] == \"disabled\" and
+    o[\"verify\"][\"reason\"] == \"certificate has expired\""'
+
 # A peer that does not speak TLS: status 4, and an object.
 printf 'HTTP/1.0 400 Bad Request\r\n\r\n' > "$T/plain.in"
 listen_tlsnc "$T/plain.lout" "$T/plain.lerr" "$T/plain.in" -l 127.0.0.1 0
