@@ -81,12 +81,14 @@ hello_parse_alpn(const unsigned char *p, size_t len, struct hello_offer *o)
 	size_t at, nl;
 
 	o->nalpn = 0;
+	o->alpn_dropped = 0;
 	if (len < 2 || get16(p) != len - 2)
 		return -1;
 	for (at = 2; at < len; at += 1 + nl) {
 		nl = p[at];
 		if (nl == 0 || nl > len - at - 1) {
 			o->nalpn = 0;
+			o->alpn_dropped = 0;
 			return -1;
 		}
 		if (o->nalpn < HELLO_ALPN_MAX) {
@@ -94,6 +96,8 @@ hello_parse_alpn(const unsigned char *p, size_t len, struct hello_offer *o)
 			memcpy(o->alpn[o->nalpn].name, p + at + 1, nl);
 			o->alpn[o->nalpn].name[nl] = '\0';
 			o->nalpn++;
+		} else {
+			o->alpn_dropped++;
 		}
 	}
 	return 0;

@@ -45,6 +45,7 @@ struct hello_offer {
 	struct hello_list sigalgs;
 	struct hello_proto alpn[HELLO_ALPN_MAX];
 	size_t	 nalpn;
+	size_t	 alpn_dropped;	/* beyond HELLO_ALPN_MAX */
 	bool	 have_sni;
 	char	 sni[256];	/* host_name, NUL-terminated */
 	bool	 ticket;	/* a non-empty session_ticket */

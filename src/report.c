@@ -714,6 +714,9 @@ emit_offer(struct emit *e, SSL *ssl, const struct sess *s)
 	e_bool(e, "psk", o->psk);
 	e_bool(e, "ocsp_request", o->status_request);
 	e_bool(e, "malformed", o->malformed);
+	/* The lists keep HELLO_LIST_MAX names, and ALPN HELLO_ALPN_MAX. */
+	e_bool(e, "truncated", o->versions.dropped + o->ciphers.dropped +
+	    o->groups.dropped + o->sigalgs.dropped + o->alpn_dropped > 0);
 	e_end_obj(e, true);
 }
 

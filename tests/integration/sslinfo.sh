@@ -292,7 +292,8 @@ check "offered (s_client): ALPN, SNI, groups and signature algorithms" \
     o["offered"]["sni"] == "z.example" and o["sni"] == "z.example" and
     o["offered"]["groups"] == ["x25519", "secp384r1"] and
     o["offered"]["signature_algorithms"] == ["ecdsa_secp256r1_sha256",
-    "rsa_pss_rsae_sha256"] and o["offered"]["malformed"] is False'
+    "rsa_pss_rsae_sha256"] and o["offered"]["malformed"] is False and
+    o["offered"]["truncated"] is False'
 check "offered (s_client): versions and the TLS 1.3 suites asked for" \
     json_true "$T/offer.j" 'o["offered"]["versions"][0] == "TLSv1.3" and
     o["offered"]["ciphers"][:2] == ["TLS_AES_128_GCM_SHA256",

@@ -279,6 +279,7 @@ test_hello_alpn(void **state)
 		SC("empty body", "", -1, ""),
 		SC("empty list", "\x00\x00", 0, ""),
 	};
+	unsigned char many[2 + 2 * (HELLO_ALPN_MAX + 2)];
 	struct hello_offer o;
 	char got[256];
 	size_t i, j;
@@ -297,6 +298,18 @@ test_hello_alpn(void **state)
 			fail_msg("%s: rc %d names '%s'", cases[i].name, rc,
 			    got);
 	}
+	/* More names than are kept: counted, not written. */
+	many[0] = 0;
+	many[1] = 2 * (HELLO_ALPN_MAX + 2);
+	for (j = 0; j < HELLO_ALPN_MAX + 2; j++) {
+		many[2 + 2 * j] = 1;
+		many[3 + 2 * j] = (unsigned char)('a' + j);
+	}
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(hello_parse_alpn(many, sizeof(many), &o), 0);
+	assert_int_equal(o.nalpn, HELLO_ALPN_MAX);
+	assert_int_equal(o.alpn_dropped, 2);
+	assert_string_equal(o.alpn[HELLO_ALPN_MAX - 1].name, "p");
 }
 
 /* Every cut of a well-formed body, and every body grown by a byte, fails. */
@@ -577,7 +590,7 @@ test_report_json_both_sides(void **state)
 	assert_has(r, "\"offered\":{\"versions\":[\"TLSv1.3\",\"TLSv1.2\"]");
 	assert_has(r, "\"sni\":\"localhost\",\"session_ticket\":false");
 	assert_has(r, "\"ciphers\":[\"TLS_AES_256_GCM_SHA384\"");
-	assert_has(r, "\"malformed\":false");
+	assert_has(r, "\"malformed\":false,\"truncated\":false}");
 	free(r);
 }
 
