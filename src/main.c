@@ -22,6 +22,7 @@
 
 #include "drivers.h"
 #include "options.h"
+#include "report.h"
 #include "tls.h"
 
 /*
@@ -110,6 +111,9 @@ main(int argc, char **argv)
 		rc = mode_scan(&m);
 	else
 		rc = o.listen ? mode_listen(&m) : mode_connect(&m);
+	if (report_keylog_error() != 0)
+		say("warning: writing the key log failed (%s): the sessions "
+		    "after that are not in it", strerror(report_keylog_error()));
 	SSL_CTX_free(m.ctx);
 	return rc;
 }

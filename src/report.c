@@ -45,6 +45,7 @@ struct sess {
 
 static int sess_index = -1;
 static int keylog_fd = -1;
+static int keylog_errno;	/* why writing the key log stopped, or 0 */
 
 static void
 sess_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
@@ -146,23 +147,41 @@ on_keylog(const SSL *ssl, const char *line)
 		return;
 	memcpy(buf, line, len);
 	buf[len] = '\n';
-	/* One write per line, so that O_APPEND keeps lines whole. */
-	if (write(keylog_fd, buf, len + 1) != (ssize_t)(len + 1))
-		keylog_fd = -1;		/* a full disk: stop, quietly */
+	/*
+	 * One write per line, so that O_APPEND keeps lines whole.  After a
+	 * failure (a full disk) no more is written, and the driver says so.
+	 */
+	if (write(keylog_fd, buf, len + 1) != (ssize_t)(len + 1)) {
+		keylog_errno = errno != 0 ? errno : ENOSPC;
+		keylog_fd = -1;
+	}
 	OPENSSL_cleanse(buf, len + 1);
 	free(buf);
 }
 
 int
+report_keylog_error(void)
+{
+	return keylog_errno;
+}
+
+int
 report_keylog_open(const char *opt, const char *path, struct error *e)
 {
+	struct stat st;
 	int fd;
 
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY,
 	    0600);
 	if (fd == -1)
 		return err_errno(e, ST_USAGE, errno, "%s %s", opt, path), -1;
-	if (fchmod(fd, 0600) == -1) {
+	/*
+	 * The umask may have taken bits away, never added any: fchmod sets
+	 * 0600 exactly.  Only a regular file: a FIFO or a device (a pipe to
+	 * a tool, /dev/null) is not ours to change.
+	 */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    fchmod(fd, 0600) == -1) {
 		err_errno(e, ST_USAGE, errno, "%s %s: cannot make it mode 0600",
 		    opt, path);
 		close(fd);

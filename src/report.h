@@ -34,10 +34,13 @@ int	report_ctx_setup(SSL_CTX *, bool offers, int keylog_fd,
 	    struct error *);
 /*
  * Open a key-log file for appending, created with mode 0600 whatever the
- * umask; an existing file is made 0600 too.  Returns the descriptor, or -1
- * with e filled in (ST_USAGE, naming opt and path).
+ * umask; an existing regular file is made 0600 too (a FIFO or a device is
+ * left as it is).  Returns the descriptor, or -1 with e filled in
+ * (ST_USAGE, naming opt and path).
  */
 int	report_keylog_open(const char *opt, const char *path, struct error *);
+/* Why writing the key log failed (an errno value; none is written since). */
+int	report_keylog_error(void);
 
 /* A TLS stream's handshake begins now: its time is counted from here. */
 void	report_begin(struct stream *);

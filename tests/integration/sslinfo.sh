@@ -265,6 +265,35 @@ check "SSLKEYLOGFILE: mode 0600 under umask 000" eval \
 check "SSLKEYLOGFILE: the warning names it" has_text "$T/kl12.cerr" \
     "tlsnc: warning: SSLKEYLOGFILE $T/kl12.ckl holds the session secrets"
 
+# A key log on a FIFO: the lines go through, and its mode is left alone.
+mkfifo -m 644 "$T/kl.fifo"
+cat "$T/kl.fifo" > "$T/kl.fifo.out" &
+BG_PIDS="$BG_PIDS $!"
+s_server_start fifo &&
+to_s_server fifo --ssl-trustfile "$PKI/ca.pem" --ssl-keylog "$T/kl.fifo"
+check "key log on a FIFO: exit status 0" status_is 0 "$CST"
+check "key log on a FIFO: the lines went through" \
+    grep -q "^CLIENT_TRAFFIC_SECRET_0 " "$T/kl.fifo.out"
+fifo_ok=no
+if [ "$(stat -c %a "$T/kl.fifo")" = 644 ]; then
+	fifo_ok=yes
+	ok "key log on a FIFO: its mode is left alone"
+else
+	not_ok "key log on a FIFO: its mode is left alone"
+fi
+
+# A key log that cannot be written: a warning at the end.  (Only once a
+# device's mode is known to be left alone: /dev/full is the machine's.)
+if [ "$fifo_ok" = yes ]; then
+	s_server_start full &&
+	to_s_server full --ssl-trustfile "$PKI/ca.pem" --ssl-keylog /dev/full
+	check "key log on /dev/full: exit status 0" status_is 0 "$CST"
+	check "key log on /dev/full: the warning that writing failed" \
+	    has_line "$T/full.cerr" "tlsnc: warning: writing the key log failed (No space left on device): the sessions after that are not in it"
+else
+	skip 2 "a device's mode might be changed"
+fi
+
 # --- The listener's report: what the client offered.
 
 # s_client_to TAG S_CLIENT-ARGS...: openssl s_client (not -quiet, so that it
