@@ -38,6 +38,7 @@ struct mode {
 	bool		 ephemeral;	/* it was made for this run */
 	const struct access *access;	/* --allow and --deny, or NULL */
 	struct recorder	*rec;		/* -o, -x, or NULL */
+	int		 report_fd;	/* --ssl-info's output, or -1 */
 };
 
 int	mode_connect(const struct mode *);
@@ -48,6 +49,23 @@ int	mode_dgram_keep_open(const struct mode *, int fd);
 int	mode_scan(const struct mode *);
 
 /* --- Shared by the drivers (session.c). */
+
+/*
+ * Set up --ssl-info, --ssl-save-chain and --ssl-keylog (or SSLKEYLOGFILE)
+ * on m once its context exists: open the files, warn that a key log is
+ * secret.  Returns 0, or -1 with e filled in.
+ */
+int	report_setup(struct mode *, struct error *);
+/*
+ * A session's handshake ended: write its report and save the peer's chain,
+ * once, when asked to.  failure is NULL once established.  Returns ST_OK,
+ * or the status with e filled in when the chain could not be saved.
+ */
+enum status session_report(const struct mode *, struct stream *net,
+	    enum status st, const char *failure, struct error *e);
+/* At a session's end: the report of a handshake that never completed. */
+void	session_end_report(const struct mode *, struct stream *net,
+	    enum status st, const struct error *why);
 
 extern int verbose;
 

@@ -156,6 +156,7 @@ client_done(struct relay *r, void *arg)
 
 	(void)relay_finished(r, &st, &e);
 	relay_get_stats(r, &stats);
+	session_end_report(c->k->m, c->net, st, &e);
 	if (st != ST_OK)
 		say("%s: %s", c->peer, e.msg);
 	else if (queued + stats.unsent > 0 && !c->k->stopping &&

@@ -22,6 +22,7 @@
 
 #include "drivers.h"
 #include "options.h"
+#include "report.h"
 #include "tls.h"
 
 /*
@@ -92,7 +93,7 @@ main(int argc, char **argv)
 	struct options o;
 	struct error e;
 	struct access acl = { .restricted = false };
-	struct mode m = { .o = &o };
+	struct mode m = { .o = &o, .report_fd = -1 };
 	char own_fp[TLS_FP_MAX] = "";
 	int rc;
 
@@ -124,6 +125,11 @@ main(int argc, char **argv)
 			access_free(&acl);
 			return report_failure(&e);
 		}
+		if (report_setup(&m, &e) == -1) {
+			SSL_CTX_free(m.ctx);
+			access_free(&acl);
+			return report_failure(&e);
+		}
 		if (o.tls.no_verify)
 			say("warning: --ssl-no-verify: the server is not "
 			    "verified; anyone in the path can read and change "
@@ -139,6 +145,9 @@ main(int argc, char **argv)
 		rc = mode_scan(&m);
 	else
 		rc = o.listen ? mode_listen(&m) : mode_connect(&m);
+	if (report_keylog_error() != 0)
+		say("warning: writing the key log failed (%s): the sessions "
+		    "after that are not in it", strerror(report_keylog_error()));
 	SSL_CTX_free(m.ctx);
 	access_free(&acl);
 	/* A recording that lost bytes is not a success. */

@@ -23,7 +23,7 @@
  */
 static opt_setter	set_flag, set_count, set_string, set_host_name, set_family,
 			set_seconds, set_time_limit, set_conns, set_access,
-			set_pin, set_pass_source;
+			set_pin, set_pass_source, set_info_format;
 
 #define FIELD(member)	offsetof(struct options, member)
 
@@ -173,6 +173,19 @@ const struct optdef option_table[] = {
 	{ "ssl-ciphers", 0, "LIST", GROUP_TLS,
 	  "TLS 1.2 cipher suites (default: ECDHE with AEAD only)",
 	  set_string, FIELD(tls.ciphers) },
+	/* An argument in brackets is optional, and given as --opt=ARG. */
+	{ "ssl-info", 0, "[=FORMAT]", GROUP_TLS,
+	  "Report each handshake on stderr, as text or json",
+	  set_info_format, FIELD(ssl_info) },
+	{ "ssl-info-file", 0, "FILE", GROUP_TLS,
+	  "Write the --ssl-info report to FILE instead",
+	  set_string, FIELD(ssl_info_file) },
+	{ "ssl-save-chain", 0, "FILE", GROUP_TLS,
+	  "Write the peer's certificate chain to FILE as PEM",
+	  set_string, FIELD(ssl_save_chain) },
+	{ "ssl-keylog", 0, "FILE", GROUP_TLS,
+	  "Append the session secrets to FILE (NSS key log; secret)",
+	  set_string, FIELD(ssl_keylog) },
 };
 
 #define OPTION_COUNT	(sizeof(option_table) / sizeof(option_table[0]))
@@ -506,11 +519,43 @@ set_pass_source(const struct optdef *d, struct options *o, const char *arg,
 	return set_string(d, o, arg, e);
 }
 
+/*
+ * enum report_format: --ssl-info alone is text; --ssl-info=text or
+ * --ssl-info=json name the form.
+ */
+static enum status
+set_info_format(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	enum report_format *fmt = field_of(d, o);
+
+	if (arg == NULL || strcmp(arg, "text") == 0)
+		*fmt = REPORT_TEXT;
+	else if (strcmp(arg, "json") == 0)
+		*fmt = REPORT_JSON;
+	else
+		return err_set(e, ST_USAGE, "--%s: unknown format '%s' (text "
+		    "or json)", d->name, arg);
+	return ST_OK;
+}
+
+/* "--name ARG", or "--name[=ARG]" when the argument is optional. */
+static const char *
+arg_suffix(const struct optdef *d, char *buf, size_t len)
+{
+	if (d->arg == NULL)
+		buf[0] = '\0';
+	else
+		snprintf(buf, len, "%s%s", d->arg[0] == '[' ? "" : " ",
+		    d->arg);
+	return buf;
+}
+
 void
 options_usage(FILE *f)
 {
 	static const char *const heading[] = { "Options", "TLS options" };
-	char left[64];
+	char left[64], arg[32];
 	size_t i;
 	int g;
 
@@ -525,18 +570,16 @@ options_usage(FILE *f)
 
 			if ((int)d->group != g)
 				continue;
+			arg_suffix(d, arg, sizeof(arg));
 			if (d->letter != 0 && d->name != NULL)
-				snprintf(left, sizeof(left), "-%c, --%s%s%s",
-				    d->letter, d->name, d->arg ? " " : "",
-				    d->arg ? d->arg : "");
+				snprintf(left, sizeof(left), "-%c, --%s%s",
+				    d->letter, d->name, arg);
 			else if (d->letter != 0)
-				snprintf(left, sizeof(left), "-%c%s%s",
-				    d->letter, d->arg ? " " : "",
-				    d->arg ? d->arg : "");
+				snprintf(left, sizeof(left), "-%c%s",
+				    d->letter, arg);
 			else
-				snprintf(left, sizeof(left), "    --%s%s%s",
-				    d->name, d->arg ? " " : "",
-				    d->arg ? d->arg : "");
+				snprintf(left, sizeof(left), "    --%s%s",
+				    d->name, arg);
 			fprintf(f, "  %-28s %s\n", left, d->help);
 		}
 	}
@@ -716,6 +759,12 @@ check_combinations(const struct options *o, const struct given *g,
 		return err_set(e, ST_USAGE, "--ssl-key needs --ssl-cert");
 	if (o->tls.key_pass != NULL && o->tls.cert_file == NULL)
 		return err_set(e, ST_USAGE, "--ssl-key-pass needs --ssl-cert");
+	if (o->ssl_info_file != NULL && *o->ssl_info_file == '\0')
+		return err_set(e, ST_USAGE, "--ssl-info-file: empty file name");
+	if (o->ssl_save_chain != NULL && *o->ssl_save_chain == '\0')
+		return err_set(e, ST_USAGE, "--ssl-save-chain: empty file name");
+	if (o->ssl_keylog != NULL && *o->ssl_keylog == '\0')
+		return err_set(e, ST_USAGE, "--ssl-keylog: empty file name");
 	return check_transport(o, g, e);
 }
 
@@ -765,8 +814,9 @@ build_getopt_tables(struct getopt_tables *t)
 		}
 		if (d->name != NULL) {
 			t->longopts[nl].name = d->name;
-			t->longopts[nl].has_arg = d->arg != NULL ?
-			    required_argument : no_argument;
+			t->longopts[nl].has_arg = d->arg == NULL ?
+			    no_argument : d->arg[0] == '[' ?
+			    optional_argument : required_argument;
 			t->longopts[nl].flag = NULL;
 			t->longopts[nl].val = LONG_VAL + (int)i;
 			nl++;
@@ -966,6 +1016,9 @@ options_parse(int argc, char **argv, struct options *o, struct error *e)
 	if (st != ST_OK)
 		return st;
 	o->tls.server = o->listen;
+	/* A file for the report asks for the report. */
+	if (o->ssl_info_file != NULL && o->ssl_info == REPORT_NONE)
+		o->ssl_info = REPORT_TEXT;
 	if ((st = check_combinations(o, &g, e)) != ST_OK)
 		return st;
 	return check_data_options(o, &g, e);

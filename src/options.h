@@ -12,6 +12,7 @@
 
 #include "access.h"
 #include "net.h"
+#include "report.h"
 #include "status.h"
 #include "tls.h"
 
@@ -96,6 +97,10 @@ struct options {
 	bool		 ssl;
 	bool		 ssl_verify;	/* accepted, no effect: on by default */
 	struct tls_opts	 tls;
+	enum report_format ssl_info;	/* --ssl-info[=FORMAT] */
+	const char	*ssl_info_file;	/* --ssl-info-file: instead of stderr */
+	const char	*ssl_save_chain; /* --ssl-save-chain FILE */
+	const char	*ssl_keylog;	/* --ssl-keylog FILE */
 };
 
 /*

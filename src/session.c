@@ -7,9 +7,12 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -17,6 +20,7 @@
 #include "exec.h"
 #include "loop.h"
 #include "progress.h"
+#include "report.h"
 #include "tls.h"
 
 int verbose;
@@ -48,10 +52,11 @@ session_established(struct stream *s, void *arg, struct error *e)
 	struct tls_info info;
 	void *tls;
 
-	(void)e;
 	/* Only a TLS layer has a summary; a program's start has none. */
 	if (stream_query(s, STREAM_Q_TLS, &tls) != 0)
 		return ST_OK;
+	if (session_report(m, s, ST_OK, NULL, e) != ST_OK)
+		return e->status;
 	/* Under -k a summary per client is -vv's business. */
 	if (verbose < (m->o->keep_open ? 2 : 1))
 		return ST_OK;
@@ -67,6 +72,81 @@ session_established(struct stream *s, void *arg, struct error *e)
 	}
 	say("verification: %s", info.verify);
 	return ST_OK;
+}
+
+int
+report_setup(struct mode *m, struct error *e)
+{
+	const struct options *o = m->o;
+	const char *keylog = o->ssl_keylog, *opt = "--ssl-keylog";
+	int klfd = -1;
+
+	m->report_fd = o->ssl_info != REPORT_NONE ? STDERR_FILENO : -1;
+	if (m->ctx == NULL)
+		return 0;
+	if (keylog == NULL && (keylog = getenv("SSLKEYLOGFILE")) != NULL) {
+		opt = "SSLKEYLOGFILE";
+		if (*keylog == '\0')
+			keylog = NULL;
+	}
+	if (o->ssl_info_file != NULL && (m->report_fd = open(o->ssl_info_file,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644)) == -1)
+		return err_errno(e, ST_USAGE, errno, "--ssl-info-file %s",
+		    o->ssl_info_file), -1;
+	if (keylog != NULL &&
+	    (klfd = report_keylog_open(opt, keylog, e)) == -1)
+		return -1;
+	if (keylog != NULL)
+		say("warning: %s %s holds the session secrets: whoever reads "
+		    "it can decrypt the traffic", opt, keylog);
+	/* The descriptors stay open until exit. */
+	return report_ctx_setup(m->ctx, o->listen && o->ssl_info !=
+	    REPORT_NONE, klfd, e);
+}
+
+/* Write all of buf to fd; a report that cannot be written is dropped. */
+static void
+write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+enum status
+session_report(const struct mode *m, struct stream *net, enum status st,
+    const char *failure, struct error *e)
+{
+	const struct options *o = m->o;
+	char *text;
+	int rc;
+
+	if (m->ctx == NULL || (o->ssl_info == REPORT_NONE &&
+	    o->ssl_save_chain == NULL) || !report_pending(net))
+		return ST_OK;
+	if (failure == NULL && st != ST_OK)
+		failure = "failed";
+	text = report_build(net, o->ssl_info != REPORT_NONE ? o->ssl_info :
+	    REPORT_TEXT, m->report_fd == STDERR_FILENO ? "tlsnc: " : "", st,
+	    failure);
+	if (text != NULL && m->report_fd >= 0)
+		write_all(m->report_fd, text, strlen(text));
+	free(text);
+	if (o->ssl_save_chain == NULL)
+		return ST_OK;
+	rc = report_save_chain(net, o->ssl_save_chain, e);
+	/* A listener's clients send none unless asked: no news there. */
+	if (rc == 1 && failure == NULL && !o->listen)
+		say("warning: --ssl-save-chain: the peer sent no certificate");
+	return rc == -1 ? e->status : ST_OK;
 }
 
 /*
@@ -192,6 +272,8 @@ net_stream_new(const struct mode *m, int fd, struct error *e)
 	    m->o->listen ? NULL : m->o->host, e);
 	if (t == NULL)
 		stream_close(net);
+	else if (m->o->ssl_info != REPORT_NONE || m->o->ssl_save_chain != NULL)
+		report_begin(t);
 	return t;
 }
 
@@ -287,11 +369,31 @@ wait_children(struct loop *loop)
 			break;
 }
 
+/*
+ * A session that ended before its handshake completed still gets its
+ * report, which says why.  A failure to save the chain is only a warning
+ * here: the session's own status says more.
+ */
+void
+session_end_report(const struct mode *m, struct stream *net, enum status st,
+    const struct error *why)
+{
+	struct error e;
+
+	err_clear(&e);
+	if (m->ctx == NULL || net == NULL || !report_pending(net))
+		return;
+	if (session_report(m, net, st, st != ST_OK ? why->msg :
+	    "the session ended before the handshake completed", &e) != ST_OK)
+		say("warning: %s", e.msg);
+}
+
 /* Say how the session ended; returns the exit status. */
 static int
 session_end(const struct mode *m, struct stream *net,
     const struct outcome *out)
 {
+	session_end_report(m, net, out->st, &out->e);
 	if (out->st != ST_OK) {
 		say("%s", out->e.msg);
 		if (out->st == ST_VERIFY && m->ctx != NULL && !m->o->listen &&

@@ -1508,6 +1508,22 @@ tls_verify_failed(const struct stream *s)
 	return t != NULL && t->verify_failed;
 }
 
+SSL *
+tls_get_ssl(const struct stream *s)
+{
+	const struct tls *t = tls_of(s);
+
+	return t != NULL ? t->ssl : NULL;
+}
+
+X509 *
+tls_peer_leaf(const SSL *ssl)
+{
+	const struct tls *t = SSL_get_ex_data(ssl, tls_ex_index);
+
+	return t != NULL ? t->leaf : NULL;
+}
+
 static void
 name_string(const X509_NAME *n, char *out, size_t len)
 {

@@ -82,6 +82,10 @@ struct stream	*tls_stream_new(SSL_CTX *, struct stream *lower,
 void		 tls_get_info(const struct stream *, struct tls_info *);
 /* True when the stream failed because the peer's certificate was refused. */
 bool		 tls_verify_failed(const struct stream *);
+/* The OpenSSL session of a TLS stream (for the report), or NULL. */
+SSL		*tls_get_ssl(const struct stream *);
+/* The peer's certificate as the verification saw it, even if refused. */
+X509		*tls_peer_leaf(const SSL *);
 
 /* "SHA256:<64 lowercase hex>" of a certificate's DER encoding. */
 int		 tls_fingerprint(X509 *, char out[TLS_FP_MAX]);

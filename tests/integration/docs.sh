@@ -30,6 +30,13 @@ awk '
 	for (i = 1; i <= NF; i++) {
 		f = $i
 		sub(/,$/, "", f)
+		# "--ssl-info[=FORMAT]": an optional argument, attached.
+		if (f ~ /^--[A-Za-z0-9-]+\[=[A-Z0-9_]+\]$/ && arg == "") {
+			i0 = index(f, "[")
+			opt[++n] = substr(f, 1, i0 - 1)
+			arg = " " substr(f, i0)
+			continue
+		}
 		if (f ~ /^--?[A-Za-z0-9]/ && arg == "")
 			opt[++n] = f
 		else if (f ~ /^[A-Z0-9:_]+$/ && n > 0 && arg == "")
@@ -60,6 +67,11 @@ indesc && /^\.It Fl / {
 			last = "-" o
 		} else if ($i == "Ar" && i < NF && last != "") {
 			last = last " " tolower($(++i))
+		} else if ($i == "Ns" && $(i + 1) == "Op" && $(i + 2) == "=" &&
+		    $(i + 3) == "Ns" && $(i + 4) == "Ar" && last != "") {
+			# "Fl x Ns Op = Ns Ar y": an optional argument.
+			last = last " [=" $(i + 5) "]"
+			i += 5
 		}
 	}
 	if (last != "")
@@ -89,8 +101,9 @@ else
 fi
 
 # Every option that takes an argument has a case in the completion, so that
-# the argument is not completed as an option.
-grep ' ' "$T/help.opts" | cut -d' ' -f1 | sort > "$T/help.argopts"
+# the argument is not completed as an option.  An optional argument is
+# attached to its option, and is not a word of its own.
+grep ' [^[]' "$T/help.opts" | cut -d' ' -f1 | sort > "$T/help.argopts"
 sed -e ':a' -e '/\\$/N; s/\\\n[[:space:]]*//; ta' "$COMP" |
     grep -E '^[[:space:]]*-[-A-Za-z0-9|]*\)[[:space:]]*$' |
     tr -d ' \t)' | tr '|' '\n' | sort > "$T/comp.argopts"

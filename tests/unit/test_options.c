@@ -1055,6 +1055,51 @@ ssl_ciphers(void **state)
 	    "1", "--ssl-ciphers");
 }
 
+/* --ssl-info's argument is optional, and only ever attached. */
+static void
+ssl_report_options(void **state)
+{
+	(void)state;
+	PARSE_OK("--ssl", "h", "1");
+	assert_int_equal(opts.ssl_info, REPORT_NONE);
+	assert_null(opts.ssl_keylog);
+	PARSE_OK("--ssl", "--ssl-info", "h", "1");
+	assert_int_equal(opts.ssl_info, REPORT_TEXT);
+	PARSE_OK("-l", "--ssl", "--ssl-info=json", "0");
+	assert_int_equal(opts.ssl_info, REPORT_JSON);
+	PARSE_OK("--ssl", "--ssl-info=text", "h", "1");
+	assert_int_equal(opts.ssl_info, REPORT_TEXT);
+	/* A separate word is an operand, not the format. */
+	PARSE_OK("--ssl", "--ssl-info", "json", "1");
+	assert_int_equal(opts.ssl_info, REPORT_TEXT);
+	assert_string_equal(opts.host, "json");
+	/* A file for the report asks for the report. */
+	PARSE_OK("--ssl", "--ssl-info-file", "r.txt", "h", "1");
+	assert_int_equal(opts.ssl_info, REPORT_TEXT);
+	assert_string_equal(opts.ssl_info_file, "r.txt");
+	PARSE_OK("--ssl", "--ssl-info=json", "--ssl-info-file", "r", "h", "1");
+	assert_int_equal(opts.ssl_info, REPORT_JSON);
+	PARSE_OK("--ssl", "--ssl-save-chain", "c.pem", "--ssl-keylog", "k",
+	    "h", "1");
+	assert_string_equal(opts.ssl_save_chain, "c.pem");
+	assert_string_equal(opts.ssl_keylog, "k");
+	USAGE_ERROR("--ssl-info: unknown format 'xml' (text or json)",
+	    "--ssl", "--ssl-info=xml", "h", "1");
+	USAGE_ERROR("--ssl-info: unknown format '' (text or json)",
+	    "--ssl", "--ssl-info=", "h", "1");
+	USAGE_ERROR("TLS options need --ssl", "--ssl-info", "h", "1");
+	USAGE_ERROR("TLS options need --ssl", "--ssl-keylog", "k", "h", "1");
+	USAGE_ERROR("--ssl-keylog: empty file name", "--ssl", "--ssl-keylog",
+	    "", "h", "1");
+	USAGE_ERROR("--ssl-save-chain: empty file name", "--ssl",
+	    "--ssl-save-chain=", "h", "1");
+	USAGE_ERROR("--ssl-info-file: empty file name", "--ssl",
+	    "--ssl-info-file", "", "h", "1");
+	/* Not reached by a prefix. */
+	USAGE_ERROR("unknown option '--ssl-inf'", "--ssl", "--ssl-inf", "h",
+	    "1");
+}
+
 static void
 err_source_with_listen(void **state)
 {
@@ -1320,6 +1365,7 @@ main(void)
 		cmocka_unit_test(err_verify_and_no_verify),
 		cmocka_unit_test(err_client_tls_with_listen),
 		cmocka_unit_test(ssl_ciphers),
+		cmocka_unit_test(ssl_report_options),
 		cmocka_unit_test(err_source_with_listen),
 		cmocka_unit_test(err_port_twice),
 		cmocka_unit_test(err_key_without_cert),
