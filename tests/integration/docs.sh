@@ -34,7 +34,7 @@ awk '
 		if (f ~ /^--[A-Za-z0-9-]+\[=[A-Z0-9_]+\]$/ && arg == "") {
 			i0 = index(f, "[")
 			opt[++n] = substr(f, 1, i0 - 1)
-			arg = " " substr(f, i0)
+			arg = " " tolower(substr(f, i0))
 			continue
 		}
 		if (f ~ /^--?[A-Za-z0-9]/ && arg == "")
@@ -70,7 +70,7 @@ indesc && /^\.It Fl / {
 		} else if ($i == "Ns" && $(i + 1) == "Op" && $(i + 2) == "=" &&
 		    $(i + 3) == "Ns" && $(i + 4) == "Ar" && last != "") {
 			# "Fl x Ns Op = Ns Ar y": an optional argument.
-			last = last " [=" $(i + 5) "]"
+			last = last " [=" tolower($(i + 5)) "]"
 			i += 5
 		}
 	}
