@@ -52,6 +52,11 @@ on_established(struct stream *s, void *arg, struct error *e)
 	tls_get_info(s, &info);
 	say("TLS %s, cipher %s, group %s", info.version, info.cipher,
 	    info.group);
+	say("SNI %s: %s", m->o->listen ? "received" : "sent",
+	    info.sni[0] != '\0' ? info.sni : "none");
+	if (m->o->tls.alpn != NULL || info.alpn[0] != '\0')
+		say("ALPN protocol: %s", info.alpn[0] != '\0' ? info.alpn :
+		    "none");
 	if (info.have_peer_cert) {
 		say("peer certificate subject: %s", info.subject);
 		say("peer certificate issuer: %s", info.issuer);

@@ -791,12 +791,19 @@ use_key(SSL_CTX *ctx, const struct pem_file *f, struct passphrase *pp,
 	return 0;
 }
 
+/* A certificate, and its key from key_file or else from its own file. */
+struct cert_pair {
+	const char	*cert;
+	const char	*key;		/* or NULL */
+	const char	*key_pass;	/* --ssl-key-pass, or NULL */
+};
+
 static int
-load_cert_and_key(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
+load_cert_and_key(SSL_CTX *ctx, const struct cert_pair *cp, struct error *e)
 {
 	/* With no --ssl-key, the key is looked for in the --ssl-cert file. */
-	const char *key = o->key_file != NULL ? o->key_file : o->cert_file;
-	const char *key_opt = o->key_file != NULL ? "--ssl-key" : "--ssl-cert";
+	const char *key = cp->key != NULL ? cp->key : cp->cert;
+	const char *key_opt = cp->key != NULL ? "--ssl-key" : "--ssl-cert";
 	struct pem_file cert, keyf;
 	const struct pem_file *kf = &cert;
 	struct passphrase pp;
@@ -807,17 +814,18 @@ load_cert_and_key(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
 	pp.len = -1;
 	pp.key_path = key;
 	/* Read both first, so that a missing file is named before a bad one. */
-	if (pem_file_read(&cert, "--ssl-cert", o->cert_file, e) == -1)
+	if (pem_file_read(&cert, "--ssl-cert", cp->cert, e) == -1)
 		return -1;
-	if (strcmp(key, o->cert_file) != 0) {
+	if (strcmp(key, cp->cert) != 0) {
 		if (pem_file_read(&keyf, key_opt, key, e) == -1)
 			goto out;
 		kf = &keyf;
 	}
-	if (o->key_pass != NULL && read_pass_source(o->key_pass, &pp, e) == -1)
+	if (cp->key_pass != NULL &&
+	    read_pass_source(cp->key_pass, &pp, e) == -1)
 		goto out;
-	if (use_cert_chain(ctx, &cert, o->cert_file, e) == -1 ||
-	    use_key(ctx, kf, &pp, key_opt, key, o->cert_file, e) == -1)
+	if (use_cert_chain(ctx, &cert, cp->cert, e) == -1 ||
+	    use_key(ctx, kf, &pp, key_opt, key, cp->cert, e) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -827,12 +835,27 @@ out:
 	return rc;
 }
 
+/* The n-th pair of --ssl-cert and --ssl-key; 0 is the default. */
+static void
+cert_pair(const struct tls_opts *o, size_t n, struct cert_pair *cp)
+{
+	cp->key_pass = o->key_pass;
+	if (n == 0) {
+		cp->cert = o->cert_file;
+		cp->key = o->key_file;
+		return;
+	}
+	cp->cert = o->more_certs[n - 1];
+	cp->key = n <= o->n_more_keys ? o->more_keys[n - 1] : NULL;
+}
+
 /*
  * The CA certificates of the --ssl-trustfile file, from its bytes, as the
  * only trust anchors.
  */
 static int
-load_trust_file(SSL_CTX *ctx, const char *path, struct error *e)
+load_trust_file(SSL_CTX *ctx, const char *opt, const char *path,
+    struct error *e)
 {
 	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
 	STACK_OF(X509_INFO) *infos = NULL;
@@ -840,7 +863,7 @@ load_trust_file(SSL_CTX *ctx, const char *path, struct error *e)
 	BIO *b;
 	int i, n = 0, rc = -1;
 
-	if (pem_file_read(&f, "--ssl-trustfile", path, e) == -1)
+	if (pem_file_read(&f, opt, path, e) == -1)
 		return -1;
 	if ((b = pem_file_bio(&f)) == NULL) {
 		err_ssl(e, ST_RUNTIME, "out of memory");
@@ -865,31 +888,147 @@ load_trust_file(SSL_CTX *ctx, const char *path, struct error *e)
 	rc = 0;
 	goto out;
 garbled:
-	err_ssl(e, ST_USAGE, "--ssl-trustfile %s: no usable PEM certificate",
-	    path);
+	err_ssl(e, ST_USAGE, "%s %s: no usable PEM certificate", opt, path);
 out:
 	sk_X509_INFO_pop_free(infos, X509_INFO_free);
 	pem_file_free(&f);
 	return rc;
 }
 
-/* What every context has: versions, modes, ciphers, no renegotiation. */
+/*
+ * What a context keeps for its callbacks, freed with it: the ALPN list,
+ * and on a listener the contexts of its other certificates, by SNI.
+ */
+struct ctx_data {
+	const char	*alpn_list;		/* --ssl-alpn, as given */
+	unsigned char	 alpn[TLS_ALPN_MAX];	/* ... in wire format */
+	size_t		 alpn_len;		/* 0: no --ssl-alpn */
+	bool		 alpn_required;
+	SSL_CTX		*by_name[TLS_CERTS_MAX - 1];
+	size_t		 n_by_name;
+};
+
+static int ctx_ex_index = -1;
+
+static void
+ctx_data_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	struct ctx_data *d = ptr;
+	size_t i;
+
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (d == NULL)
+		return;
+	for (i = 0; i < d->n_by_name; i++)
+		SSL_CTX_free(d->by_name[i]);
+	free(d);
+}
+
+static struct ctx_data *
+ctx_data_of(const SSL_CTX *ctx)
+{
+	return SSL_CTX_get_ex_data(ctx, ctx_ex_index);
+}
+
+/*
+ * The server's ALPN choice: the first protocol of its own list that the
+ * client offered.  With none in common, no protocol is acknowledged, or,
+ * with --ssl-alpn-required, the handshake fails with no_application_protocol.
+ */
+static int
+select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	const struct ctx_data *d = ctx_data_of(SSL_get_SSL_CTX(ssl));
+
+	(void)arg;
+	if (d == NULL || d->alpn_len == 0)
+		return SSL_TLSEXT_ERR_NOACK;
+	if (tls_alpn_pick(d->alpn, d->alpn_len, in, inlen, out, outlen))
+		return SSL_TLSEXT_ERR_OK;
+	return d->alpn_required ? SSL_TLSEXT_ERR_ALERT_FATAL :
+	    SSL_TLSEXT_ERR_NOACK;
+}
+
+/*
+ * With --ssl-alpn-required, a client that offers no ALPN at all has no
+ * protocol in common either; select_alpn() is not called for it.
+ */
+static int
+check_client_hello(SSL *ssl, int *al, void *arg)
+{
+	const struct ctx_data *d = ctx_data_of(SSL_get_SSL_CTX(ssl));
+	const unsigned char *ext;
+	size_t len;
+
+	(void)arg;
+	if (d != NULL && d->alpn_required && SSL_client_hello_get0_ext(ssl,
+	    TLSEXT_TYPE_application_layer_protocol_negotiation, &ext,
+	    &len) != 1) {
+		*al = SSL_AD_NO_APPLICATION_PROTOCOL;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* The ALPN list of --ssl-alpn, offered by a client, chosen from by a server. */
+static int
+alpn_setup(SSL_CTX *ctx, const struct tls_opts *o, struct ctx_data *d,
+    struct error *e)
+{
+	int n;
+
+	d->alpn_required = o->alpn_required;
+	if (o->alpn == NULL)
+		return 0;
+	if ((n = tls_alpn_encode(o->alpn, d->alpn, sizeof(d->alpn), e)) < 0)
+		return -1;
+	d->alpn_len = (size_t)n;
+	d->alpn_list = o->alpn;
+	if (o->server) {
+		SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+		SSL_CTX_set_client_hello_cb(ctx, check_client_hello, NULL);
+	} else if (SSL_CTX_set_alpn_protos(ctx, d->alpn,
+	    (unsigned int)d->alpn_len) != 0) {
+		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
+	}
+	return 0;
+}
+
+/*
+ * What every context has: versions, modes, ciphers, no renegotiation, and
+ * what was asked for with the negotiation options.
+ */
 static int
 ctx_defaults(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
 {
-	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION))
-		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
+	struct ctx_data *d;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    !SSL_CTX_set_ex_data(ctx, ctx_ex_index, d)) {
+		free(d);
+		return err_set(e, ST_RUNTIME, "out of memory"), -1;
+	}
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_read_ahead(ctx, 1);
 	if (SSL_CTX_set_cipher_list(ctx, o->ciphers != NULL ? o->ciphers :
-	    TLS_DEFAULT_CIPHERS) != 1) {
+	    o->min_version != 0 && o->min_version < TLS1_2_VERSION ?
+	    TLS_LEGACY_CIPHERS : TLS_DEFAULT_CIPHERS) != 1) {
 		if (o->ciphers == NULL)
 			return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
 		ERR_clear_error();
 		return err_set(e, ST_USAGE, "--ssl-ciphers: no TLS 1.2 cipher "
 		    "suite matches '%s'", o->ciphers), -1;
 	}
+	if (tls_ctx_negotiation(ctx, o, e) == -1 ||
+	    alpn_setup(ctx, o, d, e) == -1)
+		return -1;
 	/* A pin covers the first handshake only: no TLS 1.2 renegotiation. */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_info_callback(ctx, note_alert);
@@ -899,17 +1038,61 @@ ctx_defaults(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
 	return 0;
 }
 
-/* A server presents --ssl-cert, or an ephemeral certificate. */
+/* Name the CAs of the store in the CertificateRequest. */
 static int
-server_setup(SSL_CTX *ctx, const struct tls_opts *o, char *own_fp,
+name_client_cas(SSL_CTX *ctx, struct error *e)
+{
+	STACK_OF(X509_OBJECT) *objs;
+	X509 *x;
+	int i;
+
+	objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+	for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+		if (x != NULL && SSL_CTX_add_client_CA(ctx, x) != 1)
+			return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
+	}
+	return 0;
+}
+
+/*
+ * A listener asks for a client certificate with --ssl-client-ca (and then
+ * verifies it against those CAs) or --ssl-pin (and then takes only a
+ * pinned one).  A client without one is refused with
+ * --ssl-require-client-cert, or when it must be pinned.
+ */
+static int
+client_auth_setup(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
+{
+	int mode = SSL_VERIFY_PEER;
+
+	if (o->client_ca == NULL && !o->have_pin) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		return 0;
+	}
+	if (o->client_ca != NULL &&
+	    (load_trust_file(ctx, "--ssl-client-ca", o->client_ca, e) == -1 ||
+	    name_client_cas(ctx, e) == -1))
+		return -1;
+	if (o->require_client_cert || o->have_pin)
+		mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+	SSL_CTX_set_verify(ctx, mode, verify_cb);
+	return 0;
+}
+
+/* A server presents --ssl-cert (the pair n), or an ephemeral certificate. */
+static int
+server_setup(SSL_CTX *ctx, const struct tls_opts *o, size_t n, char *own_fp,
     bool *ephemeral, struct error *e)
 {
+	struct cert_pair cp;
 	EVP_PKEY *pkey = NULL;
 	X509 *x = NULL;
 	int rc = 0;
 
-	if (o->cert_file != NULL) {
-		if (load_cert_and_key(ctx, o, e) == -1)
+	cert_pair(o, n, &cp);
+	if (cp.cert != NULL) {
+		if (load_cert_and_key(ctx, &cp, e) == -1)
 			return -1;
 	} else if (tls_make_ephemeral(o->listen_name, &pkey, &x, e) == -1) {
 		return -1;
@@ -924,7 +1107,8 @@ server_setup(SSL_CTX *ctx, const struct tls_opts *o, char *own_fp,
 	EVP_PKEY_free(pkey);
 	if (rc == 0 && own_fp != NULL)
 		tls_fingerprint(SSL_CTX_get0_certificate(ctx), own_fp);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	if (rc == 0 && client_auth_setup(ctx, o, e) == -1)
+		return -1;
 	return rc;
 }
 
@@ -932,10 +1116,14 @@ server_setup(SSL_CTX *ctx, const struct tls_opts *o, char *own_fp,
 static int
 client_setup(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
 {
-	if (o->cert_file != NULL && load_cert_and_key(ctx, o, e) == -1)
+	struct cert_pair cp;
+
+	cert_pair(o, 0, &cp);
+	if (cp.cert != NULL && load_cert_and_key(ctx, &cp, e) == -1)
 		return -1;
 	if (o->trust_file != NULL) {
-		if (load_trust_file(ctx, o->trust_file, e) == -1)
+		if (load_trust_file(ctx, "--ssl-trustfile", o->trust_file,
+		    e) == -1)
 			return -1;
 	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
 		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
@@ -948,6 +1136,74 @@ client_setup(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
 	X509_VERIFY_PARAM_set_hostflags(SSL_CTX_get0_param(ctx),
 	    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
 	SSL_CTX_set_client_cert_cb(ctx, note_cert_request);
+	return 0;
+}
+
+/*
+ * A listener with several certificates: the first whose names cover the
+ * client's SNI (exactly, or by a wildcard SAN) is presented; with no SNI,
+ * or none that matches, the default, the first.
+ */
+static int
+select_cert(SSL *ssl, int *al, void *arg)
+{
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	const struct ctx_data *d = arg;
+	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+	size_t i;
+
+	(void)al;
+	if (name == NULL || X509_check_host(SSL_CTX_get0_certificate(ctx),
+	    name, 0, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL) == 1)
+		return SSL_TLSEXT_ERR_OK;
+	for (i = 0; i < d->n_by_name; i++) {
+		if (X509_check_host(SSL_CTX_get0_certificate(d->by_name[i]),
+		    name, 0, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL) == 1) {
+			SSL_set_SSL_CTX(ssl, d->by_name[i]);
+			break;
+		}
+	}
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* One context, with the certificate pair n when it is a listener's. */
+static SSL_CTX *
+ctx_build(const struct tls_opts *o, size_t n, char *own_fp, bool *ephemeral,
+    struct error *e)
+{
+	SSL_CTX *ctx;
+
+	ctx = SSL_CTX_new(o->server ? TLS_server_method() : TLS_client_method());
+	if (ctx == NULL) {
+		err_ssl(e, ST_RUNTIME, "cannot create a TLS context");
+		return NULL;
+	}
+	if (ctx_defaults(ctx, o, e) == -1 || (o->server ?
+	    server_setup(ctx, o, n, own_fp, ephemeral, e) :
+	    client_setup(ctx, o, e)) == -1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* The contexts of a listener's other certificates, chosen by SNI. */
+static int
+sni_setup(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
+{
+	struct ctx_data *d = ctx_data_of(ctx);
+	size_t i;
+
+	if (o->n_more_certs == 0)
+		return 0;
+	for (i = 1; i <= o->n_more_certs; i++) {
+		if ((d->by_name[d->n_by_name] = ctx_build(o, i, NULL, NULL,
+		    e)) == NULL)
+			return -1;
+		d->n_by_name++;
+	}
+	SSL_CTX_set_tlsext_servername_callback(ctx, select_cert);
+	SSL_CTX_set_tlsext_servername_arg(ctx, d);
 	return 0;
 }
 
@@ -967,14 +1223,15 @@ tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
 		err_ssl(e, ST_RUNTIME, "SSL_get_ex_new_index");
 		return NULL;
 	}
-	ctx = SSL_CTX_new(o->server ? TLS_server_method() : TLS_client_method());
-	if (ctx == NULL) {
-		err_ssl(e, ST_RUNTIME, "cannot create a TLS context");
+	if (ctx_ex_index == -1 &&
+	    (ctx_ex_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+	    ctx_data_free)) == -1) {
+		err_ssl(e, ST_RUNTIME, "SSL_CTX_get_ex_new_index");
 		return NULL;
 	}
-	if (ctx_defaults(ctx, o, e) == -1 || (o->server ?
-	    server_setup(ctx, o, own_fp, ephemeral, e) :
-	    client_setup(ctx, o, e)) == -1) {
+	if ((ctx = ctx_build(o, 0, own_fp, ephemeral, e)) == NULL)
+		return NULL;
+	if (o->server && sni_setup(ctx, o, e) == -1) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -1027,8 +1284,9 @@ verify_reason(const struct tls *t, char *buf, size_t len)
 			name_string(X509_get_issuer_name(t->err_cert), issuer,
 			    sizeof(issuer));
 			snprintf(buf, len, "unknown CA: the issuer %s is not "
-			    "trusted; if it is an intermediate CA, the server "
-			    "did not send its intermediate certificate", issuer);
+			    "trusted; if it is an intermediate CA, the %s "
+			    "did not send its intermediate certificate", issuer,
+			    t->server ? "client" : "server");
 			return buf;
 		}
 		return "unknown CA: the issuer is not trusted";
@@ -1092,16 +1350,48 @@ verify_result(struct stream *s)
 		name_string(X509_get_subject_name(t->pin_ca), buf, sizeof(buf));
 		return stream_fail(s, ST_VERIFY, 0, "certificate verification "
 		    "failed: pin mismatch: the pin matches the issuer "
-		    "certificate %s, not the server's own certificate", buf);
+		    "certificate %s, not the %s's own certificate", buf,
+		    t->server ? "client" : "server");
 	}
 	if (t->pin_mismatch) {
 		if (t->leaf != NULL)
 			tls_fingerprint(t->leaf, fp);
-		return stream_fail(s, ST_VERIFY, 0, "certificate verification "
-		    "failed: pin mismatch: the peer presented %s", fp);
+		return stream_fail(s, ST_VERIFY, 0, "%scertificate "
+		    "verification failed: pin mismatch: the %s presented %s",
+		    t->server ? "client " : "", t->server ? "client" : "peer",
+		    fp);
 	}
-	return stream_fail(s, ST_VERIFY, 0, "certificate verification "
-	    "failed: %s", verify_reason(t, buf, sizeof(buf)));
+	return stream_fail(s, ST_VERIFY, 0, "%scertificate verification "
+	    "failed: %s", t->server ? "client " : "",
+	    verify_reason(t, buf, sizeof(buf)));
+}
+
+/*
+ * A listener's own refusals in the handshake, for a reason that is not the
+ * certificate's content: no client certificate where one is required, or
+ * no ALPN protocol in common with --ssl-alpn-required.  Returns IO_ERROR
+ * with the message, or IO_DONE when the failure is something else.
+ */
+static enum io
+server_refusal(struct stream *s, int reason, const char *what)
+{
+	struct tls *t = s->ctx;
+	const struct ctx_data *d = ctx_data_of(SSL_get_SSL_CTX(t->ssl));
+
+	if (reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+		ERR_clear_error();
+		return stream_fail(s, ST_VERIFY, 0, "%s: the client presented "
+		    "no certificate, and one is required", what);
+	}
+	if (d != NULL && d->alpn_required &&
+	    (reason == SSL_R_NO_APPLICATION_PROTOCOL ||
+	    reason == SSL_R_CALLBACK_FAILED)) {
+		ERR_clear_error();
+		return stream_fail(s, ST_HANDSHAKE, 0, "%s: the client offered "
+		    "no protocol of --ssl-alpn %s (--ssl-alpn-required)", what,
+		    d->alpn_list);
+	}
+	return IO_DONE;
 }
 
 /* SSL_ERROR_SSL: a protocol failure, ours or the peer's. */
@@ -1120,6 +1410,8 @@ ssl_result(struct stream *s, const char *what)
 	if (t->pin_mismatch || (t->verify_err != 0 && !t->no_verify &&
 	    !t->have_pin))
 		return verify_result(s);
+	if (t->server && server_refusal(s, reason, what) == IO_ERROR)
+		return IO_ERROR;
 	/*
 	 * The peer refused our certificate, or asked for one we do not
 	 * have: the fault is on our side, so the caller must not offer hints
@@ -1180,6 +1472,29 @@ tls_result(struct stream *s, int ret, const char *what)
 	}
 }
 
+/*
+ * A client with --ssl-alpn-required refuses a server that chose none of
+ * its protocols.  (A server refuses such a client in the handshake, with
+ * the no_application_protocol alert.)
+ */
+static enum io
+check_alpn(struct stream *s)
+{
+	struct tls *t = s->ctx;
+	const struct ctx_data *d = ctx_data_of(SSL_get_SSL_CTX(t->ssl));
+	const unsigned char *p;
+	unsigned int len = 0;
+
+	if (t->server || d == NULL || !d->alpn_required)
+		return IO_DONE;
+	SSL_get0_alpn_selected(t->ssl, &p, &len);
+	if (len > 0)
+		return IO_DONE;
+	return stream_fail(s, ST_HANDSHAKE, 0, "TLS handshake: the server "
+	    "chose no protocol of --ssl-alpn %s (--ssl-alpn-required)",
+	    d->alpn_list);
+}
+
 static enum io
 tls_handshake(struct stream *s)
 {
@@ -1190,7 +1505,7 @@ tls_handshake(struct stream *s)
 	errno = 0;
 	ret = SSL_do_handshake(t->ssl);
 	if (ret == 1)
-		return IO_DONE;
+		return check_alpn(s);
 	r = tls_result(s, ret, "TLS handshake");
 	if (r == IO_EOF)
 		return stream_fail(s, ST_HANDSHAKE, 0, "TLS handshake: the "
@@ -1435,7 +1750,8 @@ tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
 {
 	struct stream *s = NULL;
 	struct tls *t;
-	const char *name = o->servername != NULL ? o->servername : host;
+	const char *sni = o->servername != NULL ? o->servername : host;
+	const char *name = o->verify_name != NULL ? o->verify_name : sni;
 	size_t i;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
@@ -1465,12 +1781,12 @@ tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
 		SSL_set_accept_state(t->ssl);
 	} else {
 		SSL_set_connect_state(t->ssl);
+		/* RFC 6066: SNI names a host, never an address. */
+		if (sni != NULL && !o->no_sni && !addr_is_literal(sni) &&
+		    SSL_set_tlsext_host_name(t->ssl, sni) != 1)
+			goto ssl_fail;
 		if (name != NULL) {
 			snprintf(t->name, sizeof(t->name), "%s", name);
-			/* RFC 6066: SNI names a host, never an address. */
-			if (!addr_is_literal(name) &&
-			    SSL_set_tlsext_host_name(t->ssl, name) != 1)
-				goto ssl_fail;
 			if (!o->have_pin) {
 				X509_VERIFY_PARAM *p = SSL_get0_param(t->ssl);
 
@@ -1525,6 +1841,45 @@ name_string(const X509_NAME *n, char *out, size_t len)
 	BIO_free(b);
 }
 
+/* The ALPN protocol chosen, and the SNI sent or received. */
+static void
+negotiated_names(const struct tls *t, struct tls_info *info)
+{
+	const unsigned char *p;
+	unsigned int len = 0;
+	const char *sni;
+
+	SSL_get0_alpn_selected(t->ssl, &p, &len);
+	snprintf(info->alpn, sizeof(info->alpn), "%.*s", (int)len,
+	    len > 0 ? (const char *)p : "");
+	sni = SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name);
+	snprintf(info->sni, sizeof(info->sni), "%s", sni != NULL ? sni : "");
+}
+
+/* What a listener made of the client's certificate. */
+static void
+server_verify_info(const struct tls *t, X509 *peer, struct tls_info *info)
+{
+	char buf[400];
+	const char *v;
+
+	if (SSL_get_verify_mode(t->ssl) == SSL_VERIFY_NONE)
+		v = peer != NULL ? "client certificate not verified" :
+		    "no client certificate";
+	else if (t->have_pin)
+		v = t->pin_ok ? "ok (pinned client certificate)" :
+		    peer != NULL || t->leaf != NULL ? "pin mismatch" :
+		    "no client certificate";
+	else if (t->verify_err != 0)
+		v = verify_reason(t, buf, sizeof(buf));
+	else if (peer == NULL)
+		v = "no client certificate";
+	else
+		v = "ok (trusted client certificate)";
+	snprintf(info->verify, sizeof(info->verify), "%s%s",
+	    t->verify_err != 0 && !t->have_pin ? "failed: " : "", v);
+}
+
 void
 tls_get_info(const struct stream *s, struct tls_info *info)
 {
@@ -1555,6 +1910,7 @@ tls_get_info(const struct stream *s, struct tls_info *info)
 	if (nid > 0)
 		g = SSL_group_to_name(t->ssl, nid);
 	snprintf(info->group, sizeof(info->group), "%s", g != NULL ? g : "none");
+	negotiated_names(t, info);
 	if (peer == NULL)
 		peer = t->leaf;
 	if (peer != NULL) {
@@ -1566,9 +1922,7 @@ tls_get_info(const struct stream *s, struct tls_info *info)
 		tls_fingerprint(peer, info->fingerprint);
 	}
 	if (t->server) {
-		snprintf(info->verify, sizeof(info->verify), "%s",
-		    peer != NULL ? "client certificate not verified" :
-		    "no client certificate");
+		server_verify_info(t, peer, info);
 	} else if (t->have_pin) {
 		snprintf(info->verify, sizeof(info->verify), "%s",
 		    t->pin_ok ? "ok (pinned certificate)" : "pin mismatch");

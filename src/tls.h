@@ -20,6 +20,10 @@
  * suites are all of that already, and are not affected.
  */
 #define TLS_DEFAULT_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
+/* With TLS 1.0 or 1.1 allowed, their CBC suites too, still with ECDHE. */
+#define TLS_LEGACY_CIPHERS	TLS_DEFAULT_CIPHERS ":ECDHE+AES"
+#define TLS_CERTS_MAX	8			/* --ssl-cert, repeated */
+#define TLS_ALPN_MAX	1024			/* --ssl-alpn, wire bytes */
 #define TLS_FP_MAX	(7 + 2 * TLS_PIN_LEN + 1)	/* "SHA256:" hex NUL */
 
 struct tls_opts {
@@ -38,8 +42,31 @@ struct tls_opts {
 	unsigned char	 pin[TLS_PIN_LEN];
 	size_t		 n_more_pins;
 	unsigned char	 more_pins[TLS_PINS_MAX - 1][TLS_PIN_LEN];
+	/*
+	 * A listener may have more certificates, chosen by SNI: the n-th
+	 * --ssl-key goes with the n-th --ssl-cert, and a certificate with no
+	 * key of its own has it in its own file.  The first pair is
+	 * cert_file and key_file, the default.
+	 */
+	size_t		 n_more_certs;
+	const char	*more_certs[TLS_CERTS_MAX - 1];
+	size_t		 n_more_keys;
+	const char	*more_keys[TLS_CERTS_MAX - 1];
 	const char	*servername;	/* --ssl-servername: SNI and name */
+	const char	*verify_name;	/* --ssl-verify-name: the name only */
+	bool		 no_sni;	/* --no-sni */
+	const char	*alpn;		/* --ssl-alpn: comma-separated */
+	bool		 alpn_required;	/* --ssl-alpn-required */
+	int		 min_version;	/* --ssl-min-version, or 0 */
+	int		 max_version;	/* --ssl-max-version, or 0 */
+	bool		 have_seclevel;
+	int		 seclevel;	/* --ssl-seclevel */
 	const char	*ciphers;	/* --ssl-ciphers: TLS 1.2 suites */
+	const char	*ciphersuites;	/* --ssl-ciphersuites: TLS 1.3 */
+	const char	*groups;	/* --ssl-groups */
+	const char	*sigalgs;	/* --ssl-sigalgs */
+	const char	*client_ca;	/* --ssl-client-ca: verify clients */
+	bool		 require_client_cert; /* --ssl-require-client-cert */
 	const char	*listen_name;	/* server: added to the ephemeral SAN */
 };
 
@@ -48,6 +75,8 @@ struct tls_info {
 	char	version[16];
 	char	cipher[64];
 	char	group[32];
+	char	alpn[256];		/* the protocol chosen, or "" */
+	char	sni[256];		/* SNI sent, or received, or "" */
 	bool	have_peer_cert;
 	char	subject[256];
 	char	issuer[256];
@@ -101,6 +130,35 @@ bool		 tls_pass_source_ok(const char *s);
 			"env:VAR, file:PATH or fd:N"
 /* Make a self-signed ECDSA P-256 certificate; names go into the SAN. */
 int		 tls_make_ephemeral(const char *name, EVP_PKEY **, X509 **,
+		    struct error *);
+
+/* --- Negotiation (tls_opts.c). */
+
+/* TLS1_VERSION ... TLS1_3_VERSION for "tls1" ... "tls1.3", or 0. */
+int		 tls_parse_version(const char *);
+/* "tls1.2" for TLS1_2_VERSION, and so on. */
+const char	*tls_version_name(int);
+/*
+ * Encode a comma-separated ALPN list into the wire format (each name
+ * prefixed by its length) in out.  Returns the length, or -1 with e
+ * (ST_USAGE) for an empty list or name, a name over 255 bytes, or a list
+ * longer than outsz.
+ */
+int		 tls_alpn_encode(const char *list, unsigned char *out,
+		    size_t outsz, struct error *);
+/*
+ * The first protocol of ours (wire format) that theirs also has: true with
+ * *out and *outlen set, or false when they have none in common.
+ */
+bool		 tls_alpn_pick(const unsigned char *ours, size_t ourlen,
+		    const unsigned char *theirs, size_t theirlen,
+		    const unsigned char **out, unsigned char *outlen);
+/*
+ * Apply the version bounds, security level, TLS 1.3 suites, groups and
+ * signature algorithms of o to ctx.  Returns 0, or -1 with e (ST_USAGE,
+ * naming the bad value).
+ */
+int		 tls_ctx_negotiation(SSL_CTX *, const struct tls_opts *,
 		    struct error *);
 
 #endif
