@@ -211,6 +211,33 @@ else
 	skip 2 "listener did not start"
 fi
 
+# A certificate chosen by SNI verifies clients as the default one does.
+# shellcheck disable=SC2086
+if mtls_listener sni $REQUIRE --ssl-cert "$PKI/sni.pem" \
+    --ssl-key "$PKI/sni.key"; then
+	s_client_to sni -servername other.example \
+	    -cert "$PKI/client.pem" -key "$PKI/client.key" \
+	    -cert_chain "$PKI/int.pem"
+	check "SNI certificate with a client certificate: listener status 0" \
+	    status_is 0 "$LST"
+	check "SNI certificate with a client certificate: it was verified" \
+	    has_line "$T/sni.lerr" \
+	    "tlsnc: verification: ok (trusted client certificate)"
+	check "SNI certificate with a client certificate: other.example" \
+	    has_text "$T/sni.cout" "subject=CN = other.example"
+else
+	skip 3 "listener did not start"
+fi
+# shellcheck disable=SC2086
+if mtls_listener sni2 $REQUIRE --ssl-cert "$PKI/sni.pem" \
+    --ssl-key "$PKI/sni.key"; then
+	s_client_to sni2 -servername other.example
+	check "SNI certificate, no client certificate: listener status 5" \
+	    status_is 5 "$LST"
+else
+	skip 1 "listener did not start"
+fi
+
 # ----------------------------------------------------------- gnutls-cli --
 
 # shellcheck disable=SC2086
