@@ -149,6 +149,12 @@ const struct optdef option_table[] = {
 	{ "ssl-sigalgs", 0, "LIST", GROUP_TLS,
 	  "Signature algorithms, colon-separated (ECDSA+SHA256:...)",
 	  set_string, FIELD(tls.sigalgs) },
+	{ "ssl-sess-in", 0, "FILE", GROUP_TLS,
+	  "Resume the TLS session saved in FILE (PEM)",
+	  set_string, FIELD(tls.sess_in) },
+	{ "ssl-sess-out", 0, "FILE", GROUP_TLS,
+	  "Save the TLS session to FILE (PEM), to resume it later",
+	  set_string, FIELD(tls.sess_out) },
 	{ "ssl-client-ca", 0, "FILE", GROUP_TLS,
 	  "With -l: ask for client certificates and verify them with FILE",
 	  set_string, FIELD(tls.client_ca) },
@@ -645,6 +651,12 @@ check_negotiation(const struct options *o, struct error *e)
 	if (t->alpn_required && t->alpn == NULL)
 		return err_set(e, ST_USAGE, "--ssl-alpn-required needs "
 		    "--ssl-alpn");
+	if (o->listen && t->sess_in != NULL)
+		return err_set(e, ST_USAGE, "--ssl-sess-in is for a client, "
+		    "not with -l");
+	if (o->listen && t->sess_out != NULL)
+		return err_set(e, ST_USAGE, "--ssl-sess-out is for a client, "
+		    "not with -l");
 	if (!o->listen && t->client_ca != NULL)
 		return err_set(e, ST_USAGE, "--ssl-client-ca is for a "
 		    "listener (-l)");

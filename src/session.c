@@ -54,6 +54,7 @@ on_established(struct stream *s, void *arg, struct error *e)
 	    info.group);
 	say("SNI %s: %s", m->o->listen ? "received" : "sent",
 	    info.sni[0] != '\0' ? info.sni : "none");
+	say("TLS session: %s", info.resumed ? "resumed" : "new");
 	if (m->o->tls.alpn != NULL || info.alpn[0] != '\0')
 		say("ALPN protocol: %s", info.alpn[0] != '\0' ? info.alpn :
 		    "none");
@@ -253,6 +254,30 @@ end_child(struct loop *loop, struct child *child)
 			break;
 }
 
+/*
+ * --ssl-sess-out: once the session is over, and the server's tickets have
+ * come, save the session.  Returns the status to exit with.
+ */
+static int
+save_session(const struct mode *m, struct stream *net, int rc)
+{
+	const char *path = m->o->tls.sess_out;
+	struct error e;
+	bool saved;
+
+	if (path == NULL || m->o->listen || rc != ST_OK)
+		return rc;
+	err_clear(&e);
+	if (tls_save_session(net, path, &saved, &e) != ST_OK)
+		return report_failure(&e);
+	if (!saved)
+		say("warning: --ssl-sess-out: the server gave no session that "
+		    "can be resumed; %s is left empty", path);
+	else if (verbose >= 1)
+		say("TLS session saved to %s", path);
+	return rc;
+}
+
 static int
 run_relay(const struct mode *m, struct stream *local, struct stream *net,
     int64_t deadline)
@@ -331,6 +356,7 @@ run_session(const struct mode *m, int fd, int64_t deadline)
 		return report_failure(&e);
 	}
 	rc = run_relay(m, local, net, deadline);
+	rc = save_session(m, net, rc);
 	stream_close(local);
 	stream_close(net);
 	return rc;

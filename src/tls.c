@@ -906,6 +906,7 @@ struct ctx_data {
 	bool		 alpn_required;
 	SSL_CTX		*by_name[TLS_CERTS_MAX - 1];
 	size_t		 n_by_name;
+	SSL_SESSION	*session;		/* client: --ssl-sess-in */
 };
 
 static int ctx_ex_index = -1;
@@ -926,6 +927,7 @@ ctx_data_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 		return;
 	for (i = 0; i < d->n_by_name; i++)
 		SSL_CTX_free(d->by_name[i]);
+	SSL_SESSION_free(d->session);
 	free(d);
 }
 
@@ -1109,7 +1111,49 @@ server_setup(SSL_CTX *ctx, const struct tls_opts *o, size_t n, char *own_fp,
 		tls_fingerprint(SSL_CTX_get0_certificate(ctx), own_fp);
 	if (rc == 0 && client_auth_setup(ctx, o, e) == -1)
 		return -1;
+	/*
+	 * Sessions are resumed under -k (with tickets, by default); a
+	 * session verified against --ssl-client-ca must be resumed only by
+	 * a context of the same kind, which this names.
+	 */
+	if (rc == 0 && SSL_CTX_set_session_id_context(ctx,
+	    (const unsigned char *)"tlsnc", 5) != 1)
+		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
 	return rc;
+}
+
+/*
+ * The sessions of a client: the one of --ssl-sess-in to resume, read at
+ * start-up, and the file of --ssl-sess-out, created at start-up so that a
+ * path that cannot be written is refused before any connection.
+ */
+static int
+session_setup(const struct tls_opts *o, struct ctx_data *d, struct error *e)
+{
+	struct pem_file f;
+	BIO *b;
+	int fd;
+
+	if (o->sess_out != NULL) {
+		if ((fd = open(o->sess_out, O_WRONLY | O_CREAT | O_CLOEXEC,
+		    0600)) == -1)
+			return err_errno(e, ST_USAGE, errno, "--ssl-sess-out %s",
+			    o->sess_out), -1;
+		close(fd);
+	}
+	if (o->sess_in == NULL)
+		return 0;
+	if (pem_file_read(&f, "--ssl-sess-in", o->sess_in, e) == -1)
+		return -1;
+	if ((b = pem_file_bio(&f)) != NULL)
+		d->session = PEM_read_bio_SSL_SESSION(b, NULL, no_passphrase,
+		    NULL);
+	BIO_free(b);
+	pem_file_free(&f);
+	if (d->session == NULL)
+		return err_ssl(e, ST_USAGE, "--ssl-sess-in %s: no usable PEM "
+		    "TLS session", o->sess_in), -1;
+	return 0;
 }
 
 /* A client verifies the server, and may present --ssl-cert. */
@@ -1120,6 +1164,8 @@ client_setup(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
 
 	cert_pair(o, 0, &cp);
 	if (cp.cert != NULL && load_cert_and_key(ctx, &cp, e) == -1)
+		return -1;
+	if (session_setup(o, ctx_data_of(ctx), e) == -1)
 		return -1;
 	if (o->trust_file != NULL) {
 		if (load_trust_file(ctx, "--ssl-trustfile", o->trust_file,
@@ -1495,6 +1541,39 @@ check_alpn(struct stream *s)
 	    d->alpn_list);
 }
 
+/*
+ * A resumed session skips the verification of the server's certificate:
+ * the session file may have been saved by another command line, with
+ * other pins, another name or --ssl-no-verify.  So the certificate of the
+ * session is checked again, against this command line's pins, or its
+ * trust result and name.
+ */
+static enum io
+check_resumed(struct stream *s)
+{
+	struct tls *t = s->ctx;
+	X509 *peer = SSL_get0_peer_certificate(t->ssl);
+	bool ok;
+
+	if (t->server || !SSL_session_reused(t->ssl) || t->no_verify)
+		return IO_DONE;
+	if (t->have_pin)
+		ok = (t->pin_ok = is_pinned(t, peer));
+	else if (addr_is_literal(t->name))
+		ok = SSL_get_verify_result(t->ssl) == X509_V_OK &&
+		    X509_check_ip_asc(peer, t->name, 0) == 1;
+	else
+		ok = SSL_get_verify_result(t->ssl) == X509_V_OK &&
+		    X509_check_host(peer, t->name, 0,
+		    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL) == 1;
+	if (ok)
+		return IO_DONE;
+	t->verify_failed = true;
+	return stream_fail(s, ST_VERIFY, 0, "certificate verification failed: "
+	    "the resumed session (--ssl-sess-in) was not verified for %s",
+	    t->have_pin ? "these pins" : t->name);
+}
+
 static enum io
 tls_handshake(struct stream *s)
 {
@@ -1505,7 +1584,7 @@ tls_handshake(struct stream *s)
 	errno = 0;
 	ret = SSL_do_handshake(t->ssl);
 	if (ret == 1)
-		return check_alpn(s);
+		return check_resumed(s) == IO_DONE ? check_alpn(s) : IO_ERROR;
 	r = tls_result(s, ret, "TLS handshake");
 	if (r == IO_EOF)
 		return stream_fail(s, ST_HANDSHAKE, 0, "TLS handshake: the "
@@ -1752,6 +1831,7 @@ tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
 	struct tls *t;
 	const char *sni = o->servername != NULL ? o->servername : host;
 	const char *name = o->verify_name != NULL ? o->verify_name : sni;
+	const struct ctx_data *d;
 	size_t i;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
@@ -1784,6 +1864,10 @@ tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
 		/* RFC 6066: SNI names a host, never an address. */
 		if (sni != NULL && !o->no_sni && !addr_is_literal(sni) &&
 		    SSL_set_tlsext_host_name(t->ssl, sni) != 1)
+			goto ssl_fail;
+		d = ctx_data_of(ctx);
+		if (d != NULL && d->session != NULL &&
+		    SSL_set_session(t->ssl, d->session) != 1)
 			goto ssl_fail;
 		if (name != NULL) {
 			snprintf(t->name, sizeof(t->name), "%s", name);
@@ -1854,6 +1938,40 @@ negotiated_names(const struct tls *t, struct tls_info *info)
 	    len > 0 ? (const char *)p : "");
 	sni = SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name);
 	snprintf(info->sni, sizeof(info->sni), "%s", sni != NULL ? sni : "");
+	info->resumed = SSL_session_reused(t->ssl) == 1;
+}
+
+enum status
+tls_save_session(const struct stream *s, const char *path, bool *saved,
+    struct error *e)
+{
+	const struct tls *t = tls_of(s);
+	SSL_SESSION *sess = t != NULL ? SSL_get1_session(t->ssl) : NULL;
+	BIO *b = NULL;
+	int fd, ok;
+
+	*saved = false;
+	if (sess == NULL || !SSL_SESSION_is_resumable(sess)) {
+		SSL_SESSION_free(sess);
+		return ST_OK;
+	}
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1) {
+		SSL_SESSION_free(sess);
+		return err_errno(e, ST_RUNTIME, errno, "--ssl-sess-out %s",
+		    path);
+	}
+	if ((b = BIO_new_fd(fd, BIO_CLOSE)) == NULL)
+		close(fd);
+	ok = b != NULL && PEM_write_bio_SSL_SESSION(b, sess) == 1 &&
+	    BIO_flush(b) == 1;
+	BIO_free(b);
+	SSL_SESSION_free(sess);
+	if (!ok)
+		return err_ssl(e, ST_RUNTIME, "--ssl-sess-out %s: cannot write "
+		    "the session", path);
+	*saved = true;
+	return ST_OK;
 }
 
 /* What a listener made of the client's certificate. */
@@ -1863,7 +1981,9 @@ server_verify_info(const struct tls *t, X509 *peer, struct tls_info *info)
 	char buf[400];
 	const char *v;
 
-	if (SSL_get_verify_mode(t->ssl) == SSL_VERIFY_NONE)
+	if (SSL_session_reused(t->ssl) && peer != NULL)
+		v = "ok (client certificate verified for the resumed session)";
+	else if (SSL_get_verify_mode(t->ssl) == SSL_VERIFY_NONE)
 		v = peer != NULL ? "client certificate not verified" :
 		    "no client certificate";
 	else if (t->have_pin)

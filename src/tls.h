@@ -65,6 +65,8 @@ struct tls_opts {
 	const char	*ciphersuites;	/* --ssl-ciphersuites: TLS 1.3 */
 	const char	*groups;	/* --ssl-groups */
 	const char	*sigalgs;	/* --ssl-sigalgs */
+	const char	*sess_in;	/* --ssl-sess-in: a session to resume */
+	const char	*sess_out;	/* --ssl-sess-out: where to save it */
 	const char	*client_ca;	/* --ssl-client-ca: verify clients */
 	bool		 require_client_cert; /* --ssl-require-client-cert */
 	const char	*listen_name;	/* server: added to the ephemeral SAN */
@@ -77,6 +79,7 @@ struct tls_info {
 	char	group[32];
 	char	alpn[256];		/* the protocol chosen, or "" */
 	char	sni[256];		/* SNI sent, or received, or "" */
+	bool	resumed;		/* the session was resumed */
 	bool	have_peer_cert;
 	char	subject[256];
 	char	issuer[256];
@@ -109,6 +112,14 @@ struct stream	*tls_stream_new(SSL_CTX *, struct stream *lower,
 
 /* Fill info from an established (or failed) TLS stream. */
 void		 tls_get_info(const struct stream *, struct tls_info *);
+/*
+ * Write the stream's session, in PEM, to path (created with mode 0600), so
+ * that --ssl-sess-in can resume it.  Sets *saved, false when the peer gave
+ * no session that can be resumed (nothing is written then).  Returns ST_OK,
+ * or ST_RUNTIME with e when the file cannot be written.
+ */
+enum status	 tls_save_session(const struct stream *, const char *path,
+		    bool *saved, struct error *);
 /* True when the stream failed because the peer's certificate was refused. */
 bool		 tls_verify_failed(const struct stream *);
 
