@@ -155,6 +155,9 @@ const struct optdef option_table[] = {
 	{ "ssl-sess-out", 0, "FILE", GROUP_TLS,
 	  "Save the TLS session to FILE (PEM), to resume it later",
 	  set_string, FIELD(tls.sess_out) },
+	{ "ssl-reconnect", 0, "N", GROUP_TLS,
+	  "Then connect N more times, resuming the session, and report",
+	  set_conns, FIELD(tls.reconnect) },
 	{ "ssl-client-ca", 0, "FILE", GROUP_TLS,
 	  "With -l: ask for client certificates and verify them with FILE",
 	  set_string, FIELD(tls.client_ca) },
@@ -656,6 +659,9 @@ check_negotiation(const struct options *o, struct error *e)
 		    "not with -l");
 	if (o->listen && t->sess_out != NULL)
 		return err_set(e, ST_USAGE, "--ssl-sess-out is for a client, "
+		    "not with -l");
+	if (o->listen && t->reconnect > 0)
+		return err_set(e, ST_USAGE, "--ssl-reconnect is for a client, "
 		    "not with -l");
 	if (!o->listen && t->client_ca != NULL)
 		return err_set(e, ST_USAGE, "--ssl-client-ca is for a "

@@ -906,7 +906,11 @@ struct ctx_data {
 	bool		 alpn_required;
 	SSL_CTX		*by_name[TLS_CERTS_MAX - 1];
 	size_t		 n_by_name;
-	SSL_SESSION	*session;		/* client: --ssl-sess-in */
+	/*
+	 * A client's session to resume: the one of --ssl-sess-in, then,
+	 * with --ssl-reconnect, the latest that a server gave.
+	 */
+	SSL_SESSION	*session;
 };
 
 static int ctx_ex_index = -1;
@@ -1156,6 +1160,22 @@ session_setup(const struct tls_opts *o, struct ctx_data *d, struct error *e)
 	return 0;
 }
 
+/*
+ * With --ssl-reconnect, each session the server gives (a TLS 1.3 ticket,
+ * or a TLS 1.2 session) becomes the one the next connection resumes.
+ */
+static int
+keep_session(SSL *ssl, SSL_SESSION *sess)
+{
+	struct ctx_data *d = ctx_data_of(SSL_get_SSL_CTX(ssl));
+
+	if (d == NULL || !SSL_SESSION_is_resumable(sess))
+		return 0;
+	SSL_SESSION_free(d->session);
+	d->session = sess;
+	return 1;	/* the reference is kept */
+}
+
 /* A client verifies the server, and may present --ssl-cert. */
 static int
 client_setup(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
@@ -1167,6 +1187,11 @@ client_setup(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
 		return -1;
 	if (session_setup(o, ctx_data_of(ctx), e) == -1)
 		return -1;
+	if (o->reconnect > 0) {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+		    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(ctx, keep_session);
+	}
 	if (o->trust_file != NULL) {
 		if (load_trust_file(ctx, "--ssl-trustfile", o->trust_file,
 		    e) == -1)
@@ -1823,6 +1848,20 @@ attach_lower(struct tls *t, struct stream *lower)
 	return 0;
 }
 
+/*
+ * Offer a copy of sess: OpenSSL marks a TLS 1.3 session that it resumes as
+ * used up, and every --ssl-reconnect offers the same one.
+ */
+static int
+offer_session(SSL *ssl, SSL_SESSION *sess)
+{
+	SSL_SESSION *copy = SSL_SESSION_dup(sess);
+	int ok = copy != NULL && SSL_set_session(ssl, copy) == 1;
+
+	SSL_SESSION_free(copy);
+	return ok ? 0 : -1;
+}
+
 struct stream *
 tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
     const char *host, struct error *e)
@@ -1867,7 +1906,7 @@ tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
 			goto ssl_fail;
 		d = ctx_data_of(ctx);
 		if (d != NULL && d->session != NULL &&
-		    SSL_set_session(t->ssl, d->session) != 1)
+		    offer_session(t->ssl, d->session) == -1)
 			goto ssl_fail;
 		if (name != NULL) {
 			snprintf(t->name, sizeof(t->name), "%s", name);

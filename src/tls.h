@@ -67,6 +67,7 @@ struct tls_opts {
 	const char	*sigalgs;	/* --ssl-sigalgs */
 	const char	*sess_in;	/* --ssl-sess-in: a session to resume */
 	const char	*sess_out;	/* --ssl-sess-out: where to save it */
+	unsigned	 reconnect;	/* --ssl-reconnect: more connections */
 	const char	*client_ca;	/* --ssl-client-ca: verify clients */
 	bool		 require_client_cert; /* --ssl-require-client-cert */
 	const char	*listen_name;	/* server: added to the ephemeral SAN */

@@ -91,6 +91,61 @@ else
 	skip 2 "s_server did not start"
 fi
 
+# ------------------------------------------------------ --ssl-reconnect --
+
+# reconnects TAG N [S_SERVER ARGS...]: a session, then N reconnects, to an
+# s_server for N + 1 connections; sets CST.
+reconnects() {
+	_t=$1 _n=$2
+	shift 2
+	openssl s_server -accept 0 -naccept "$((_n + 1))" -www \
+	    -cert "$PKI/server.pem" -key "$PKI/server.key" \
+	    -cert_chain "$PKI/int.pem" "$@" > "$T/$_t.serr" 2>&1 &
+	SPID=$!
+	BG_PIDS="$BG_PIDS $SPID"
+	SPORT=$(port_of_pid "$SPID") || return 1
+	www_get "$_t" --ssl-reconnect "$_n"
+	wait_pid "$SPID" 10 >/dev/null
+}
+
+for v in tls1.3 tls1.2; do
+	if [ $v = tls1.3 ]; then
+		set --
+		want=TLSv1.3
+	else
+		set -- -tls1_2
+		want=TLSv1.2
+	fi
+	if reconnects "r$v" 3 "$@"; then
+		check "reconnect, $v: exit status 0" status_is 0 "$CST"
+		for i in 1 2 3; do
+			check "reconnect $i, $v: resumed" has_text \
+			    "$T/r$v.err" \
+			    "tlsnc: reconnect $i: TLS session resumed ($want, "
+		done
+	else
+		skip 4 "s_server did not start"
+	fi
+done
+
+# A server that keeps no session: each reconnect is a new one, no error.
+if reconnects rnone 2 -no_ticket -no_cache; then
+	check "reconnect, no resumption: exit status 0" status_is 0 "$CST"
+	check "reconnect, no resumption: reported as new" has_text \
+	    "$T/rnone.err" "tlsnc: reconnect 2: TLS session new (TLSv1.3, "
+else
+	skip 2 "s_server did not start"
+fi
+
+# A reconnect that fails is named, and its status is the exit status.
+if reconnects rfail 1 -naccept 1; then
+	check "reconnect refused: status 1" status_is 1 "$CST"
+	check "reconnect refused: the line says which" has_text \
+	    "$T/rfail.err" "tlsnc: reconnect 1: connect to localhost port"
+else
+	skip 2 "s_server did not start"
+fi
+
 # ------------------------------------------------- a -k listener --
 
 : > "$T/k.err"
@@ -154,5 +209,9 @@ client "$T/u3.out" "$T/u3.err" "$T/empty" -l --ssl \
     --ssl-sess-out "$T/s.pem" 0
 check "usage: --ssl-sess-out with -l" has_line "$T/u3.err" \
     "tlsnc: --ssl-sess-out is for a client, not with -l"
+client "$T/u4.out" "$T/u4.err" "$T/empty" --ssl --ssl-reconnect 0 \
+    localhost 1
+check "usage: --ssl-reconnect 0" has_line "$T/u4.err" \
+    "tlsnc: --ssl-reconnect: invalid number of connections '0'"
 
 done_testing
