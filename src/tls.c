@@ -1138,13 +1138,12 @@ session_setup(const struct tls_opts *o, struct ctx_data *d, struct error *e)
 	BIO *b;
 	int fd;
 
-	if (o->sess_out != NULL) {
-		if ((fd = open(o->sess_out, O_WRONLY | O_CREAT | O_CLOEXEC,
-		    0600)) == -1)
-			return err_errno(e, ST_USAGE, errno, "--ssl-sess-out %s",
-			    o->sess_out), -1;
+	if (o->sess_out != NULL && (fd = open(o->sess_out, O_WRONLY |
+	    O_CREAT | O_CLOEXEC, 0600)) == -1)
+		return err_errno(e, ST_USAGE, errno, "--ssl-sess-out %s",
+		    o->sess_out), -1;
+	if (o->sess_out != NULL)
 		close(fd);
-	}
 	if (o->sess_in == NULL)
 		return 0;
 	if (pem_file_read(&f, "--ssl-sess-in", o->sess_in, e) == -1)

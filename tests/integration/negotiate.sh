@@ -306,7 +306,8 @@ done
 if www_server v5; then
 	www_get v5 --ssl-max-version tls1.2
 	check "versions: max tls1.2 negotiates TLS 1.2 (the server's view)" \
-	    has_line "$T/v5.out" "New, TLSv1.2, Cipher is ECDHE-ECDSA-AES256-GCM-SHA384"
+	    has_line "$T/v5.out" \
+	    "New, TLSv1.2, Cipher is ECDHE-ECDSA-AES256-GCM-SHA384"
 else
 	skip 1 "s_server did not start"
 fi
@@ -338,7 +339,8 @@ if www_server alg1; then
 	    --ssl-groups P-521 --ssl-sigalgs ecdsa_secp256r1_sha256
 	check "algorithms, client: exit status 0" status_is 0 "$CST"
 	check "algorithms, client: the server saw the TLS 1.3 suite" \
-	    has_line "$T/alg1.out" "New, TLSv1.3, Cipher is TLS_CHACHA20_POLY1305_SHA256"
+	    has_line "$T/alg1.out" \
+	    "New, TLSv1.3, Cipher is TLS_CHACHA20_POLY1305_SHA256"
 	check "algorithms, client: the server saw only the group offered" \
 	    has_line "$T/alg1.out" "Shared groups: secp521r1"
 	check "algorithms, client: the server saw only the sigalg offered" \
