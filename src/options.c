@@ -23,7 +23,7 @@
 static opt_setter	set_flag, set_count, set_string, set_host_name, set_family,
 			set_seconds, set_time_limit, set_conns, set_pin,
 			set_pass_source, set_cert, set_key, set_alpn,
-			set_version, set_seclevel;
+			set_version, set_seclevel, set_ocsp;
 
 #define FIELD(member)	offsetof(struct options, member)
 
@@ -158,6 +158,12 @@ const struct optdef option_table[] = {
 	{ "ssl-reconnect", 0, "N", GROUP_TLS,
 	  "Then connect N more times, resuming the session, and report",
 	  set_conns, FIELD(tls.reconnect) },
+	{ "ssl-ocsp", 0, "[=require]", GROUP_TLS,
+	  "Ask for the OCSP status; =require: refuse without a good one",
+	  set_ocsp, FIELD(tls.ocsp) },
+	{ "ssl-ocsp-response", 0, "FILE", GROUP_TLS,
+	  "With -l: staple this DER OCSP response",
+	  set_string, FIELD(tls.ocsp_response) },
 	{ "ssl-client-ca", 0, "FILE", GROUP_TLS,
 	  "With -l: ask for client certificates and verify them with FILE",
 	  set_string, FIELD(tls.client_ca) },
@@ -532,6 +538,23 @@ set_seclevel(const struct optdef *d, struct options *o, const char *arg,
 	return ST_OK;
 }
 
+/* enum tls_ocsp: --ssl-ocsp asks, --ssl-ocsp=require insists. */
+static enum status
+set_ocsp(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	enum tls_ocsp *mode = field_of(d, o);
+
+	if (arg == NULL)
+		*mode = TLS_OCSP_ASK;
+	else if (strcmp(arg, "require") == 0)
+		*mode = TLS_OCSP_REQUIRE;
+	else
+		return err_set(e, ST_USAGE, "--ssl-ocsp: unknown mode "
+		    "'%.100s' (give --ssl-ocsp or --ssl-ocsp=require)", arg);
+	return ST_OK;
+}
+
 /*
  * const char *: where an encrypted key's passphrase comes from, in openssl's
  * forms.  It is read with the key (tls.c).  A refused value is not echoed:
@@ -574,8 +597,8 @@ options_usage(FILE *f)
 				    d->arg ? d->arg : "");
 			else
 				snprintf(left, sizeof(left), "    --%s%s%s",
-				    d->name, d->arg ? " " : "",
-				    d->arg ? d->arg : "");
+				    d->name, d->arg && d->arg[0] != '[' ? " " :
+				    "", d->arg ? d->arg : "");
 			fprintf(f, "  %-28s %s\n", left, d->help);
 		}
 	}
@@ -663,6 +686,15 @@ check_negotiation(const struct options *o, struct error *e)
 	if (o->listen && t->reconnect > 0)
 		return err_set(e, ST_USAGE, "--ssl-reconnect is for a client, "
 		    "not with -l");
+	if (o->listen && t->ocsp != TLS_OCSP_OFF)
+		return err_set(e, ST_USAGE, "--ssl-ocsp is for a client; a "
+		    "listener staples with --ssl-ocsp-response");
+	if (!o->listen && t->ocsp_response != NULL)
+		return err_set(e, ST_USAGE, "--ssl-ocsp-response is for a "
+		    "listener (-l)");
+	if (t->ocsp_response != NULL && t->cert_file == NULL)
+		return err_set(e, ST_USAGE, "--ssl-ocsp-response needs "
+		    "--ssl-cert");
 	if (!o->listen && t->client_ca != NULL)
 		return err_set(e, ST_USAGE, "--ssl-client-ca is for a "
 		    "listener (-l)");
@@ -757,8 +789,9 @@ build_getopt_tables(struct getopt_tables *t)
 		}
 		if (d->name != NULL) {
 			t->longopts[nl].name = d->name;
-			t->longopts[nl].has_arg = d->arg != NULL ?
-			    required_argument : no_argument;
+			t->longopts[nl].has_arg = d->arg == NULL ? no_argument :
+			    d->arg[0] == '[' ? optional_argument :
+			    required_argument;
 			t->longopts[nl].flag = NULL;
 			t->longopts[nl].val = LONG_VAL + (int)i;
 			nl++;

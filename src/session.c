@@ -55,6 +55,8 @@ on_established(struct stream *s, void *arg, struct error *e)
 	say("SNI %s: %s", m->o->listen ? "received" : "sent",
 	    info.sni[0] != '\0' ? info.sni : "none");
 	say("TLS session: %s", info.resumed ? "resumed" : "new");
+	if (info.ocsp[0] != '\0')
+		say("OCSP status: %s", info.ocsp);
 	if (m->o->tls.alpn != NULL || info.alpn[0] != '\0')
 		say("ALPN protocol: %s", info.alpn[0] != '\0' ? info.alpn :
 		    "none");

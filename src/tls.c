@@ -23,6 +23,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -62,6 +63,8 @@ struct tls {
 	bool		 lower_failed;	/* the lower stream said IO_ERROR */
 	bool		 leaf_is_ca;	/* refused: the leaf is a CA */
 	bool		 refused_renegotiation;	/* no_renegotiation went out */
+	bool		 ocsp_refused;	/* --ssl-ocsp=require refused it */
+	const char	*ocsp;		/* the stapled status, in words */
 	/*
 	 * What only a refused certificate needs is kept by reference, and
 	 * pins only when there are some: a listener may hold many sessions.
@@ -911,6 +914,9 @@ struct ctx_data {
 	 * with --ssl-reconnect, the latest that a server gave.
 	 */
 	SSL_SESSION	*session;
+	enum tls_ocsp	 ocsp;			/* client: --ssl-ocsp */
+	unsigned char	*ocsp_der;		/* server: to staple */
+	size_t		 ocsp_len;
 };
 
 static int ctx_ex_index = -1;
@@ -932,6 +938,7 @@ ctx_data_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 	for (i = 0; i < d->n_by_name; i++)
 		SSL_CTX_free(d->by_name[i]);
 	SSL_SESSION_free(d->session);
+	free(d->ocsp_der);
 	free(d);
 }
 
@@ -1003,6 +1010,135 @@ alpn_setup(SSL_CTX *ctx, const struct tls_opts *o, struct ctx_data *d,
 	    (unsigned int)d->alpn_len) != 0) {
 		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
 	}
+	return 0;
+}
+
+/*
+ * The status of the server's certificate in a stapled OCSP response: the
+ * response must be signed by the certificate's issuer, or by a responder
+ * it trusts, be current, and name the certificate.  Returns "good",
+ * "revoked", "unknown", or why the response is no good.
+ */
+static const char *
+ocsp_status(SSL *ssl, const unsigned char *der, long len)
+{
+	STACK_OF(X509) *chain = SSL_get0_verified_chain(ssl);
+	OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &der, len);
+	OCSP_BASICRESP *bs = NULL;
+	OCSP_CERTID *id = NULL;
+	ASN1_GENERALIZEDTIME *this_upd, *next_upd;
+	const char *why;
+	int st, reason;
+
+	if (resp == NULL || OCSP_response_status(resp) !=
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL ||
+	    (bs = OCSP_response_get1_basic(resp)) == NULL)
+		why = "bad (not a successful OCSP response)";
+	else if (sk_X509_num(chain) < 2)
+		why = "bad (the certificate's issuer is not known)";
+	else if (OCSP_basic_verify(bs, SSL_get_peer_cert_chain(ssl),
+	    SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)), 0) <= 0)
+		why = "bad (its signature does not verify)";
+	else if ((id = OCSP_cert_to_id(NULL, sk_X509_value(chain, 0),
+	    sk_X509_value(chain, 1))) == NULL ||
+	    OCSP_resp_find_status(bs, id, &st, &reason, NULL, &this_upd,
+	    &next_upd) != 1)
+		why = "bad (it does not name the certificate)";
+	else if (OCSP_check_validity(this_upd, next_upd, 300, -1) != 1)
+		why = "bad (it is out of date)";
+	else
+		why = st == V_OCSP_CERTSTATUS_GOOD ? "good" :
+		    st == V_OCSP_CERTSTATUS_REVOKED ? "revoked" : "unknown";
+	ERR_clear_error();
+	OCSP_CERTID_free(id);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	return why;
+}
+
+/*
+ * A client's OCSP callback, once the server's chain is verified: note the
+ * stapled status; with --ssl-ocsp=require anything but "good" fails the
+ * handshake (bad_certificate_status_response).
+ */
+static int
+check_ocsp(SSL *ssl, void *arg)
+{
+	struct tls *t = SSL_get_ex_data(ssl, tls_ex_index);
+	const struct ctx_data *d = ctx_data_of(SSL_get_SSL_CTX(ssl));
+	const unsigned char *der = NULL;
+	long len;
+
+	(void)arg;
+	if (t == NULL || d == NULL)
+		return 1;
+	len = SSL_get_tlsext_status_ocsp_resp(ssl, &der);
+	t->ocsp = der == NULL || len <= 0 ? "none (the server stapled no "
+	    "response)" : ocsp_status(ssl, der, len);
+	if (d->ocsp != TLS_OCSP_REQUIRE || strcmp(t->ocsp, "good") == 0)
+		return 1;
+	t->ocsp_refused = true;
+	return 0;
+}
+
+/* A listener staples --ssl-ocsp-response for a client that asks. */
+static int
+staple_ocsp(SSL *ssl, void *arg)
+{
+	const struct ctx_data *d = arg;
+	unsigned char *copy;
+
+	if (SSL_get_tlsext_status_type(ssl) != TLSEXT_STATUSTYPE_ocsp)
+		return SSL_TLSEXT_ERR_NOACK;
+	if ((copy = OPENSSL_memdup(d->ocsp_der, d->ocsp_len)) == NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	if (SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long)d->ocsp_len) != 1)
+	{
+		OPENSSL_free(copy);
+		return SSL_TLSEXT_ERR_NOACK;
+	}
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/*
+ * OCSP: a client asks for the status with --ssl-ocsp; a listener reads
+ * the DER response of --ssl-ocsp-response once, checks that it is one,
+ * and staples it (for its first certificate, which it is about).
+ */
+static int
+ocsp_setup(SSL_CTX *ctx, const struct tls_opts *o, struct ctx_data *d,
+    struct error *e)
+{
+	const unsigned char *p;
+	OCSP_RESPONSE *resp;
+	struct pem_file f;
+
+	d->ocsp = o->ocsp;
+	if (!o->server && o->ocsp != TLS_OCSP_OFF) {
+		SSL_CTX_set_tlsext_status_type(ctx, TLSEXT_STATUSTYPE_ocsp);
+		SSL_CTX_set_tlsext_status_cb(ctx, check_ocsp);
+	}
+	if (!o->server || o->ocsp_response == NULL)
+		return 0;
+	if (pem_file_read(&f, "--ssl-ocsp-response", o->ocsp_response,
+	    e) == -1)
+		return -1;
+	p = (const unsigned char *)f.data;
+	resp = f.len > 0 ? d2i_OCSP_RESPONSE(NULL, &p, (long)f.len) : NULL;
+	OCSP_RESPONSE_free(resp);
+	if (resp == NULL) {
+		pem_file_free(&f);
+		return err_ssl(e, ST_USAGE, "--ssl-ocsp-response %s: no DER "
+		    "OCSP response", o->ocsp_response), -1;
+	}
+	if ((d->ocsp_der = malloc(f.len)) != NULL)
+		memcpy(d->ocsp_der, f.data, f.len);
+	d->ocsp_len = f.len;
+	pem_file_free(&f);
+	if (d->ocsp_der == NULL)
+		return err_set(e, ST_RUNTIME, "out of memory"), -1;
+	SSL_CTX_set_tlsext_status_cb(ctx, staple_ocsp);
+	SSL_CTX_set_tlsext_status_arg(ctx, d);
 	return 0;
 }
 
@@ -1115,6 +1251,9 @@ server_setup(SSL_CTX *ctx, const struct tls_opts *o, size_t n, char *own_fp,
 		tls_fingerprint(SSL_CTX_get0_certificate(ctx), own_fp);
 	if (rc == 0 && client_auth_setup(ctx, o, e) == -1)
 		return -1;
+	/* The contexts SNI chooses staple nothing: it is about the first. */
+	if (rc == 0 && n == 0 && ocsp_setup(ctx, o, ctx_data_of(ctx), e) == -1)
+		return -1;
 	/*
 	 * Sessions are resumed under -k (with tickets, by default); a
 	 * session verified against --ssl-client-ca must be resumed only by
@@ -1184,7 +1323,8 @@ client_setup(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
 	cert_pair(o, 0, &cp);
 	if (cp.cert != NULL && load_cert_and_key(ctx, &cp, e) == -1)
 		return -1;
-	if (session_setup(o, ctx_data_of(ctx), e) == -1)
+	if (session_setup(o, ctx_data_of(ctx), e) == -1 ||
+	    ocsp_setup(ctx, o, ctx_data_of(ctx), e) == -1)
 		return -1;
 	if (o->reconnect > 0) {
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
@@ -1482,6 +1622,11 @@ ssl_result(struct stream *s, const char *what)
 		return verify_result(s);
 	if (t->server && server_refusal(s, reason, what) == IO_ERROR)
 		return IO_ERROR;
+	if (t->ocsp_refused) {
+		ERR_clear_error();
+		return stream_fail(s, ST_VERIFY, 0, "certificate verification "
+		    "failed: OCSP status %s (--ssl-ocsp=require)", t->ocsp);
+	}
 	/*
 	 * The peer refused our certificate, or asked for one we do not
 	 * have: the fault is on our side, so the caller must not offer hints
@@ -1904,7 +2049,9 @@ tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
 		    SSL_set_tlsext_host_name(t->ssl, sni) != 1)
 			goto ssl_fail;
 		d = ctx_data_of(ctx);
+		/* A resumed session carries no OCSP status to require. */
 		if (d != NULL && d->session != NULL &&
+		    d->ocsp != TLS_OCSP_REQUIRE &&
 		    offer_session(t->ssl, d->session) == -1)
 			goto ssl_fail;
 		if (name != NULL) {
@@ -1977,6 +2124,8 @@ negotiated_names(const struct tls *t, struct tls_info *info)
 	sni = SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name);
 	snprintf(info->sni, sizeof(info->sni), "%s", sni != NULL ? sni : "");
 	info->resumed = SSL_session_reused(t->ssl) == 1;
+	snprintf(info->ocsp, sizeof(info->ocsp), "%s",
+	    t->ocsp != NULL ? t->ocsp : "");
 }
 
 enum status

@@ -26,6 +26,12 @@
 #define TLS_ALPN_MAX	1024			/* --ssl-alpn, wire bytes */
 #define TLS_FP_MAX	(7 + 2 * TLS_PIN_LEN + 1)	/* "SHA256:" hex NUL */
 
+enum tls_ocsp {
+	TLS_OCSP_OFF,
+	TLS_OCSP_ASK,		/* --ssl-ocsp: ask, and report */
+	TLS_OCSP_REQUIRE,	/* --ssl-ocsp=require: no good status, refuse */
+};
+
 struct tls_opts {
 	bool		 server;
 	const char	*cert_file;	/* --ssl-cert */
@@ -68,6 +74,8 @@ struct tls_opts {
 	const char	*sess_in;	/* --ssl-sess-in: a session to resume */
 	const char	*sess_out;	/* --ssl-sess-out: where to save it */
 	unsigned	 reconnect;	/* --ssl-reconnect: more connections */
+	enum tls_ocsp	 ocsp;		/* --ssl-ocsp */
+	const char	*ocsp_response;	/* --ssl-ocsp-response: DER */
 	const char	*client_ca;	/* --ssl-client-ca: verify clients */
 	bool		 require_client_cert; /* --ssl-require-client-cert */
 	const char	*listen_name;	/* server: added to the ephemeral SAN */
@@ -81,6 +89,7 @@ struct tls_info {
 	char	alpn[256];		/* the protocol chosen, or "" */
 	char	sni[256];		/* SNI sent, or received, or "" */
 	bool	resumed;		/* the session was resumed */
+	char	ocsp[128];		/* with --ssl-ocsp: the status */
 	bool	have_peer_cert;
 	char	subject[256];
 	char	issuer[256];

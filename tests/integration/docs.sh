@@ -29,6 +29,8 @@ awk '
 	for (i = 1; i <= NF; i++) {
 		f = $i
 		sub(/,$/, "", f)
+		# "--ssl-ocsp[=require]": an optional argument, in the word.
+		sub(/\[=[^]]*\]$/, "", f)
 		if (f ~ /^--?[A-Za-z0-9]/ && arg == "")
 			opt[++n] = f
 		else if (f ~ /^[A-Z0-9:_]+$/ && n > 0 && arg == "")

@@ -22,16 +22,6 @@ cat "$PKI/ca.pem" "$PKI/int.pem" > "$T/cas.pem"
 printf 'GET / HTTP/1.0\r\n\r\n' > "$T/get"
 : > "$T/empty"
 
-# not_has_text FILE TEXT: FILE does not contain TEXT.
-not_has_text() {
-	if ! grep -qF -- "$2" "$1"; then
-		return 0
-	fi
-	diag "unexpected text: $2"
-	diag_file "$1"
-	return 1
-}
-
 # www_server TAG [S_SERVER ARGS...]: "openssl s_server -www" for one
 # connection, presenting server.pem; sets SPID and SPORT, output in
 # $T/TAG.serr.

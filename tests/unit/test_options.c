@@ -911,6 +911,29 @@ sni_options(void **state)
 	    "--ssl-cert", "b.pem", "h", "1");
 }
 
+/* --ssl-ocsp's argument is optional, and only given after '='. */
+static void
+ocsp_options(void **state)
+{
+	(void)state;
+	PARSE_OK("--ssl", "--ssl-ocsp", "h", "1");
+	assert_int_equal(opts.tls.ocsp, TLS_OCSP_ASK);
+	PARSE_OK("--ssl", "--ssl-ocsp=require", "h", "1");
+	assert_int_equal(opts.tls.ocsp, TLS_OCSP_REQUIRE);
+	/* A word after it is an operand, not its argument. */
+	USAGE_ERROR("too many arguments: '1'", "--ssl", "--ssl-ocsp",
+	    "require", "h", "1");
+	USAGE_ERROR("--ssl-ocsp: unknown mode '' (give --ssl-ocsp or "
+	    "--ssl-ocsp=require)", "--ssl", "--ssl-ocsp=", "h", "1");
+	PARSE_OK("-l", "--ssl", "--ssl-cert", "c.pem",
+	    "--ssl-ocsp-response", "r.der", "1");
+	assert_string_equal(opts.tls.ocsp_response, "r.der");
+	USAGE_ERROR("--ssl-ocsp-response needs --ssl-cert", "-l", "--ssl",
+	    "--ssl-ocsp-response", "r.der", "1");
+	USAGE_ERROR("--ssl-ocsp-response is for a listener (-l)", "--ssl",
+	    "--ssl-ocsp-response", "r.der", "h", "1");
+}
+
 /* Client certificates: a listener's options. */
 static void
 client_cert_options(void **state)
@@ -1208,6 +1231,7 @@ main(void)
 		cmocka_unit_test(negotiation_options),
 		cmocka_unit_test(sni_options),
 		cmocka_unit_test(client_cert_options),
+		cmocka_unit_test(ocsp_options),
 		cmocka_unit_test(err_source_with_listen),
 		cmocka_unit_test(err_port_twice),
 		cmocka_unit_test(err_key_without_cert),
