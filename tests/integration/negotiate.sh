@@ -112,6 +112,30 @@ client offered no protocol of --ssl-alpn h2,http/1.1 (--ssl-alpn-required)"
 	fi
 done
 
+# Under -k, per connection: a refused client is one line, the next is served.
+listen_tlsnc "$T/k.lout" "$T/k.lerr" "$T/empty" -l -k --ssl \
+    --ssl-cert "$PKI/server.pem" --ssl-key "$PKI/server.key" \
+    --ssl-alpn h2 --ssl-alpn-required 127.0.0.1 0
+KPID=$LPID
+if [ -n "$LPORT" ]; then
+	run_limited 20 openssl s_client -connect "127.0.0.1:$LPORT" \
+	    -CAfile "$PKI/ca.pem" -alpn http/1.1 < "$T/empty" \
+	    > "$T/k1.cout" 2>&1
+	run_limited 20 openssl s_client -connect "127.0.0.1:$LPORT" \
+	    -CAfile "$PKI/ca.pem" -alpn http/1.1,h2 < "$T/empty" \
+	    > "$T/k2.cout" 2>&1
+	check "alpn required, -k: the first client is refused" \
+	    has_text "$T/k1.cout" "alert no application protocol"
+	check "alpn required, -k: the next one gets h2" \
+	    has_line "$T/k2.cout" "ALPN protocol: h2"
+	check "alpn required, -k: one line for the refusal" status_is 1 \
+	    "$(grep -c "the client offered no protocol" "$T/k.lerr")"
+	check "alpn required, -k: the listener goes on" kill -0 "$KPID"
+	kill "$KPID" 2>/dev/null
+else
+	skip 4 "listener did not start"
+fi
+
 if www_server alpn4 -alpn h2; then
 	www_get alpn4 --ssl-alpn foo,h2,http/1.1
 	check "alpn client: exit status 0" status_is 0 "$CST"
