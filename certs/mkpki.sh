@@ -15,6 +15,9 @@
 #   caleaf.pem/caleaf.key     a server certificate with CA:TRUE
 #   rsaserver.pem/.key        server certificate with an RSA key
 #   leafonly.pem              server.pem's certificate without the chain
+#   sni.pem/sni.key           a second server name: other.example and
+#                             *.wild.example (a listener picks it by SNI)
+#   otherclient.pem/.key      a client certificate from the untrusted CA
 set -eu
 
 out=${1:-pki}
@@ -137,6 +140,10 @@ $leaf_names"
 leaf rsaserver localhost "$server_ext" "" "" rsa
 run openssl x509 -in server.pem -out leafonly.pem
 leaf ed25519 "tlsnc test ed25519 client" "$client_ext" "" "" ed25519
+leaf sni other.example "basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:other.example, DNS:*.wild.example"
 
 # A CA that nobody trusts, and a server certificate from it (leaf only).
 newkey other-ca.key
@@ -147,6 +154,9 @@ cadir other-ca
 newkey untrusted.key
 issue other-ca untrusted localhost "$server_ext"
 mv untrusted.crt untrusted.pem
+newkey otherclient.key
+issue other-ca otherclient "tlsnc test untrusted client" "$client_ext"
+mv otherclient.crt otherclient.pem
 
 rm -rf ./*.db mkpki.log
 chmod 600 ./*.key

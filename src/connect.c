@@ -32,5 +32,5 @@ mode_connect(const struct mode *m)
 		return report_failure(&e);
 	if (verbose >= 1)
 		say("Connected to %s", peer);
-	return run_session(m, fd, deadline);
+	return run_reconnects(m, run_session(m, fd, deadline));
 }

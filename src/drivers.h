@@ -101,5 +101,11 @@ void	on_sigchld(struct loop *, int signo, void *arg);
  * connected socket until it ends, on a loop of its own that also takes SIGINT and SIGTERM.
  */
 int	run_session(const struct mode *, int fd, int64_t deadline);
+/*
+ * --ssl-reconnect: after a client's session, the more connections that
+ * try to resume it (reconnect.c).  Returns rc, or the first failure's
+ * status when rc is ST_OK.
+ */
+int	run_reconnects(const struct mode *, int rc);
 
 #endif

@@ -23,7 +23,8 @@
  */
 static opt_setter	set_flag, set_count, set_string, set_host_name, set_family,
 			set_seconds, set_time_limit, set_conns, set_access,
-			set_pin, set_pass_source, set_info_format;
+			set_pin, set_pass_source, set_info_format, set_cert,
+			set_key, set_alpn, set_version, set_seclevel, set_ocsp;
 
 #define FIELD(member)	offsetof(struct options, member)
 
@@ -147,11 +148,11 @@ const struct optdef option_table[] = {
 	  "Use TLS (the client verifies the server by default)",
 	  set_flag, FIELD(ssl) },
 	{ "ssl-cert", 0, "FILE", GROUP_TLS,
-	  "PEM certificate (and chain) to present",
-	  set_string, FIELD(tls.cert_file) },
+	  "PEM certificate (and chain) to present; repeat with -l for SNI",
+	  set_cert, FIELD(tls) },
 	{ "ssl-key", 0, "FILE", GROUP_TLS,
 	  "PEM private key for --ssl-cert (default: the same file)",
-	  set_string, FIELD(tls.key_file) },
+	  set_key, FIELD(tls) },
 	{ "ssl-key-pass", 0, "SOURCE", GROUP_TLS,
 	  "The key's passphrase: pass:TEXT, env:VAR, file:PATH or fd:N",
 	  set_pass_source, FIELD(tls.key_pass) },
@@ -165,11 +166,32 @@ const struct optdef option_table[] = {
 	  "Do not verify the server (insecure)",
 	  set_flag, FIELD(tls.no_verify) },
 	{ "ssl-pin", 0, "SHA256:HEX", GROUP_TLS,
-	  "Accept exactly the certificate with this SHA-256 fingerprint",
+	  "Accept exactly the peer certificate with this SHA-256 fingerprint",
 	  set_pin, FIELD(tls) },
 	{ "ssl-servername", 0, "NAME", GROUP_TLS,
 	  "Name to send as SNI and to verify, instead of the host",
 	  set_host_name, FIELD(tls.servername) },
+	{ "ssl-verify-name", 0, "NAME", GROUP_TLS,
+	  "Name to verify the certificate against, without changing SNI",
+	  set_host_name, FIELD(tls.verify_name) },
+	{ "no-sni", 0, NULL, GROUP_TLS,
+	  "Send no server name indication",
+	  set_flag, FIELD(tls.no_sni) },
+	{ "ssl-alpn", 0, "LIST", GROUP_TLS,
+	  "ALPN protocols to offer, or to choose from with -l (a,b,...)",
+	  set_alpn, FIELD(tls.alpn) },
+	{ "ssl-alpn-required", 0, NULL, GROUP_TLS,
+	  "Fail the handshake when no ALPN protocol is in common",
+	  set_flag, FIELD(tls.alpn_required) },
+	{ "ssl-min-version", 0, "VERSION", GROUP_TLS,
+	  "Lowest TLS version: tls1.2 (default), tls1.3, tls1.1, tls1",
+	  set_version, FIELD(tls.min_version) },
+	{ "ssl-max-version", 0, "VERSION", GROUP_TLS,
+	  "Highest TLS version: tls1.2 or tls1.3 (default)",
+	  set_version, FIELD(tls.max_version) },
+	{ "ssl-seclevel", 0, "N", GROUP_TLS,
+	  "OpenSSL security level, 0 to 5 (0 allows TLS 1.0 and 1.1)",
+	  set_seclevel, FIELD(tls) },
 	{ "ssl-ciphers", 0, "LIST", GROUP_TLS,
 	  "TLS 1.2 cipher suites (default: ECDHE with AEAD only)",
 	  set_string, FIELD(tls.ciphers) },
@@ -186,6 +208,36 @@ const struct optdef option_table[] = {
 	{ "ssl-keylog", 0, "FILE", GROUP_TLS,
 	  "Append the session secrets to FILE (NSS key log; secret)",
 	  set_string, FIELD(ssl_keylog) },
+	{ "ssl-ciphersuites", 0, "LIST", GROUP_TLS,
+	  "TLS 1.3 cipher suites, colon-separated",
+	  set_string, FIELD(tls.ciphersuites) },
+	{ "ssl-groups", 0, "LIST", GROUP_TLS,
+	  "Key-exchange groups, colon-separated (X25519:P-256)",
+	  set_string, FIELD(tls.groups) },
+	{ "ssl-sigalgs", 0, "LIST", GROUP_TLS,
+	  "Signature algorithms, colon-separated (ECDSA+SHA256:...)",
+	  set_string, FIELD(tls.sigalgs) },
+	{ "ssl-sess-in", 0, "FILE", GROUP_TLS,
+	  "Resume the TLS session saved in FILE (PEM)",
+	  set_string, FIELD(tls.sess_in) },
+	{ "ssl-sess-out", 0, "FILE", GROUP_TLS,
+	  "Save the TLS session to FILE (PEM), to resume it later",
+	  set_string, FIELD(tls.sess_out) },
+	{ "ssl-reconnect", 0, "N", GROUP_TLS,
+	  "Then connect N more times, resuming the session, and report",
+	  set_conns, FIELD(tls.reconnect) },
+	{ "ssl-ocsp", 0, "[=require]", GROUP_TLS,
+	  "Ask for the OCSP status; =require: refuse without a good one",
+	  set_ocsp, FIELD(tls.ocsp) },
+	{ "ssl-ocsp-response", 0, "FILE", GROUP_TLS,
+	  "With -l: staple this DER OCSP response",
+	  set_string, FIELD(tls.ocsp_response) },
+	{ "ssl-client-ca", 0, "FILE", GROUP_TLS,
+	  "With -l: ask for client certificates and verify them with FILE",
+	  set_string, FIELD(tls.client_ca) },
+	{ "ssl-require-client-cert", 0, NULL, GROUP_TLS,
+	  "With -l: refuse clients that present no certificate",
+	  set_flag, FIELD(tls.require_client_cert) },
 };
 
 #define OPTION_COUNT	(sizeof(option_table) / sizeof(option_table[0]))
@@ -506,6 +558,102 @@ set_pin(const struct optdef *d, struct options *o, const char *arg,
 }
 
 /*
+ * struct tls_opts: one more certificate, up to TLS_CERTS_MAX: the first in
+ * cert_file, the others in more_certs.
+ */
+static enum status
+set_cert(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	struct tls_opts *t = field_of(d, o);
+
+	if (t->cert_file == NULL)
+		t->cert_file = arg;
+	else if (t->n_more_certs < TLS_CERTS_MAX - 1)
+		t->more_certs[t->n_more_certs++] = arg;
+	else
+		return err_set(e, ST_USAGE, "--ssl-cert: at most %d "
+		    "certificates may be given", TLS_CERTS_MAX);
+	return ST_OK;
+}
+
+/* struct tls_opts: the key of the next certificate, as set_cert. */
+static enum status
+set_key(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	struct tls_opts *t = field_of(d, o);
+
+	if (t->key_file == NULL)
+		t->key_file = arg;
+	else if (t->n_more_keys < TLS_CERTS_MAX - 1)
+		t->more_keys[t->n_more_keys++] = arg;
+	else
+		return err_set(e, ST_USAGE, "--ssl-key: at most %d keys may "
+		    "be given", TLS_CERTS_MAX);
+	return ST_OK;
+}
+
+/* const char *: an ALPN list, checked as it will be encoded. */
+static enum status
+set_alpn(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	unsigned char wire[TLS_ALPN_MAX];
+
+	if (tls_alpn_encode(arg, wire, sizeof(wire), e) < 0)
+		return ST_USAGE;
+	return set_string(d, o, arg, e);
+}
+
+/* int: a TLS version by name, as tls1.2. */
+static enum status
+set_version(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	int *version = field_of(d, o);
+	char label[64];
+
+	if ((*version = tls_parse_version(arg)) == 0)
+		return err_set(e, ST_USAGE, "%s: unknown version '%.100s' "
+		    "(tls1, tls1.1, tls1.2 or tls1.3)",
+		    opt_short_label(d, label, sizeof(label)), arg);
+	return ST_OK;
+}
+
+/* struct tls_opts: an OpenSSL security level, 0 to 5. */
+static enum status
+set_seclevel(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	struct tls_opts *t = field_of(d, o);
+
+	if (arg[0] < '0' || arg[0] > '5' || arg[1] != '\0')
+		return err_set(e, ST_USAGE, "--ssl-seclevel: '%.100s' is not "
+		    "a security level from 0 to 5", arg);
+	t->seclevel = arg[0] - '0';
+	t->have_seclevel = true;
+	return ST_OK;
+}
+
+/* enum tls_ocsp: --ssl-ocsp asks, --ssl-ocsp=require insists. */
+static enum status
+set_ocsp(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	enum tls_ocsp *mode = field_of(d, o);
+
+	if (arg == NULL)
+		*mode = TLS_OCSP_ASK;
+	else if (strcmp(arg, "require") == 0)
+		*mode = TLS_OCSP_REQUIRE;
+	else
+		return err_set(e, ST_USAGE, "--ssl-ocsp: unknown mode "
+		    "'%.100s' (give --ssl-ocsp or --ssl-ocsp=require)", arg);
+	return ST_OK;
+}
+
+/*
  * const char *: where an encrypted key's passphrase comes from, in openssl's
  * forms.  It is read with the key (tls.c).  A refused value is not echoed:
  * it may be the passphrase itself, given without "pass:".
@@ -695,11 +843,62 @@ check_transport(const struct options *o, const struct given *g,
 	return ST_OK;
 }
 
+/* The combinations of the negotiation and client-certificate options. */
+static enum status
+check_negotiation(const struct options *o, struct error *e)
+{
+	const struct tls_opts *t = &o->tls;
+
+	if (o->listen && t->verify_name != NULL)
+		return err_set(e, ST_USAGE, "--ssl-verify-name is for a "
+		    "client, not with -l");
+	if (o->listen && t->no_sni)
+		return err_set(e, ST_USAGE, "--no-sni is for a client, not "
+		    "with -l");
+	if (t->no_sni && t->servername != NULL)
+		return err_set(e, ST_USAGE, "cannot use --no-sni and "
+		    "--ssl-servername together (--ssl-verify-name sets the "
+		    "verified name alone)");
+	if (t->alpn_required && t->alpn == NULL)
+		return err_set(e, ST_USAGE, "--ssl-alpn-required needs "
+		    "--ssl-alpn");
+	if (o->listen && t->sess_in != NULL)
+		return err_set(e, ST_USAGE, "--ssl-sess-in is for a client, "
+		    "not with -l");
+	if (o->listen && t->sess_out != NULL)
+		return err_set(e, ST_USAGE, "--ssl-sess-out is for a client, "
+		    "not with -l");
+	if (o->listen && t->reconnect > 0)
+		return err_set(e, ST_USAGE, "--ssl-reconnect is for a client, "
+		    "not with -l");
+	if (o->listen && t->ocsp != TLS_OCSP_OFF)
+		return err_set(e, ST_USAGE, "--ssl-ocsp is for a client; a "
+		    "listener staples with --ssl-ocsp-response");
+	if (!o->listen && t->ocsp_response != NULL)
+		return err_set(e, ST_USAGE, "--ssl-ocsp-response is for a "
+		    "listener (-l)");
+	if (t->ocsp_response != NULL && t->cert_file == NULL)
+		return err_set(e, ST_USAGE, "--ssl-ocsp-response needs "
+		    "--ssl-cert");
+	if (!o->listen && t->client_ca != NULL)
+		return err_set(e, ST_USAGE, "--ssl-client-ca is for a "
+		    "listener (-l)");
+	if (!o->listen && t->require_client_cert)
+		return err_set(e, ST_USAGE, "--ssl-require-client-cert is for "
+		    "a listener (-l)");
+	if (t->require_client_cert && t->client_ca == NULL && !t->have_pin)
+		return err_set(e, ST_USAGE, "--ssl-require-client-cert needs "
+		    "--ssl-client-ca or --ssl-pin");
+	return ST_OK;
+}
+
 /* One line per other forbidden combination, once the operands are read. */
 static enum status
 check_combinations(const struct options *o, const struct given *g,
     struct error *e)
 {
+	enum status st;
+
 	if (given_letter(g, '4') && given_letter(g, '6'))
 		return err_set(e, ST_USAGE, "cannot use -4 and -6 together");
 	if (o->scan && o->ssl)
@@ -736,15 +935,14 @@ check_combinations(const struct options *o, const struct given *g,
 	if (o->tls.no_verify && o->ssl_verify)
 		return err_set(e, ST_USAGE,
 		    "cannot use --ssl-verify and --ssl-no-verify together");
-	if (o->listen && o->tls.have_pin)
-		return err_set(e, ST_USAGE, "--ssl-pin is for a client, "
-		    "not with -l");
 	if (o->listen && o->tls.trust_file != NULL)
 		return err_set(e, ST_USAGE, "--ssl-trustfile is for a "
 		    "client, not with -l");
 	if (o->listen && o->tls.servername != NULL)
 		return err_set(e, ST_USAGE, "--ssl-servername is for a "
 		    "client, not with -l");
+	if ((st = check_negotiation(o, e)) != ST_OK)
+		return st;
 	if (o->listen && o->tls.no_verify)
 		return err_set(e, ST_USAGE, "--ssl-no-verify is for a "
 		    "client, not with -l");
@@ -757,6 +955,12 @@ check_combinations(const struct options *o, const struct given *g,
 		    "listen address as an argument");
 	if (o->tls.key_file != NULL && o->tls.cert_file == NULL)
 		return err_set(e, ST_USAGE, "--ssl-key needs --ssl-cert");
+	if (o->tls.n_more_keys > o->tls.n_more_certs)
+		return err_set(e, ST_USAGE, "--ssl-key is given more often "
+		    "than --ssl-cert");
+	if (o->tls.n_more_certs > 0 && !o->listen)
+		return err_set(e, ST_USAGE, "--ssl-cert may be repeated only "
+		    "with -l: a client presents one certificate");
 	if (o->tls.key_pass != NULL && o->tls.cert_file == NULL)
 		return err_set(e, ST_USAGE, "--ssl-key-pass needs --ssl-cert");
 	if (o->ssl_info_file != NULL && *o->ssl_info_file == '\0')

@@ -35,7 +35,11 @@ typedef enum status opt_setter(const struct optdef *, struct options *,
 struct optdef {
 	const char	*name;		/* long name, or NULL */
 	int		 letter;	/* short letter, or 0 */
-	const char	*arg;		/* argument's name, or NULL for a flag */
+	/*
+	 * The argument's name, or NULL for a flag.  "[=NAME]" is an optional
+	 * argument, given only as --option=NAME.
+	 */
+	const char	*arg;
 	enum opt_group	 group;
 	const char	*help;
 	opt_setter	*set;		/* parses arg and stores it ... */

@@ -120,18 +120,15 @@ record_offer(SSL *ssl, struct hello_offer *o)
 		    SSL_client_hello_get0_legacy_version(ssl);
 }
 
-static int
-on_client_hello(SSL *ssl, int *alert, void *arg)
+static void
+on_client_hello(SSL *ssl)
 {
 	struct sess *s = sess_of(ssl);
 
-	(void)alert;
-	(void)arg;
 	/* A second ClientHello (after a HelloRetryRequest) replaces it. */
 	if (s != NULL && !s->reported && (s->offer != NULL ||
 	    (s->offer = malloc(sizeof(*s->offer))) != NULL))
 		record_offer(ssl, s->offer);
-	return SSL_CLIENT_HELLO_SUCCESS;
 }
 
 /* --- The key log. */
@@ -196,8 +193,9 @@ report_ctx_setup(SSL_CTX *ctx, bool offers, int klfd, struct error *e)
 	if (sess_index == -1 && (sess_index = SSL_get_ex_new_index(0, NULL,
 	    NULL, NULL, sess_free)) == -1)
 		return err_ssl(e, ST_RUNTIME, "SSL_get_ex_new_index"), -1;
-	if (offers)
-		SSL_CTX_set_client_hello_cb(ctx, on_client_hello, NULL);
+	if (offers && tls_ctx_on_hello(ctx, on_client_hello) == -1)
+		return err_set(e, ST_RUNTIME, "TLS set-up failed: no context "
+		    "data for the ClientHello"), -1;
 	if (klfd >= 0) {
 		keylog_fd = klfd;
 		SSL_CTX_set_keylog_callback(ctx, on_keylog);

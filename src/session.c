@@ -63,6 +63,14 @@ session_established(struct stream *s, void *arg, struct error *e)
 	tls_get_info(s, &info);
 	say("TLS %s, cipher %s, group %s", info.version, info.cipher,
 	    info.group);
+	say("SNI %s: %s", m->o->listen ? "received" : "sent",
+	    info.sni[0] != '\0' ? info.sni : "none");
+	say("TLS session: %s", info.resumed ? "resumed" : "new");
+	if (info.ocsp[0] != '\0')
+		say("OCSP status: %s", info.ocsp);
+	if (m->o->tls.alpn != NULL || info.alpn[0] != '\0')
+		say("ALPN protocol: %s", info.alpn[0] != '\0' ? info.alpn :
+		    "none");
 	if (info.have_peer_cert) {
 		say("peer certificate subject: %s", info.subject);
 		say("peer certificate issuer: %s", info.issuer);
@@ -388,6 +396,30 @@ session_end_report(const struct mode *m, struct stream *net, enum status st,
 		say("warning: %s", e.msg);
 }
 
+/*
+ * --ssl-sess-out: once the session is over, and the server's tickets have
+ * come, save the session.  Returns the status to exit with.
+ */
+static int
+save_session(const struct mode *m, struct stream *net, int rc)
+{
+	const char *path = m->o->tls.sess_out;
+	struct error e;
+	bool saved;
+
+	if (path == NULL || m->o->listen || rc != ST_OK)
+		return rc;
+	err_clear(&e);
+	if (tls_save_session(net, path, &saved, &e) != ST_OK)
+		return report_failure(&e);
+	if (!saved)
+		say("warning: --ssl-sess-out: the server gave no session that "
+		    "can be resumed; %s is left empty", path);
+	else if (verbose >= 1)
+		say("TLS session saved to %s", path);
+	return rc;
+}
+
 /* Say how the session ended; returns the exit status. */
 static int
 session_end(const struct mode *m, struct stream *net,
@@ -488,6 +520,7 @@ run_session(const struct mode *m, int fd, int64_t deadline)
 	loop_free(loop);
 	if (rc == -1)
 		rc = session_end(m, net, &out);
+	rc = save_session(m, net, rc);
 	stream_close(net);
 	return rc;
 }

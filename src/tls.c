@@ -23,6 +23,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -62,6 +63,8 @@ struct tls {
 	bool		 lower_failed;	/* the lower stream said IO_ERROR */
 	bool		 leaf_is_ca;	/* refused: the leaf is a CA */
 	bool		 refused_renegotiation;	/* no_renegotiation went out */
+	bool		 ocsp_refused;	/* --ssl-ocsp=require refused it */
+	const char	*ocsp;		/* the stapled status, in words */
 	/*
 	 * What only a refused certificate needs is kept by reference, and
 	 * pins only when there are some: a listener may hold many sessions.
@@ -791,12 +794,19 @@ use_key(SSL_CTX *ctx, const struct pem_file *f, struct passphrase *pp,
 	return 0;
 }
 
+/* A certificate, and its key from key_file or else from its own file. */
+struct cert_pair {
+	const char	*cert;
+	const char	*key;		/* or NULL */
+	const char	*key_pass;	/* --ssl-key-pass, or NULL */
+};
+
 static int
-load_cert_and_key(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
+load_cert_and_key(SSL_CTX *ctx, const struct cert_pair *cp, struct error *e)
 {
 	/* With no --ssl-key, the key is looked for in the --ssl-cert file. */
-	const char *key = o->key_file != NULL ? o->key_file : o->cert_file;
-	const char *key_opt = o->key_file != NULL ? "--ssl-key" : "--ssl-cert";
+	const char *key = cp->key != NULL ? cp->key : cp->cert;
+	const char *key_opt = cp->key != NULL ? "--ssl-key" : "--ssl-cert";
 	struct pem_file cert, keyf;
 	const struct pem_file *kf = &cert;
 	struct passphrase pp;
@@ -807,17 +817,18 @@ load_cert_and_key(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
 	pp.len = -1;
 	pp.key_path = key;
 	/* Read both first, so that a missing file is named before a bad one. */
-	if (pem_file_read(&cert, "--ssl-cert", o->cert_file, e) == -1)
+	if (pem_file_read(&cert, "--ssl-cert", cp->cert, e) == -1)
 		return -1;
-	if (strcmp(key, o->cert_file) != 0) {
+	if (strcmp(key, cp->cert) != 0) {
 		if (pem_file_read(&keyf, key_opt, key, e) == -1)
 			goto out;
 		kf = &keyf;
 	}
-	if (o->key_pass != NULL && read_pass_source(o->key_pass, &pp, e) == -1)
+	if (cp->key_pass != NULL &&
+	    read_pass_source(cp->key_pass, &pp, e) == -1)
 		goto out;
-	if (use_cert_chain(ctx, &cert, o->cert_file, e) == -1 ||
-	    use_key(ctx, kf, &pp, key_opt, key, o->cert_file, e) == -1)
+	if (use_cert_chain(ctx, &cert, cp->cert, e) == -1 ||
+	    use_key(ctx, kf, &pp, key_opt, key, cp->cert, e) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -827,12 +838,27 @@ out:
 	return rc;
 }
 
+/* The n-th pair of --ssl-cert and --ssl-key; 0 is the default. */
+static void
+cert_pair(const struct tls_opts *o, size_t n, struct cert_pair *cp)
+{
+	cp->key_pass = o->key_pass;
+	if (n == 0) {
+		cp->cert = o->cert_file;
+		cp->key = o->key_file;
+		return;
+	}
+	cp->cert = o->more_certs[n - 1];
+	cp->key = n <= o->n_more_keys ? o->more_keys[n - 1] : NULL;
+}
+
 /*
  * The CA certificates of the --ssl-trustfile file, from its bytes, as the
  * only trust anchors.
  */
 static int
-load_trust_file(SSL_CTX *ctx, const char *path, struct error *e)
+load_trust_file(SSL_CTX *ctx, const char *opt, const char *path,
+    struct error *e)
 {
 	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
 	STACK_OF(X509_INFO) *infos = NULL;
@@ -840,7 +866,7 @@ load_trust_file(SSL_CTX *ctx, const char *path, struct error *e)
 	BIO *b;
 	int i, n = 0, rc = -1;
 
-	if (pem_file_read(&f, "--ssl-trustfile", path, e) == -1)
+	if (pem_file_read(&f, opt, path, e) == -1)
 		return -1;
 	if ((b = pem_file_bio(&f)) == NULL) {
 		err_ssl(e, ST_RUNTIME, "out of memory");
@@ -865,31 +891,306 @@ load_trust_file(SSL_CTX *ctx, const char *path, struct error *e)
 	rc = 0;
 	goto out;
 garbled:
-	err_ssl(e, ST_USAGE, "--ssl-trustfile %s: no usable PEM certificate",
-	    path);
+	err_ssl(e, ST_USAGE, "%s %s: no usable PEM certificate", opt, path);
 out:
 	sk_X509_INFO_pop_free(infos, X509_INFO_free);
 	pem_file_free(&f);
 	return rc;
 }
 
-/* What every context has: versions, modes, ciphers, no renegotiation. */
+/*
+ * What a context keeps for its callbacks, freed with it: the ALPN list,
+ * and on a listener the contexts of its other certificates, by SNI.
+ */
+struct ctx_data {
+	const char	*alpn_list;		/* --ssl-alpn, as given */
+	unsigned char	 alpn[TLS_ALPN_MAX];	/* ... in wire format */
+	size_t		 alpn_len;		/* 0: no --ssl-alpn */
+	bool		 alpn_required;
+	SSL_CTX		*by_name[TLS_CERTS_MAX - 1];
+	size_t		 n_by_name;
+	/*
+	 * A client's session to resume: the one of --ssl-sess-in, then,
+	 * with --ssl-reconnect, the latest that a server gave.
+	 */
+	SSL_SESSION	*session;
+	enum tls_ocsp	 ocsp;			/* client: --ssl-ocsp */
+	unsigned char	*ocsp_der;		/* server: to staple */
+	size_t		 ocsp_len;
+	void		(*on_hello)(SSL *);	/* see tls_ctx_on_hello() */
+};
+
+static int ctx_ex_index = -1;
+
+static void
+ctx_data_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	struct ctx_data *d = ptr;
+	size_t i;
+
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (d == NULL)
+		return;
+	for (i = 0; i < d->n_by_name; i++)
+		SSL_CTX_free(d->by_name[i]);
+	SSL_SESSION_free(d->session);
+	free(d->ocsp_der);
+	free(d);
+}
+
+static struct ctx_data *
+ctx_data_of(const SSL_CTX *ctx)
+{
+	return SSL_CTX_get_ex_data(ctx, ctx_ex_index);
+}
+
+/*
+ * The server's ALPN choice: the first protocol of its own list that the
+ * client offered.  With none in common, no protocol is acknowledged, or,
+ * with --ssl-alpn-required, the handshake fails with no_application_protocol.
+ */
+static int
+select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	const struct ctx_data *d = ctx_data_of(SSL_get_SSL_CTX(ssl));
+
+	(void)arg;
+	if (d == NULL || d->alpn_len == 0)
+		return SSL_TLSEXT_ERR_NOACK;
+	if (tls_alpn_pick(d->alpn, d->alpn_len, in, inlen, out, outlen))
+		return SSL_TLSEXT_ERR_OK;
+	return d->alpn_required ? SSL_TLSEXT_ERR_ALERT_FATAL :
+	    SSL_TLSEXT_ERR_NOACK;
+}
+
+/*
+ * With --ssl-alpn-required, a client that offers no ALPN at all has no
+ * protocol in common either; select_alpn() is not called for it.
+ */
+static int
+check_client_hello(SSL *ssl, int *al, void *arg)
+{
+	const struct ctx_data *d = ctx_data_of(SSL_get_SSL_CTX(ssl));
+	const unsigned char *ext;
+	size_t len;
+
+	(void)arg;
+	if (d != NULL && d->on_hello != NULL)
+		d->on_hello(ssl);
+	if (d != NULL && d->alpn_required && SSL_client_hello_get0_ext(ssl,
+	    TLSEXT_TYPE_application_layer_protocol_negotiation, &ext,
+	    &len) != 1) {
+		*al = SSL_AD_NO_APPLICATION_PROTOCOL;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/*
+ * OpenSSL keeps one ClientHello callback per context: check_client_hello()
+ * is it, and it shows the ClientHello to fn first (the report's record of
+ * what the client offered), before it may refuse it.
+ */
+int
+tls_ctx_on_hello(SSL_CTX *ctx, void (*fn)(SSL *))
+{
+	struct ctx_data *d = ctx_data_of(ctx);
+
+	if (d == NULL)
+		return -1;
+	d->on_hello = fn;
+	SSL_CTX_set_client_hello_cb(ctx, check_client_hello, NULL);
+	return 0;
+}
+
+/* The ALPN list of --ssl-alpn, offered by a client, chosen from by a server. */
+static int
+alpn_setup(SSL_CTX *ctx, const struct tls_opts *o, struct ctx_data *d,
+    struct error *e)
+{
+	int n;
+
+	d->alpn_required = o->alpn_required;
+	if (o->alpn == NULL)
+		return 0;
+	if ((n = tls_alpn_encode(o->alpn, d->alpn, sizeof(d->alpn), e)) < 0)
+		return -1;
+	d->alpn_len = (size_t)n;
+	d->alpn_list = o->alpn;
+	if (o->server) {
+		SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+		SSL_CTX_set_client_hello_cb(ctx, check_client_hello, NULL);
+	} else if (SSL_CTX_set_alpn_protos(ctx, d->alpn,
+	    (unsigned int)d->alpn_len) != 0) {
+		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
+	}
+	return 0;
+}
+
+/*
+ * The status of the server's certificate in a stapled OCSP response: the
+ * response must be signed by the certificate's issuer, or by a responder
+ * it trusts, be current, and name the certificate.  Returns "good",
+ * "revoked", "unknown", or why the response is no good.
+ */
+static const char *
+ocsp_status(SSL *ssl, const unsigned char *der, long len)
+{
+	STACK_OF(X509) *chain = SSL_get0_verified_chain(ssl);
+	OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &der, len);
+	OCSP_BASICRESP *bs = NULL;
+	OCSP_CERTID *id = NULL;
+	ASN1_GENERALIZEDTIME *this_upd, *next_upd;
+	const char *why;
+	int st, reason;
+
+	if (resp == NULL || OCSP_response_status(resp) !=
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL ||
+	    (bs = OCSP_response_get1_basic(resp)) == NULL)
+		why = "bad (not a successful OCSP response)";
+	else if (sk_X509_num(chain) < 2)
+		why = "bad (the certificate's issuer is not known)";
+	else if (OCSP_basic_verify(bs, SSL_get_peer_cert_chain(ssl),
+	    SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)), 0) <= 0)
+		why = "bad (its signature does not verify)";
+	else if ((id = OCSP_cert_to_id(NULL, sk_X509_value(chain, 0),
+	    sk_X509_value(chain, 1))) == NULL ||
+	    OCSP_resp_find_status(bs, id, &st, &reason, NULL, &this_upd,
+	    &next_upd) != 1)
+		why = "bad (it does not name the certificate)";
+	else if (OCSP_check_validity(this_upd, next_upd, 300, -1) != 1)
+		why = "bad (it is out of date)";
+	else
+		why = st == V_OCSP_CERTSTATUS_GOOD ? "good" :
+		    st == V_OCSP_CERTSTATUS_REVOKED ? "revoked" : "unknown";
+	ERR_clear_error();
+	OCSP_CERTID_free(id);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	return why;
+}
+
+/*
+ * A client's OCSP callback, once the server's chain is verified: note the
+ * stapled status; with --ssl-ocsp=require anything but "good" fails the
+ * handshake (bad_certificate_status_response).
+ */
+static int
+check_ocsp(SSL *ssl, void *arg)
+{
+	struct tls *t = SSL_get_ex_data(ssl, tls_ex_index);
+	const struct ctx_data *d = ctx_data_of(SSL_get_SSL_CTX(ssl));
+	const unsigned char *der = NULL;
+	long len;
+
+	(void)arg;
+	if (t == NULL || d == NULL)
+		return 1;
+	len = SSL_get_tlsext_status_ocsp_resp(ssl, &der);
+	t->ocsp = der == NULL || len <= 0 ? "none (the server stapled no "
+	    "response)" : ocsp_status(ssl, der, len);
+	if (d->ocsp != TLS_OCSP_REQUIRE || strcmp(t->ocsp, "good") == 0)
+		return 1;
+	t->ocsp_refused = true;
+	return 0;
+}
+
+/* A listener staples --ssl-ocsp-response for a client that asks. */
+static int
+staple_ocsp(SSL *ssl, void *arg)
+{
+	const struct ctx_data *d = arg;
+	unsigned char *copy;
+
+	if (SSL_get_tlsext_status_type(ssl) != TLSEXT_STATUSTYPE_ocsp)
+		return SSL_TLSEXT_ERR_NOACK;
+	if ((copy = OPENSSL_memdup(d->ocsp_der, d->ocsp_len)) == NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	if (SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long)d->ocsp_len) != 1)
+	{
+		OPENSSL_free(copy);
+		return SSL_TLSEXT_ERR_NOACK;
+	}
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/*
+ * OCSP: a client asks for the status with --ssl-ocsp; a listener reads
+ * the DER response of --ssl-ocsp-response once, checks that it is one,
+ * and staples it (for its first certificate, which it is about).
+ */
+static int
+ocsp_setup(SSL_CTX *ctx, const struct tls_opts *o, struct ctx_data *d,
+    struct error *e)
+{
+	const unsigned char *p;
+	OCSP_RESPONSE *resp;
+	struct pem_file f;
+
+	d->ocsp = o->ocsp;
+	if (!o->server && o->ocsp != TLS_OCSP_OFF) {
+		SSL_CTX_set_tlsext_status_type(ctx, TLSEXT_STATUSTYPE_ocsp);
+		SSL_CTX_set_tlsext_status_cb(ctx, check_ocsp);
+	}
+	if (!o->server || o->ocsp_response == NULL)
+		return 0;
+	if (pem_file_read(&f, "--ssl-ocsp-response", o->ocsp_response,
+	    e) == -1)
+		return -1;
+	p = (const unsigned char *)f.data;
+	resp = f.len > 0 ? d2i_OCSP_RESPONSE(NULL, &p, (long)f.len) : NULL;
+	OCSP_RESPONSE_free(resp);
+	if (resp == NULL) {
+		pem_file_free(&f);
+		return err_ssl(e, ST_USAGE, "--ssl-ocsp-response %s: no DER "
+		    "OCSP response", o->ocsp_response), -1;
+	}
+	if ((d->ocsp_der = malloc(f.len)) != NULL)
+		memcpy(d->ocsp_der, f.data, f.len);
+	d->ocsp_len = f.len;
+	pem_file_free(&f);
+	if (d->ocsp_der == NULL)
+		return err_set(e, ST_RUNTIME, "out of memory"), -1;
+	SSL_CTX_set_tlsext_status_cb(ctx, staple_ocsp);
+	SSL_CTX_set_tlsext_status_arg(ctx, d);
+	return 0;
+}
+
+/*
+ * What every context has: versions, modes, ciphers, no renegotiation, and
+ * what was asked for with the negotiation options.
+ */
 static int
 ctx_defaults(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
 {
-	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION))
-		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
+	struct ctx_data *d;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    !SSL_CTX_set_ex_data(ctx, ctx_ex_index, d)) {
+		free(d);
+		return err_set(e, ST_RUNTIME, "out of memory"), -1;
+	}
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_read_ahead(ctx, 1);
 	if (SSL_CTX_set_cipher_list(ctx, o->ciphers != NULL ? o->ciphers :
-	    TLS_DEFAULT_CIPHERS) != 1) {
+	    o->min_version != 0 && o->min_version < TLS1_2_VERSION ?
+	    TLS_LEGACY_CIPHERS : TLS_DEFAULT_CIPHERS) != 1) {
 		if (o->ciphers == NULL)
 			return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
 		ERR_clear_error();
 		return err_set(e, ST_USAGE, "--ssl-ciphers: no TLS 1.2 cipher "
 		    "suite matches '%s'", o->ciphers), -1;
 	}
+	if (tls_ctx_negotiation(ctx, o, e) == -1 ||
+	    alpn_setup(ctx, o, d, e) == -1)
+		return -1;
 	/* A pin covers the first handshake only: no TLS 1.2 renegotiation. */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_info_callback(ctx, note_alert);
@@ -899,17 +1200,61 @@ ctx_defaults(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
 	return 0;
 }
 
-/* A server presents --ssl-cert, or an ephemeral certificate. */
+/* Name the CAs of the store in the CertificateRequest. */
 static int
-server_setup(SSL_CTX *ctx, const struct tls_opts *o, char *own_fp,
+name_client_cas(SSL_CTX *ctx, struct error *e)
+{
+	STACK_OF(X509_OBJECT) *objs;
+	X509 *x;
+	int i;
+
+	objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+	for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+		if (x != NULL && SSL_CTX_add_client_CA(ctx, x) != 1)
+			return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
+	}
+	return 0;
+}
+
+/*
+ * A listener asks for a client certificate with --ssl-client-ca (and then
+ * verifies it against those CAs) or --ssl-pin (and then takes only a
+ * pinned one).  A client without one is refused with
+ * --ssl-require-client-cert, or when it must be pinned.
+ */
+static int
+client_auth_setup(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
+{
+	int mode = SSL_VERIFY_PEER;
+
+	if (o->client_ca == NULL && !o->have_pin) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		return 0;
+	}
+	if (o->client_ca != NULL &&
+	    (load_trust_file(ctx, "--ssl-client-ca", o->client_ca, e) == -1 ||
+	    name_client_cas(ctx, e) == -1))
+		return -1;
+	if (o->require_client_cert || o->have_pin)
+		mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+	SSL_CTX_set_verify(ctx, mode, verify_cb);
+	return 0;
+}
+
+/* A server presents --ssl-cert (the pair n), or an ephemeral certificate. */
+static int
+server_setup(SSL_CTX *ctx, const struct tls_opts *o, size_t n, char *own_fp,
     bool *ephemeral, struct error *e)
 {
+	struct cert_pair cp;
 	EVP_PKEY *pkey = NULL;
 	X509 *x = NULL;
 	int rc = 0;
 
-	if (o->cert_file != NULL) {
-		if (load_cert_and_key(ctx, o, e) == -1)
+	cert_pair(o, n, &cp);
+	if (cp.cert != NULL) {
+		if (load_cert_and_key(ctx, &cp, e) == -1)
 			return -1;
 	} else if (tls_make_ephemeral(o->listen_name, &pkey, &x, e) == -1) {
 		return -1;
@@ -924,18 +1269,91 @@ server_setup(SSL_CTX *ctx, const struct tls_opts *o, char *own_fp,
 	EVP_PKEY_free(pkey);
 	if (rc == 0 && own_fp != NULL)
 		tls_fingerprint(SSL_CTX_get0_certificate(ctx), own_fp);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	if (rc == 0 && client_auth_setup(ctx, o, e) == -1)
+		return -1;
+	/* The contexts SNI chooses staple nothing: it is about the first. */
+	if (rc == 0 && n == 0 && ocsp_setup(ctx, o, ctx_data_of(ctx), e) == -1)
+		return -1;
+	/*
+	 * Sessions are resumed under -k (with tickets, by default); a
+	 * session verified against --ssl-client-ca must be resumed only by
+	 * a context of the same kind, which this names.
+	 */
+	if (rc == 0 && SSL_CTX_set_session_id_context(ctx,
+	    (const unsigned char *)"tlsnc", 5) != 1)
+		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
 	return rc;
+}
+
+/*
+ * The sessions of a client: the one of --ssl-sess-in to resume, read at
+ * start-up, and the file of --ssl-sess-out, created at start-up so that a
+ * path that cannot be written is refused before any connection.
+ */
+static int
+session_setup(const struct tls_opts *o, struct ctx_data *d, struct error *e)
+{
+	struct pem_file f;
+	BIO *b;
+	int fd;
+
+	if (o->sess_out != NULL && (fd = open(o->sess_out, O_WRONLY |
+	    O_CREAT | O_CLOEXEC, 0600)) == -1)
+		return err_errno(e, ST_USAGE, errno, "--ssl-sess-out %s",
+		    o->sess_out), -1;
+	if (o->sess_out != NULL)
+		close(fd);
+	if (o->sess_in == NULL)
+		return 0;
+	if (pem_file_read(&f, "--ssl-sess-in", o->sess_in, e) == -1)
+		return -1;
+	if ((b = pem_file_bio(&f)) != NULL)
+		d->session = PEM_read_bio_SSL_SESSION(b, NULL, no_passphrase,
+		    NULL);
+	BIO_free(b);
+	pem_file_free(&f);
+	if (d->session == NULL)
+		return err_ssl(e, ST_USAGE, "--ssl-sess-in %s: no usable PEM "
+		    "TLS session", o->sess_in), -1;
+	return 0;
+}
+
+/*
+ * With --ssl-reconnect, each session the server gives (a TLS 1.3 ticket,
+ * or a TLS 1.2 session) becomes the one the next connection resumes.
+ */
+static int
+keep_session(SSL *ssl, SSL_SESSION *sess)
+{
+	struct ctx_data *d = ctx_data_of(SSL_get_SSL_CTX(ssl));
+
+	if (d == NULL || !SSL_SESSION_is_resumable(sess))
+		return 0;
+	SSL_SESSION_free(d->session);
+	d->session = sess;
+	return 1;	/* the reference is kept */
 }
 
 /* A client verifies the server, and may present --ssl-cert. */
 static int
 client_setup(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
 {
-	if (o->cert_file != NULL && load_cert_and_key(ctx, o, e) == -1)
+	struct cert_pair cp;
+
+	cert_pair(o, 0, &cp);
+	if (cp.cert != NULL && load_cert_and_key(ctx, &cp, e) == -1)
 		return -1;
+	if (session_setup(o, ctx_data_of(ctx), e) == -1 ||
+	    ocsp_setup(ctx, o, ctx_data_of(ctx), e) == -1)
+		return -1;
+	if (o->reconnect > 0) {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+		    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(ctx, keep_session);
+	}
 	if (o->trust_file != NULL) {
-		if (load_trust_file(ctx, o->trust_file, e) == -1)
+		if (load_trust_file(ctx, "--ssl-trustfile", o->trust_file,
+		    e) == -1)
 			return -1;
 	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
 		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
@@ -948,6 +1366,74 @@ client_setup(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
 	X509_VERIFY_PARAM_set_hostflags(SSL_CTX_get0_param(ctx),
 	    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
 	SSL_CTX_set_client_cert_cb(ctx, note_cert_request);
+	return 0;
+}
+
+/*
+ * A listener with several certificates: the first whose names cover the
+ * client's SNI (exactly, or by a wildcard SAN) is presented; with no SNI,
+ * or none that matches, the default, the first.
+ */
+static int
+select_cert(SSL *ssl, int *al, void *arg)
+{
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	const struct ctx_data *d = arg;
+	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+	size_t i;
+
+	(void)al;
+	if (name == NULL || X509_check_host(SSL_CTX_get0_certificate(ctx),
+	    name, 0, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL) == 1)
+		return SSL_TLSEXT_ERR_OK;
+	for (i = 0; i < d->n_by_name; i++) {
+		if (X509_check_host(SSL_CTX_get0_certificate(d->by_name[i]),
+		    name, 0, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL) == 1) {
+			SSL_set_SSL_CTX(ssl, d->by_name[i]);
+			break;
+		}
+	}
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* One context, with the certificate pair n when it is a listener's. */
+static SSL_CTX *
+ctx_build(const struct tls_opts *o, size_t n, char *own_fp, bool *ephemeral,
+    struct error *e)
+{
+	SSL_CTX *ctx;
+
+	ctx = SSL_CTX_new(o->server ? TLS_server_method() : TLS_client_method());
+	if (ctx == NULL) {
+		err_ssl(e, ST_RUNTIME, "cannot create a TLS context");
+		return NULL;
+	}
+	if (ctx_defaults(ctx, o, e) == -1 || (o->server ?
+	    server_setup(ctx, o, n, own_fp, ephemeral, e) :
+	    client_setup(ctx, o, e)) == -1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* The contexts of a listener's other certificates, chosen by SNI. */
+static int
+sni_setup(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
+{
+	struct ctx_data *d = ctx_data_of(ctx);
+	size_t i;
+
+	if (o->n_more_certs == 0)
+		return 0;
+	for (i = 1; i <= o->n_more_certs; i++) {
+		if ((d->by_name[d->n_by_name] = ctx_build(o, i, NULL, NULL,
+		    e)) == NULL)
+			return -1;
+		d->n_by_name++;
+	}
+	SSL_CTX_set_tlsext_servername_callback(ctx, select_cert);
+	SSL_CTX_set_tlsext_servername_arg(ctx, d);
 	return 0;
 }
 
@@ -967,14 +1453,15 @@ tls_ctx_new(const struct tls_opts *o, char *own_fp, bool *ephemeral,
 		err_ssl(e, ST_RUNTIME, "SSL_get_ex_new_index");
 		return NULL;
 	}
-	ctx = SSL_CTX_new(o->server ? TLS_server_method() : TLS_client_method());
-	if (ctx == NULL) {
-		err_ssl(e, ST_RUNTIME, "cannot create a TLS context");
+	if (ctx_ex_index == -1 &&
+	    (ctx_ex_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+	    ctx_data_free)) == -1) {
+		err_ssl(e, ST_RUNTIME, "SSL_CTX_get_ex_new_index");
 		return NULL;
 	}
-	if (ctx_defaults(ctx, o, e) == -1 || (o->server ?
-	    server_setup(ctx, o, own_fp, ephemeral, e) :
-	    client_setup(ctx, o, e)) == -1) {
+	if ((ctx = ctx_build(o, 0, own_fp, ephemeral, e)) == NULL)
+		return NULL;
+	if (o->server && sni_setup(ctx, o, e) == -1) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -1027,8 +1514,9 @@ verify_reason(const struct tls *t, char *buf, size_t len)
 			name_string(X509_get_issuer_name(t->err_cert), issuer,
 			    sizeof(issuer));
 			snprintf(buf, len, "unknown CA: the issuer %s is not "
-			    "trusted; if it is an intermediate CA, the server "
-			    "did not send its intermediate certificate", issuer);
+			    "trusted; if it is an intermediate CA, the %s "
+			    "did not send its intermediate certificate", issuer,
+			    t->server ? "client" : "server");
 			return buf;
 		}
 		return "unknown CA: the issuer is not trusted";
@@ -1092,16 +1580,48 @@ verify_result(struct stream *s)
 		name_string(X509_get_subject_name(t->pin_ca), buf, sizeof(buf));
 		return stream_fail(s, ST_VERIFY, 0, "certificate verification "
 		    "failed: pin mismatch: the pin matches the issuer "
-		    "certificate %s, not the server's own certificate", buf);
+		    "certificate %s, not the %s's own certificate", buf,
+		    t->server ? "client" : "server");
 	}
 	if (t->pin_mismatch) {
 		if (t->leaf != NULL)
 			tls_fingerprint(t->leaf, fp);
-		return stream_fail(s, ST_VERIFY, 0, "certificate verification "
-		    "failed: pin mismatch: the peer presented %s", fp);
+		return stream_fail(s, ST_VERIFY, 0, "%scertificate "
+		    "verification failed: pin mismatch: the %s presented %s",
+		    t->server ? "client " : "", t->server ? "client" : "peer",
+		    fp);
 	}
-	return stream_fail(s, ST_VERIFY, 0, "certificate verification "
-	    "failed: %s", verify_reason(t, buf, sizeof(buf)));
+	return stream_fail(s, ST_VERIFY, 0, "%scertificate verification "
+	    "failed: %s", t->server ? "client " : "",
+	    verify_reason(t, buf, sizeof(buf)));
+}
+
+/*
+ * A listener's own refusals in the handshake, for a reason that is not the
+ * certificate's content: no client certificate where one is required, or
+ * no ALPN protocol in common with --ssl-alpn-required.  Returns IO_ERROR
+ * with the message, or IO_DONE when the failure is something else.
+ */
+static enum io
+server_refusal(struct stream *s, int reason, const char *what)
+{
+	struct tls *t = s->ctx;
+	const struct ctx_data *d = ctx_data_of(SSL_get_SSL_CTX(t->ssl));
+
+	if (reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+		ERR_clear_error();
+		return stream_fail(s, ST_VERIFY, 0, "%s: the client presented "
+		    "no certificate, and one is required", what);
+	}
+	if (d != NULL && d->alpn_required &&
+	    (reason == SSL_R_NO_APPLICATION_PROTOCOL ||
+	    reason == SSL_R_CALLBACK_FAILED)) {
+		ERR_clear_error();
+		return stream_fail(s, ST_HANDSHAKE, 0, "%s: the client offered "
+		    "no protocol of --ssl-alpn %s (--ssl-alpn-required)", what,
+		    d->alpn_list);
+	}
+	return IO_DONE;
 }
 
 /* SSL_ERROR_SSL: a protocol failure, ours or the peer's. */
@@ -1120,6 +1640,13 @@ ssl_result(struct stream *s, const char *what)
 	if (t->pin_mismatch || (t->verify_err != 0 && !t->no_verify &&
 	    !t->have_pin))
 		return verify_result(s);
+	if (t->server && server_refusal(s, reason, what) == IO_ERROR)
+		return IO_ERROR;
+	if (t->ocsp_refused) {
+		ERR_clear_error();
+		return stream_fail(s, ST_VERIFY, 0, "certificate verification "
+		    "failed: OCSP status %s (--ssl-ocsp=require)", t->ocsp);
+	}
 	/*
 	 * The peer refused our certificate, or asked for one we do not
 	 * have: the fault is on our side, so the caller must not offer hints
@@ -1180,6 +1707,62 @@ tls_result(struct stream *s, int ret, const char *what)
 	}
 }
 
+/*
+ * A client with --ssl-alpn-required refuses a server that chose none of
+ * its protocols.  (A server refuses such a client in the handshake, with
+ * the no_application_protocol alert.)
+ */
+static enum io
+check_alpn(struct stream *s)
+{
+	struct tls *t = s->ctx;
+	const struct ctx_data *d = ctx_data_of(SSL_get_SSL_CTX(t->ssl));
+	const unsigned char *p;
+	unsigned int len = 0;
+
+	if (t->server || d == NULL || !d->alpn_required)
+		return IO_DONE;
+	SSL_get0_alpn_selected(t->ssl, &p, &len);
+	if (len > 0)
+		return IO_DONE;
+	return stream_fail(s, ST_HANDSHAKE, 0, "TLS handshake: the server "
+	    "chose no protocol of --ssl-alpn %s (--ssl-alpn-required)",
+	    d->alpn_list);
+}
+
+/*
+ * A resumed session skips the verification of the server's certificate:
+ * the session file may have been saved by another command line, with
+ * other pins, another name or --ssl-no-verify.  So the certificate of the
+ * session is checked again, against this command line's pins, or its
+ * trust result and name.
+ */
+static enum io
+check_resumed(struct stream *s)
+{
+	struct tls *t = s->ctx;
+	X509 *peer = SSL_get0_peer_certificate(t->ssl);
+	bool ok;
+
+	if (t->server || !SSL_session_reused(t->ssl) || t->no_verify)
+		return IO_DONE;
+	if (t->have_pin)
+		ok = (t->pin_ok = is_pinned(t, peer));
+	else if (addr_is_literal(t->name))
+		ok = SSL_get_verify_result(t->ssl) == X509_V_OK &&
+		    X509_check_ip_asc(peer, t->name, 0) == 1;
+	else
+		ok = SSL_get_verify_result(t->ssl) == X509_V_OK &&
+		    X509_check_host(peer, t->name, 0,
+		    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL) == 1;
+	if (ok)
+		return IO_DONE;
+	t->verify_failed = true;
+	return stream_fail(s, ST_VERIFY, 0, "certificate verification failed: "
+	    "the resumed session (--ssl-sess-in) was not verified for %s",
+	    t->have_pin ? "these pins" : t->name);
+}
+
 static enum io
 tls_handshake(struct stream *s)
 {
@@ -1190,7 +1773,7 @@ tls_handshake(struct stream *s)
 	errno = 0;
 	ret = SSL_do_handshake(t->ssl);
 	if (ret == 1)
-		return IO_DONE;
+		return check_resumed(s) == IO_DONE ? check_alpn(s) : IO_ERROR;
 	r = tls_result(s, ret, "TLS handshake");
 	if (r == IO_EOF)
 		return stream_fail(s, ST_HANDSHAKE, 0, "TLS handshake: the "
@@ -1429,13 +2012,29 @@ attach_lower(struct tls *t, struct stream *lower)
 	return 0;
 }
 
+/*
+ * Offer a copy of sess: OpenSSL marks a TLS 1.3 session that it resumes as
+ * used up, and every --ssl-reconnect offers the same one.
+ */
+static int
+offer_session(SSL *ssl, SSL_SESSION *sess)
+{
+	SSL_SESSION *copy = SSL_SESSION_dup(sess);
+	int ok = copy != NULL && SSL_set_session(ssl, copy) == 1;
+
+	SSL_SESSION_free(copy);
+	return ok ? 0 : -1;
+}
+
 struct stream *
 tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
     const char *host, struct error *e)
 {
 	struct stream *s = NULL;
 	struct tls *t;
-	const char *name = o->servername != NULL ? o->servername : host;
+	const char *sni = o->servername != NULL ? o->servername : host;
+	const char *name = o->verify_name != NULL ? o->verify_name : sni;
+	const struct ctx_data *d;
 	size_t i;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
@@ -1465,12 +2064,18 @@ tls_stream_new(SSL_CTX *ctx, struct stream *lower, const struct tls_opts *o,
 		SSL_set_accept_state(t->ssl);
 	} else {
 		SSL_set_connect_state(t->ssl);
+		/* RFC 6066: SNI names a host, never an address. */
+		if (sni != NULL && !o->no_sni && !addr_is_literal(sni) &&
+		    SSL_set_tlsext_host_name(t->ssl, sni) != 1)
+			goto ssl_fail;
+		d = ctx_data_of(ctx);
+		/* A resumed session carries no OCSP status to require. */
+		if (d != NULL && d->session != NULL &&
+		    d->ocsp != TLS_OCSP_REQUIRE &&
+		    offer_session(t->ssl, d->session) == -1)
+			goto ssl_fail;
 		if (name != NULL) {
 			snprintf(t->name, sizeof(t->name), "%s", name);
-			/* RFC 6066: SNI names a host, never an address. */
-			if (!addr_is_literal(name) &&
-			    SSL_set_tlsext_host_name(t->ssl, name) != 1)
-				goto ssl_fail;
 			if (!o->have_pin) {
 				X509_VERIFY_PARAM *p = SSL_get0_param(t->ssl);
 
@@ -1541,6 +2146,83 @@ name_string(const X509_NAME *n, char *out, size_t len)
 	BIO_free(b);
 }
 
+/* The ALPN protocol chosen, and the SNI sent or received. */
+static void
+negotiated_names(const struct tls *t, struct tls_info *info)
+{
+	const unsigned char *p;
+	unsigned int len = 0;
+	const char *sni;
+
+	SSL_get0_alpn_selected(t->ssl, &p, &len);
+	snprintf(info->alpn, sizeof(info->alpn), "%.*s", (int)len,
+	    len > 0 ? (const char *)p : "");
+	sni = SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name);
+	snprintf(info->sni, sizeof(info->sni), "%s", sni != NULL ? sni : "");
+	info->resumed = SSL_session_reused(t->ssl) == 1;
+	snprintf(info->ocsp, sizeof(info->ocsp), "%s",
+	    t->ocsp != NULL ? t->ocsp : "");
+}
+
+enum status
+tls_save_session(const struct stream *s, const char *path, bool *saved,
+    struct error *e)
+{
+	const struct tls *t = tls_of(s);
+	SSL_SESSION *sess = t != NULL ? SSL_get1_session(t->ssl) : NULL;
+	BIO *b = NULL;
+	int fd, ok;
+
+	*saved = false;
+	if (sess == NULL || !SSL_SESSION_is_resumable(sess)) {
+		SSL_SESSION_free(sess);
+		return ST_OK;
+	}
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1) {
+		SSL_SESSION_free(sess);
+		return err_errno(e, ST_RUNTIME, errno, "--ssl-sess-out %s",
+		    path);
+	}
+	if ((b = BIO_new_fd(fd, BIO_CLOSE)) == NULL)
+		close(fd);
+	ok = b != NULL && PEM_write_bio_SSL_SESSION(b, sess) == 1 &&
+	    BIO_flush(b) == 1;
+	BIO_free(b);
+	SSL_SESSION_free(sess);
+	if (!ok)
+		return err_ssl(e, ST_RUNTIME, "--ssl-sess-out %s: cannot write "
+		    "the session", path);
+	*saved = true;
+	return ST_OK;
+}
+
+/* What a listener made of the client's certificate. */
+static void
+server_verify_info(const struct tls *t, X509 *peer, struct tls_info *info)
+{
+	char buf[400];
+	const char *v;
+
+	if (SSL_session_reused(t->ssl) && peer != NULL)
+		v = "ok (client certificate verified for the resumed session)";
+	else if (SSL_get_verify_mode(t->ssl) == SSL_VERIFY_NONE)
+		v = peer != NULL ? "client certificate not verified" :
+		    "no client certificate";
+	else if (t->have_pin)
+		v = t->pin_ok ? "ok (pinned client certificate)" :
+		    peer != NULL || t->leaf != NULL ? "pin mismatch" :
+		    "no client certificate";
+	else if (t->verify_err != 0)
+		v = verify_reason(t, buf, sizeof(buf));
+	else if (peer == NULL)
+		v = "no client certificate";
+	else
+		v = "ok (trusted client certificate)";
+	snprintf(info->verify, sizeof(info->verify), "%s%s",
+	    t->verify_err != 0 && !t->have_pin ? "failed: " : "", v);
+}
+
 void
 tls_get_info(const struct stream *s, struct tls_info *info)
 {
@@ -1571,6 +2253,7 @@ tls_get_info(const struct stream *s, struct tls_info *info)
 	if (nid > 0)
 		g = SSL_group_to_name(t->ssl, nid);
 	snprintf(info->group, sizeof(info->group), "%s", g != NULL ? g : "none");
+	negotiated_names(t, info);
 	if (peer == NULL)
 		peer = t->leaf;
 	if (peer != NULL) {
@@ -1582,9 +2265,7 @@ tls_get_info(const struct stream *s, struct tls_info *info)
 		tls_fingerprint(peer, info->fingerprint);
 	}
 	if (t->server) {
-		snprintf(info->verify, sizeof(info->verify), "%s",
-		    peer != NULL ? "client certificate not verified" :
-		    "no client certificate");
+		server_verify_info(t, peer, info);
 	} else if (t->have_pin) {
 		snprintf(info->verify, sizeof(info->verify), "%s",
 		    t->pin_ok ? "ok (pinned certificate)" : "pin mismatch");

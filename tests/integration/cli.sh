@@ -167,8 +167,12 @@ fails "--ssl-pin with --ssl-no-verify" $ST_USAGE "--ssl-pin" \
     127.0.0.1 "$DEAD"
 fails "--ssl-verify with --ssl-no-verify" $ST_USAGE "--ssl-verify" \
     "--ssl-no-verify" -- --ssl --ssl-verify --ssl-no-verify 127.0.0.1 "$DEAD"
-fails "-l with --ssl-pin" $ST_USAGE "--ssl-pin" -- \
-    -l --ssl --ssl-pin "$PIN0" 0
+# A listener's --ssl-pin pins the client's certificate (tests/mtls.sh).
+fails "--ssl-client-ca without -l" $ST_USAGE \
+    "--ssl-client-ca is for a listener (-l)" -- \
+    --ssl --ssl-client-ca "$P/ca.pem" 127.0.0.1 "$DEAD"
+fails "-l with --no-sni" $ST_USAGE "--no-sni is for a client, not with -l" \
+    -- -l --ssl --no-sni 0
 fails "-l with --ssl-trustfile" $ST_USAGE "--ssl-trustfile" -- \
     -l --ssl --ssl-trustfile "$P/ca.pem" 0
 fails "-l with --ssl-servername" $ST_USAGE "--ssl-servername" -- \

@@ -30,8 +30,9 @@ awk '
 	for (i = 1; i <= NF; i++) {
 		f = $i
 		sub(/,$/, "", f)
-		# "--ssl-info[=FORMAT]": an optional argument, attached.
-		if (f ~ /^--[A-Za-z0-9-]+\[=[A-Z0-9_]+\]$/ && arg == "") {
+		# "--ssl-info[=FORMAT]", "--ssl-ocsp[=require]": an optional
+		# argument, attached.
+		if (f ~ /^--[A-Za-z0-9-]+\[=[A-Za-z0-9_]+\]$/ && arg == "") {
 			i0 = index(f, "[")
 			opt[++n] = substr(f, 1, i0 - 1)
 			arg = " " tolower(substr(f, i0))
@@ -72,6 +73,11 @@ indesc && /^\.It Fl / {
 			# "Fl x Ns Op = Ns Ar y": an optional argument.
 			last = last " [=" tolower($(i + 5)) "]"
 			i += 5
+		} else if ($i == "Ns" && $(i + 1) == "Op" && $(i + 2) == "Cm" &&
+		    $(i + 3) ~ /^=/ && last != "") {
+			# "Fl x Ns Op Cm =y": an optional literal argument.
+			last = last " [" tolower($(i + 3)) "]"
+			i += 3
 		}
 	}
 	if (last != "")

@@ -209,6 +209,16 @@ has_text() {
 	return 1
 }
 
+# not_has_text FILE TEXT: FILE does not contain TEXT.
+not_has_text() {
+	if ! grep -qF -- "$2" "$1"; then
+		return 0
+	fi
+	diag "unexpected text: $2"
+	diag_file "$1"
+	return 1
+}
+
 # status_is WANT GOT: compare exit statuses.
 status_is() {
 	if [ "$1" = "$2" ]; then

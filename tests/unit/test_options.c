@@ -1014,8 +1014,6 @@ static void
 err_client_tls_with_listen(void **state)
 {
 	(void)state;
-	USAGE_ERROR("--ssl-pin is for a client, not with -l", "-l", "--ssl",
-	    "--ssl-pin", pin_hex, "1");
 	USAGE_ERROR("--ssl-trustfile is for a client, not with -l", "-l",
 	    "--ssl", "--ssl-trustfile", "ca.pem", "1");
 	USAGE_ERROR("--ssl-servername is for a client, not with -l", "-l",
@@ -1036,6 +1034,117 @@ err_client_tls_with_listen(void **state)
 	assert_string_equal(opts.tls.trust_file, "ca.pem");
 	assert_string_equal(opts.tls.servername, "n.example");
 	assert_null(opts.tls.key_file);
+}
+
+/* The negotiation options: values and the combinations refused. */
+static void
+negotiation_options(void **state)
+{
+	(void)state;
+	PARSE_OK("--ssl", "--ssl-alpn", "h2,http/1.1", "--ssl-alpn-required",
+	    "--ssl-min-version", "TLS1.3", "--ssl-max-version", "tls1.3",
+	    "--ssl-seclevel", "0", "--ssl-ciphersuites", "TLS_AES_128_GCM_SHA256",
+	    "--ssl-groups", "X25519", "--ssl-sigalgs", "ECDSA+SHA256", "h", "1");
+	assert_string_equal(opts.tls.alpn, "h2,http/1.1");
+	assert_true(opts.tls.alpn_required);
+	assert_int_equal(opts.tls.min_version, TLS1_3_VERSION);
+	assert_int_equal(opts.tls.max_version, TLS1_3_VERSION);
+	assert_true(opts.tls.have_seclevel);
+	assert_int_equal(opts.tls.seclevel, 0);
+	assert_string_equal(opts.tls.groups, "X25519");
+	USAGE_ERROR("--ssl-alpn: empty protocol name in 'h2,'", "--ssl",
+	    "--ssl-alpn", "h2,", "h", "1");
+	USAGE_ERROR("--ssl-alpn-required needs --ssl-alpn", "--ssl",
+	    "--ssl-alpn-required", "h", "1");
+	USAGE_ERROR("--ssl-min-version: unknown version 'tls1.4' (tls1, "
+	    "tls1.1, tls1.2 or tls1.3)", "--ssl", "--ssl-min-version",
+	    "tls1.4", "h", "1");
+	USAGE_ERROR("--ssl-max-version: unknown version 'ssl3' (tls1, "
+	    "tls1.1, tls1.2 or tls1.3)", "--ssl", "--ssl-max-version", "ssl3",
+	    "h", "1");
+	USAGE_ERROR("--ssl-seclevel: '6' is not a security level from 0 to 5",
+	    "--ssl", "--ssl-seclevel", "6", "h", "1");
+	USAGE_ERROR("--ssl-seclevel: '' is not a security level from 0 to 5",
+	    "--ssl", "--ssl-seclevel", "", "h", "1");
+	USAGE_ERROR("TLS options need --ssl", "--ssl-alpn", "h2", "h", "1");
+}
+
+/* SNI and the verified name, and the certificates of a listener. */
+static void
+sni_options(void **state)
+{
+	(void)state;
+	PARSE_OK("--ssl", "--no-sni", "--ssl-verify-name", "a.example", "h",
+	    "1");
+	assert_true(opts.tls.no_sni);
+	assert_string_equal(opts.tls.verify_name, "a.example");
+	USAGE_ERROR("cannot use --no-sni and --ssl-servername together "
+	    "(--ssl-verify-name sets the verified name alone)", "--ssl",
+	    "--no-sni", "--ssl-servername", "a.example", "h", "1");
+	USAGE_ERROR("--ssl-verify-name: 'a b' is not a host name: it has a "
+	    "space or a control character", "--ssl", "--ssl-verify-name",
+	    "a b", "h", "1");
+	USAGE_ERROR("--no-sni is for a client, not with -l", "-l", "--ssl",
+	    "--no-sni", "1");
+	USAGE_ERROR("--ssl-verify-name is for a client, not with -l", "-l",
+	    "--ssl", "--ssl-verify-name", "a", "1");
+	PARSE_OK("-l", "--ssl", "--ssl-cert", "a.pem", "--ssl-key", "a.key",
+	    "--ssl-cert", "b.pem", "--ssl-cert", "c.pem", "--ssl-key", "b.key",
+	    "1");
+	assert_string_equal(opts.tls.cert_file, "a.pem");
+	assert_string_equal(opts.tls.key_file, "a.key");
+	assert_int_equal(opts.tls.n_more_certs, 2);
+	assert_string_equal(opts.tls.more_certs[0], "b.pem");
+	assert_string_equal(opts.tls.more_certs[1], "c.pem");
+	assert_int_equal(opts.tls.n_more_keys, 1);
+	assert_string_equal(opts.tls.more_keys[0], "b.key");
+	USAGE_ERROR("--ssl-key is given more often than --ssl-cert", "-l",
+	    "--ssl", "--ssl-cert", "a.pem", "--ssl-key", "a.key",
+	    "--ssl-key", "b.key", "1");
+	USAGE_ERROR("--ssl-cert may be repeated only with -l: a client "
+	    "presents one certificate", "--ssl", "--ssl-cert", "a.pem",
+	    "--ssl-cert", "b.pem", "h", "1");
+}
+
+/* --ssl-ocsp's argument is optional, and only given after '='. */
+static void
+ocsp_options(void **state)
+{
+	(void)state;
+	PARSE_OK("--ssl", "--ssl-ocsp", "h", "1");
+	assert_int_equal(opts.tls.ocsp, TLS_OCSP_ASK);
+	PARSE_OK("--ssl", "--ssl-ocsp=require", "h", "1");
+	assert_int_equal(opts.tls.ocsp, TLS_OCSP_REQUIRE);
+	/* A word after it is an operand, not its argument. */
+	USAGE_ERROR("too many arguments: '1'", "--ssl", "--ssl-ocsp",
+	    "require", "h", "1");
+	USAGE_ERROR("--ssl-ocsp: unknown mode '' (give --ssl-ocsp or "
+	    "--ssl-ocsp=require)", "--ssl", "--ssl-ocsp=", "h", "1");
+	PARSE_OK("-l", "--ssl", "--ssl-cert", "c.pem",
+	    "--ssl-ocsp-response", "r.der", "1");
+	assert_string_equal(opts.tls.ocsp_response, "r.der");
+	USAGE_ERROR("--ssl-ocsp-response needs --ssl-cert", "-l", "--ssl",
+	    "--ssl-ocsp-response", "r.der", "1");
+	USAGE_ERROR("--ssl-ocsp-response is for a listener (-l)", "--ssl",
+	    "--ssl-ocsp-response", "r.der", "h", "1");
+}
+
+/* Client certificates: a listener's options. */
+static void
+client_cert_options(void **state)
+{
+	(void)state;
+	PARSE_OK("-l", "--ssl", "--ssl-client-ca", "ca.pem",
+	    "--ssl-require-client-cert", "--ssl-pin", pin_hex, "1");
+	assert_string_equal(opts.tls.client_ca, "ca.pem");
+	assert_true(opts.tls.require_client_cert);
+	assert_true(opts.tls.have_pin);
+	USAGE_ERROR("--ssl-client-ca is for a listener (-l)", "--ssl",
+	    "--ssl-client-ca", "ca.pem", "h", "1");
+	USAGE_ERROR("--ssl-require-client-cert is for a listener (-l)",
+	    "--ssl", "--ssl-require-client-cert", "h", "1");
+	USAGE_ERROR("--ssl-require-client-cert needs --ssl-client-ca or "
+	    "--ssl-pin", "-l", "--ssl", "--ssl-require-client-cert", "1");
 }
 
 static void
@@ -1366,6 +1475,10 @@ main(void)
 		cmocka_unit_test(err_client_tls_with_listen),
 		cmocka_unit_test(ssl_ciphers),
 		cmocka_unit_test(ssl_report_options),
+		cmocka_unit_test(negotiation_options),
+		cmocka_unit_test(sni_options),
+		cmocka_unit_test(client_cert_options),
+		cmocka_unit_test(ocsp_options),
 		cmocka_unit_test(err_source_with_listen),
 		cmocka_unit_test(err_port_twice),
 		cmocka_unit_test(err_key_without_cert),
