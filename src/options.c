@@ -22,7 +22,7 @@
  */
 static opt_setter	set_flag, set_count, set_string, set_host_name, set_family,
 			set_seconds, set_time_limit, set_conns, set_pin,
-			set_pass_source;
+			set_pass_source, set_starttls;
 
 #define FIELD(member)	offsetof(struct options, member)
 
@@ -118,6 +118,15 @@ const struct optdef option_table[] = {
 	{ "ssl-ciphers", 0, "LIST", GROUP_TLS,
 	  "TLS 1.2 cipher suites (default: ECDHE with AEAD only)",
 	  set_string, FIELD(tls.ciphers) },
+	{ "starttls", 0, "PROTO", GROUP_TLS,
+	  "Upgrade to TLS with PROTO's STARTTLS: smtp, lmtp, imap, pop3, ftp, "
+	  "postgres, ldap, xmpp, xmpp-server, nntp, sieve or irc (implies "
+	  "--ssl; PORT defaults to PROTO's)",
+	  set_starttls, FIELD(starttls) },
+	{ "starttls-name", 0, "NAME", GROUP_TLS,
+	  "Name for EHLO/LHLO (default: this host's) or the XMPP domain "
+	  "(default: the host)",
+	  set_host_name, FIELD(starttls_name) },
 };
 
 #define OPTION_COUNT	(sizeof(option_table) / sizeof(option_table[0]))
@@ -479,6 +488,25 @@ given_letter(const struct given *g, int letter)
 	return d != NULL && g->entry[d - option_table];
 }
 
+/*
+ * const struct starttls_proto *: a protocol by name.  STARTTLS ends in TLS,
+ * so it implies --ssl, and the TLS options go with it.
+ */
+static enum status
+set_starttls(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	const struct starttls_proto **p = field_of(d, o);
+	char shown[80];
+
+	if ((*p = starttls_find(arg)) == NULL)
+		return err_set(e, ST_USAGE, "--starttls: unknown protocol "
+		    "'%s' (known: %s)", printable(arg, shown, sizeof(shown)),
+		    starttls_names());
+	o->ssl = true;
+	return ST_OK;
+}
+
 /* Whether a TLS option other than --ssl itself was given. */
 static bool
 given_tls_option(const struct given *g)
@@ -507,6 +535,14 @@ check_mode(const struct options *o, struct error *e)
 		return err_set(e, ST_USAGE, "cannot use -z and -l together");
 	if (o->scan_concurrency != 0 && !o->scan)
 		return err_set(e, ST_USAGE, "--scan-concurrency needs -z");
+	if (o->starttls != NULL && o->listen)
+		return err_set(e, ST_USAGE, "--starttls is for a client, not "
+		    "with -l");
+	if (o->starttls != NULL && o->scan)
+		return err_set(e, ST_USAGE, "cannot use -z and --starttls "
+		    "together");
+	if (o->starttls_name != NULL && o->starttls == NULL)
+		return err_set(e, ST_USAGE, "--starttls-name needs --starttls");
 	return ST_OK;
 }
 
@@ -664,7 +700,10 @@ connect_operands(struct options *o, int nargs, char **args, struct error *e)
 	enum status st;
 	uint16_t sp;
 
-	if (nargs < 2)
+	if (nargs == 0 && o->starttls != NULL)
+		return err_set(e, ST_USAGE, "no host given (tlsnc --starttls "
+		    "PROTO host [port])");
+	if (nargs < 2 && !(nargs == 1 && o->starttls != NULL))
 		return err_set(e, ST_USAGE, nargs == 0 ?
 		    "no host and port given (tlsnc host port)" :
 		    "no port given (tlsnc host port)");
@@ -672,11 +711,14 @@ connect_operands(struct options *o, int nargs, char **args, struct error *e)
 		return err_set(e, ST_USAGE, "too many arguments: '%s'",
 		    args[2]);
 	o->host = args[0];
-	o->port_arg = args[1];
 	if (*o->host == '\0')
 		return err_set(e, ST_USAGE, "empty host name");
-	if ((st = parse_port(o->port_arg, false, &o->port, e)) != ST_OK)
+	/* With --starttls, the port defaults to the protocol's own. */
+	if (nargs == 1)
+		o->port = starttls_port(o->starttls);
+	else if ((st = parse_port(args[1], false, &o->port, e)) != ST_OK)
 		return st;
+	o->port_arg = nargs == 2 ? args[1] : NULL;
 	if (o->src_port != NULL &&
 	    parse_port(o->src_port, false, &sp, &pe) != ST_OK)
 		return err_set(e, ST_USAGE, "-p: %.400s", pe.msg);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "net.h"
+#include "starttls.h"
 #include "status.h"
 #include "tls.h"
 
@@ -73,6 +74,8 @@ struct options {
 	bool		 ssl;
 	bool		 ssl_verify;	/* accepted, no effect: on by default */
 	struct tls_opts	 tls;
+	const struct starttls_proto *starttls;	/* --starttls, or NULL */
+	const char	*starttls_name;	/* --starttls-name, or NULL */
 };
 
 /*

@@ -15,6 +15,7 @@
 
 #include "drivers.h"
 #include "loop.h"
+#include "starttls.h"
 #include "tls.h"
 
 int verbose;
@@ -153,6 +154,33 @@ session_opts(const struct mode *m, struct relay_opts *ro)
 	ro->arg = (void *)m;
 }
 
+/* Under -v, the STARTTLS dialogue, on stderr. */
+static void
+log_starttls(void *arg, char dir, const char *line)
+{
+	(void)arg;
+	if (verbose >= 1)
+		say("STARTTLS %s %s", dir == 'C' ? ">" : "<", line);
+}
+
+/* With --starttls, the preamble's layer goes between socket and TLS. */
+static struct stream *
+starttls_layer(const struct options *o, struct stream *net,
+    struct error *e)
+{
+	const char *name = o->starttls_name;
+	struct stream *s;
+
+	if (o->starttls == NULL)
+		return net;
+	if (name == NULL && starttls_name_is_target(o->starttls))
+		name = o->host;
+	if ((s = starttls_new(o->starttls, net, name, log_starttls, NULL,
+	    e)) == NULL)
+		stream_close(net);
+	return s;
+}
+
 struct stream *
 net_stream_new(const struct mode *m, int fd, struct error *e)
 {
@@ -165,6 +193,8 @@ net_stream_new(const struct mode *m, int fd, struct error *e)
 	}
 	if (m->ctx == NULL)
 		return net;
+	if ((net = starttls_layer(m->o, net, e)) == NULL)
+		return NULL;
 	t = tls_stream_new(m->ctx, net, &m->o->tls,
 	    m->o->listen ? NULL : m->o->host, e);
 	if (t == NULL)
@@ -290,6 +320,8 @@ run_relay(const struct mode *m, struct stream *local, struct stream *net,
 	}
 	end_child(loop, child);
 	loop_free(loop);
+	if (st == ST_TIMEOUT)
+		starttls_explain_timeout(net, &e);
 	if (st != ST_OK) {
 		say("%s", e.msg);
 		if (st == ST_VERIFY && m->ctx != NULL && !m->o->listen &&
