@@ -77,7 +77,7 @@ static const struct step smtp_steps[] = {
 	  31, stp_ldap_starttls },
 	{ NULL, NULL, NULL, 0, NULL },
 }, xmpp_steps[] = {
-	{ "the stream features", XMPP_HEADER, NULL, 0, stp_xmpp_features },
+	{ "the reply to the stream header", XMPP_HEADER, NULL, 0, stp_xmpp_features },
 	{ "the reply to <starttls/>", XMPP_STARTTLS, NULL, 0,
 	  stp_xmpp_proceed },
 	{ NULL, NULL, NULL, 0, NULL },
@@ -270,6 +270,18 @@ pass_error(struct stream *s, enum io r)
 	return r;
 }
 
+/* A failure below, during the dialogue: say that it happened there. */
+static enum io
+dialogue_error(struct stream *s, struct starttls *t, enum io r)
+{
+	if (r != IO_ERROR)
+		return r;
+	stream_fail(s, s->lower->err.status, 0, "STARTTLS (%s): %s",
+	    t->proto->name, s->lower->err.msg);
+	s->sys_errno = s->lower->sys_errno;
+	return IO_ERROR;
+}
+
 static enum io
 send_command(struct stream *s, struct starttls *t)
 {
@@ -280,7 +292,7 @@ send_command(struct stream *s, struct starttls *t)
 		r = stream_write(s->lower, t->out + t->out_off,
 		    t->out_len - t->out_off, &n);
 		if (r != IO_DONE)
-			return pass_error(s, r);
+			return dialogue_error(s, t, r);
 		t->out_off += n;
 	}
 	return IO_DONE;
@@ -373,7 +385,7 @@ read_reply(struct stream *s, struct starttls *t)
 			    "said: '%s')", t->proto->name, t->step->reply,
 			    starttls_quote(t->in, t->in_len, q, sizeof(q)));
 		if (r != IO_DONE)
-			return pass_error(s, r);
+			return dialogue_error(s, t, r);
 		t->in_len += n;
 	}
 }
