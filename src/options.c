@@ -119,13 +119,10 @@ const struct optdef option_table[] = {
 	  "TLS 1.2 cipher suites (default: ECDHE with AEAD only)",
 	  set_string, FIELD(tls.ciphers) },
 	{ "starttls", 0, "PROTO", GROUP_TLS,
-	  "Upgrade to TLS with PROTO's STARTTLS: smtp, lmtp, imap, pop3, ftp, "
-	  "postgres, ldap, xmpp, xmpp-server, nntp, sieve or irc (implies "
-	  "--ssl; PORT defaults to PROTO's)",
+	  "Speak PROTO's preamble, then TLS (smtp, imap, ...; implies --ssl)",
 	  set_starttls, FIELD(starttls) },
 	{ "starttls-name", 0, "NAME", GROUP_TLS,
-	  "Name for EHLO/LHLO (default: this host's) or the XMPP domain "
-	  "(default: the host)",
+	  "Name for EHLO/LHLO, or the XMPP domain (default: host)",
 	  set_host_name, FIELD(starttls_name) },
 };
 
@@ -465,7 +462,9 @@ options_usage(FILE *f)
 	}
 	fprintf(f, "\nExit status: 0 ok, 1 runtime error, 2 usage, 3 timeout, "
 	    "4 TLS handshake,\n5 certificate verification, 6 TLS stream "
-	    "truncated.  See tlsnc(1).\n");
+	    "truncated, 7 no STARTTLS offered,\n8 STARTTLS refused, 9 bad "
+	    "STARTTLS reply.  See tlsnc(1).\n");
+	fprintf(f, "STARTTLS protocols: %s.\n", starttls_names());
 }
 
 static void
