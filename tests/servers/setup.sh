@@ -1,0 +1,252 @@
+#!/bin/sh
+# Real servers for the STARTTLS tests (tests/integration/starttls_servers.sh),
+# each on a loopback port of its own under one temporary directory, with
+# the test PKI's server certificate (localhost, 127.0.0.1).
+#
+#   setup.sh install           install the missing packages (root only)
+#   setup.sh start DIR PKI     start what can start; DIR/servers.env says
+#                              where (NAME_PORT=...) and DIR/status how:
+#                              "NAME ok" or "NAME skip: why", one line each
+#   setup.sh stop DIR          stop them all
+#
+# The servers run as the calling user, or as nobody when that is root.
+# They are never reached from outside 127.0.0.1, and nothing outside DIR
+# is changed.  To try a server by hand:
+#
+#   d=$(mktemp -d); sh tests/servers/setup.sh start "$d" tests/tmp/pki
+#   . "$d/servers.env"; echo 'a LOGOUT' |
+#       ./tlsnc -v --starttls imap --ssl-trustfile tests/tmp/pki/ca.pem \
+#       localhost "$IMAP_PORT"
+#   sh tests/servers/setup.sh stop "$d"
+
+set -u
+
+# The Debian packages of the servers (not in ./bootstrap's base list: only
+# these tests need them).
+PACKAGES="postgresql dovecot-imapd dovecot-pop3d dovecot-lmtpd
+dovecot-managesieved"
+
+# The test password of the one mail user, "test".
+MAIL_PASS=secret
+
+install() {
+	missing=""
+	for p in $PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q 'install ok installed' || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "setup.sh: not root; cannot install:$missing" >&2
+		return 1
+	fi
+	echo "setup.sh: installing:$missing" >&2
+	# Services are started here, by the tests, not by the packages.
+	export DEBIAN_FRONTEND=noninteractive
+	# shellcheck disable=SC2086  # a list of package names
+	apt-get install -y --no-install-recommends $missing > /dev/null ||
+	    { apt-get update -q > /dev/null &&
+	    apt-get install -y --no-install-recommends $missing > /dev/null; }
+}
+
+# free_port: a TCP port that nothing listens on just now.
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# as_user CMD...: run as the servers' user.
+as_user() {
+	if [ "$(id -u)" -eq 0 ]; then
+		setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# wait_port PORT [SECONDS]: until something listens on 127.0.0.1:PORT.
+wait_port() {
+	_i=0
+	while [ "$_i" -lt $(( ${2:-20} * 50 )) ]; do
+		ss -ltnH "sport = :$1" 2>/dev/null | grep -q . && return 0
+		sleep 0.02
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+# result NAME PORTVAR PORT | result NAME skip WHY
+ok() {
+	echo "$1 ok" >> "$D/status"
+	echo "$2=$3" >> "$D/servers.env"
+}
+
+skipped() {
+	echo "$1 skip: $2" >> "$D/status"
+}
+
+# find_bin NAME DIR...: the first DIR/NAME that exists, or NAME on PATH.
+find_bin() {
+	_n=$1
+	shift
+	for _d in "$@"; do
+		[ -x "$_d/$_n" ] && { echo "$_d/$_n"; return 0; }
+	done
+	command -v "$_n"
+}
+
+start_postgres() {
+	initdb=$(find_bin initdb /usr/lib/postgresql/*/bin) ||
+	    { skipped postgres "no initdb"; return; }
+	pgctl=$(dirname "$initdb")/pg_ctl
+	port=$(free_port)
+	if ! as_user "$initdb" -D "$D/pg" -A trust -U postgres --no-sync \
+	    > "$D/pg-init.log" 2>&1; then
+		skipped postgres "initdb failed: $(tail -n 1 "$D/pg-init.log")"
+		return
+	fi
+	if ! as_user "$pgctl" -D "$D/pg" -l "$D/pg.log" -w -t 30 -o \
+	    "-p $port -k $D -c listen_addresses=127.0.0.1 -c ssl=on \
+	    -c ssl_cert_file=$D/server.pem -c ssl_key_file=$D/server.key \
+	    -c fsync=off" start > "$D/pg-start.log" 2>&1; then
+		skipped postgres "pg_ctl start failed: $(tail -n 1 "$D/pg.log")"
+		return
+	fi
+	ok postgres PG_PORT "$port"
+}
+
+stop_postgres() {
+	pgctl=$(find_bin pg_ctl /usr/lib/postgresql/*/bin) || return 0
+	[ -d "$D/pg" ] && as_user "$pgctl" -D "$D/pg" -m immediate stop \
+	    > /dev/null 2>&1
+	return 0
+}
+
+# Dovecot, rootless: IMAP, POP3, LMTP and ManageSieve, one user "test"
+# whose mail is a Maildir under DIR/mail.
+start_dovecot() {
+	command -v dovecot > /dev/null || { skipped dovecot "not installed"; return; }
+	user=$(as_user id -un)
+	group=$(as_user id -gn)
+	imap=$(free_port) pop3=$(free_port) lmtp=$(free_port) sieve=$(free_port)
+	mkdir -p "$D/dovecot/run" "$D/mail"
+	cat > "$D/dovecot/dovecot.conf" <<EOC
+base_dir = $D/dovecot/run
+state_dir = $D/dovecot/state
+log_path = $D/dovecot/log
+protocols = imap pop3 lmtp sieve
+listen = 127.0.0.1
+default_internal_user = $user
+default_internal_group = $group
+default_login_user = $user
+ssl = yes
+ssl_cert = <$D/server.pem
+ssl_key = <$D/server.key
+auth_mechanisms = plain
+passdb {
+  driver = static
+  args = password=$MAIL_PASS
+}
+userdb {
+  driver = static
+  args = uid=$user gid=$group home=$D/mail/%n
+}
+mail_location = maildir:~/Maildir
+postmaster_address = postmaster@localhost
+service anvil {
+  chroot =
+}
+service imap-login {
+  chroot =
+  inet_listener imap {
+    port = $imap
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service pop3-login {
+  chroot =
+  inet_listener pop3 {
+    port = $pop3
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+service managesieve-login {
+  chroot =
+  inet_listener sieve {
+    port = $sieve
+  }
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $lmtp
+  }
+}
+protocol lmtp {
+  ssl = yes
+}
+plugin {
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+}
+EOC
+	[ "$(id -u)" -eq 0 ] && chown -R nobody:nogroup "$D/dovecot" "$D/mail"
+	if ! as_user dovecot -c "$D/dovecot/dovecot.conf" \
+	    > "$D/dovecot-start.log" 2>&1 || ! wait_port "$imap" ||
+	    ! wait_port "$pop3" || ! wait_port "$lmtp" || ! wait_port "$sieve"
+	then
+		skipped dovecot "did not start: $(tail -n 1 "$D/dovecot/log" \
+		    "$D/dovecot-start.log" 2>/dev/null | grep . | tail -n 1)"
+		return
+	fi
+	ok dovecot IMAP_PORT "$imap"
+	echo "POP3_PORT=$pop3" >> "$D/servers.env"
+	echo "LMTP_PORT=$lmtp" >> "$D/servers.env"
+	echo "SIEVE_PORT=$sieve" >> "$D/servers.env"
+	echo "MAIL_DIR=$D/mail/test/Maildir" >> "$D/servers.env"
+	echo "MAIL_PASS=$MAIL_PASS" >> "$D/servers.env"
+}
+
+start() {
+	D=$1
+	PKI=$2
+	mkdir -p "$D" || return 1
+	: > "$D/status"
+	: > "$D/servers.env"
+	cp "$PKI/server.pem" "$PKI/server.key" "$PKI/ca.pem" "$D/" || return 1
+	chmod 755 "$D"
+	chmod 600 "$D/server.key"
+	[ "$(id -u)" -eq 0 ] && chown -R nobody:nogroup "$D"
+	start_postgres
+	start_dovecot
+	return 0
+}
+
+stop() {
+	D=$1
+	stop_postgres
+	for pidfile in "$D"/*.pid "$D"/dovecot/run/master.pid; do
+		[ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null
+	done
+	return 0
+}
+
+
+case ${1:-} in
+install)
+	install ;;
+start)
+	[ $# -eq 3 ] || { echo "usage: setup.sh start DIR PKI" >&2; exit 2; }
+	start "$2" "$3" ;;
+stop)
+	[ $# -eq 2 ] || { echo "usage: setup.sh stop DIR" >&2; exit 2; }
+	stop "$2" ;;
+*)
+	echo "usage: setup.sh install | start DIR PKI | stop DIR" >&2
+	exit 2 ;;
+esac
