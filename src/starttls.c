@@ -192,7 +192,10 @@ struct starttls {
 	void		*log_arg;
 };
 
-/* Tell the log each line of buf[0..len), as the server (or we) said it. */
+/*
+ * Tell the log each line of buf[0..len), as the server (or we) said it; a
+ * binary protocol's message is one line.
+ */
 static void
 log_lines(struct starttls *t, char dir, const unsigned char *buf, size_t len)
 {
@@ -203,7 +206,7 @@ log_lines(struct starttls *t, char dir, const unsigned char *buf, size_t len)
 	if (t->log == NULL)
 		return;
 	while (len > 0) {
-		lf = memchr(buf, '\n', len);
+		lf = t->step->bytes == NULL ? memchr(buf, '\n', len) : NULL;
 		n = lf != NULL ? (size_t)(lf - buf) + 1 : len;
 		t->log(t->log_arg, dir, starttls_quote(buf, n, line,
 		    sizeof(line)));

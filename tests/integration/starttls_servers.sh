@@ -1,15 +1,27 @@
 #!/bin/sh
 # --starttls against real servers, started by tests/servers/setup.sh on
-# loopback ports with the test PKI: PostgreSQL, and Dovecot for IMAP, POP3,
-# LMTP and ManageSieve.  Each case upgrades, verifies the server against
+# loopback ports with the test PKI: PostgreSQL, Dovecot for IMAP, POP3,
+# LMTP and ManageSieve, and slapd.  Each case upgrades, verifies the server against
 # the test CA, and does one real exchange over TLS: SELECT 1; a mail
 # delivered over LMTP that lands in the Maildir; IMAP LOGIN and LIST; POP3
-# STAT that finds that mail; ManageSieve AUTHENTICATE and LISTSCRIPTS.
+# STAT that finds that mail; ManageSieve AUTHENTICATE and LISTSCRIPTS; an
+# LDAP search of the root DSE.
 # A server that does not start is reported as skipped, with the reason.
 # shellcheck source=tests/integration/lib.sh
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 
-pki || { not_ok "make the test PKI"; done_testing; }
+pki || { not_ok "make the test PKI"; if up slapd; then
+	# SearchRequest (message 2) of the root DSE for namingContexts.
+	exchange ldap "$LDAP_PORT" '\060\065\002\001\002\143\060\004\000\012\001\000\012\001\000\002\001\000\002\001\000\001\001\000\207\013objectClass\060\020\004\016namingContexts' 'dc=test'
+	check "ldap: status 0" status_is 0 "$CST"
+	check "ldap: verified against the test CA" verified
+	check "ldap: the search over TLS found dc=test" \
+	    grep -aq 'namingContexts.*dc=test' "$T/out"
+else
+	skip 3 "slapd: $WHY"
+fi
+
+done_testing; }
 SETUP="$TOP_SRCDIR/tests/servers/setup.sh"
 D=$(mktemp -d "${TMPDIR:-/tmp}/tlsnc-servers.XXXXXX")
 trap 'sh "$SETUP" stop "$D"; rm -rf "$D"; cleanup' EXIT
@@ -84,6 +96,17 @@ if up dovecot; then
 	    grep -aq '^OK "Listscripts' "$T/out"
 else
 	skip 13 "dovecot: $WHY"
+fi
+
+if up slapd; then
+	# SearchRequest (message 2) of the root DSE for namingContexts.
+	exchange ldap "$LDAP_PORT" '\060\065\002\001\002\143\060\004\000\012\001\000\012\001\000\002\001\000\002\001\000\001\001\000\207\013objectClass\060\020\004\016namingContexts' 'dc=test'
+	check "ldap: status 0" status_is 0 "$CST"
+	check "ldap: verified against the test CA" verified
+	check "ldap: the search over TLS found dc=test" \
+	    grep -aq 'namingContexts.*dc=test' "$T/out"
+else
+	skip 3 "slapd: $WHY"
 fi
 
 done_testing

@@ -24,7 +24,7 @@ set -u
 # The Debian packages of the servers (not in ./bootstrap's base list: only
 # these tests need them).
 PACKAGES="postgresql dovecot-imapd dovecot-pop3d dovecot-lmtpd
-dovecot-managesieved"
+dovecot-managesieved slapd"
 
 # The test password of the one mail user, "test".
 MAIL_PASS=secret
@@ -212,6 +212,35 @@ EOC
 	echo "MAIL_PASS=$MAIL_PASS" >> "$D/servers.env"
 }
 
+# slapd with an empty mdb database for dc=test.
+start_slapd() {
+	slapd=$(find_bin slapd /usr/sbin) || { skipped slapd "not installed"; return; }
+	port=$(free_port)
+	mkdir -p "$D/ldap"
+	cat > "$D/slapd.conf" <<EOC
+include /etc/ldap/schema/core.schema
+pidfile $D/slapd.pid
+argsfile $D/slapd.args
+modulepath /usr/lib/ldap
+moduleload back_mdb
+TLSCACertificateFile $D/ca.pem
+TLSCertificateFile $D/server.pem
+TLSCertificateKeyFile $D/server.key
+database mdb
+suffix "dc=test"
+rootdn "cn=admin,dc=test"
+rootpw secret
+directory $D/ldap
+EOC
+	[ "$(id -u)" -eq 0 ] && chown -R nobody:nogroup "$D/ldap" "$D/slapd.conf"
+	if ! as_user "$slapd" -f "$D/slapd.conf" -h "ldap://127.0.0.1:$port/" \
+	    > "$D/slapd-start.log" 2>&1 || ! wait_port "$port"; then
+		skipped slapd "did not start: $(tail -n 1 "$D/slapd-start.log")"
+		return
+	fi
+	ok slapd LDAP_PORT "$port"
+}
+
 start() {
 	D=$1
 	PKI=$2
@@ -224,6 +253,7 @@ start() {
 	[ "$(id -u)" -eq 0 ] && chown -R nobody:nogroup "$D"
 	start_postgres
 	start_dovecot
+	start_slapd
 	return 0
 }
 
