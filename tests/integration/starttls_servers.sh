@@ -1,11 +1,11 @@
 #!/bin/sh
 # --starttls against real servers, started by tests/servers/setup.sh on
 # loopback ports with the test PKI: PostgreSQL, Dovecot for IMAP, POP3,
-# LMTP and ManageSieve, and slapd.  Each case upgrades, verifies the server against
+# LMTP and ManageSieve, slapd and vsftpd.  Each case upgrades, verifies the server against
 # the test CA, and does one real exchange over TLS: SELECT 1; a mail
 # delivered over LMTP that lands in the Maildir; IMAP LOGIN and LIST; POP3
 # STAT that finds that mail; ManageSieve AUTHENTICATE and LISTSCRIPTS; an
-# LDAP search of the root DSE.
+# LDAP search of the root DSE; an anonymous FTP login and SYST.
 # A server that does not start is reported as skipped, with the reason.
 # shellcheck source=tests/integration/lib.sh
 . "$TOP_SRCDIR/tests/integration/lib.sh"
@@ -19,6 +19,19 @@ pki || { not_ok "make the test PKI"; if up slapd; then
 	    grep -aq 'namingContexts.*dc=test' "$T/out"
 else
 	skip 3 "slapd: $WHY"
+fi
+
+if up vsftpd; then
+	# vsftpd ends a session without close_notify: status 6 says so.
+	exchange ftp "$FTP_PORT" 'USER anonymous\r\nPASS x\r\nSYST\r\nQUIT\r\n' '^221'
+	check "ftp: vsftpd closes without close_notify: status 6" \
+	    status_is 6 "$CST"
+	check "ftp: verified against the test CA" verified
+	check "ftp: anonymous login, which vsftpd allows only over TLS" \
+	    grep -aq '^230 Login successful' "$T/out"
+	check "ftp: SYST over TLS" grep -aq '^215 ' "$T/out"
+else
+	skip 4 "vsftpd: $WHY"
 fi
 
 done_testing; }
@@ -107,6 +120,19 @@ if up slapd; then
 	    grep -aq 'namingContexts.*dc=test' "$T/out"
 else
 	skip 3 "slapd: $WHY"
+fi
+
+if up vsftpd; then
+	# vsftpd ends a session without close_notify: status 6 says so.
+	exchange ftp "$FTP_PORT" 'USER anonymous\r\nPASS x\r\nSYST\r\nQUIT\r\n' '^221'
+	check "ftp: vsftpd closes without close_notify: status 6" \
+	    status_is 6 "$CST"
+	check "ftp: verified against the test CA" verified
+	check "ftp: anonymous login, which vsftpd allows only over TLS" \
+	    grep -aq '^230 Login successful' "$T/out"
+	check "ftp: SYST over TLS" grep -aq '^215 ' "$T/out"
+else
+	skip 4 "vsftpd: $WHY"
 fi
 
 done_testing

@@ -24,7 +24,7 @@ set -u
 # The Debian packages of the servers (not in ./bootstrap's base list: only
 # these tests need them).
 PACKAGES="postgresql dovecot-imapd dovecot-pop3d dovecot-lmtpd
-dovecot-managesieved slapd"
+dovecot-managesieved slapd vsftpd"
 
 # The test password of the one mail user, "test".
 MAIL_PASS=secret
@@ -241,6 +241,49 @@ EOC
 	ok slapd LDAP_PORT "$port"
 }
 
+# vsftpd, anonymous and read-only, which must log in over TLS.
+start_vsftpd() {
+	vsftpd=$(find_bin vsftpd /usr/sbin) || { skipped vsftpd "not installed"; return; }
+	port=$(free_port)
+	mkdir -p "$D/ftp" "$D/ftp-empty"
+	cat > "$D/vsftpd.conf" <<EOC
+listen=YES
+listen_ipv6=NO
+listen_address=127.0.0.1
+listen_port=$port
+background=NO
+run_as_launching_user=YES
+anonymous_enable=YES
+anon_root=$D/ftp
+local_enable=NO
+write_enable=NO
+ssl_enable=YES
+allow_anon_ssl=YES
+force_anon_logins_ssl=YES
+force_anon_data_ssl=NO
+require_ssl_reuse=NO
+rsa_cert_file=$D/server.pem
+rsa_private_key_file=$D/server.key
+secure_chroot_dir=$D/ftp-empty
+seccomp_sandbox=NO
+xferlog_enable=NO
+EOC
+	# vsftpd reads only a configuration file of its own user's.
+	[ "$(id -u)" -eq 0 ] && chown nobody:nogroup "$D/vsftpd.conf"
+	# exec, so that the pid is vsftpd's own.
+	(if [ "$(id -u)" -eq 0 ]; then
+		exec setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+		    "$vsftpd" "$D/vsftpd.conf"
+	fi
+	exec "$vsftpd" "$D/vsftpd.conf") > "$D/vsftpd.log" 2>&1 &
+	echo $! > "$D/vsftpd.pid"
+	if ! wait_port "$port"; then
+		skipped vsftpd "did not start: $(tail -n 1 "$D/vsftpd.log")"
+		return
+	fi
+	ok vsftpd FTP_PORT "$port"
+}
+
 start() {
 	D=$1
 	PKI=$2
@@ -254,6 +297,7 @@ start() {
 	start_postgres
 	start_dovecot
 	start_slapd
+	start_vsftpd
 	return 0
 }
 
