@@ -1,11 +1,12 @@
 #!/bin/sh
 # --starttls against real servers, started by tests/servers/setup.sh on
 # loopback ports with the test PKI: PostgreSQL, Dovecot for IMAP, POP3,
-# LMTP and ManageSieve, slapd and vsftpd.  Each case upgrades, verifies the server against
+# LMTP and ManageSieve, slapd, vsftpd and Prosody.  Each case upgrades, verifies the server against
 # the test CA, and does one real exchange over TLS: SELECT 1; a mail
 # delivered over LMTP that lands in the Maildir; IMAP LOGIN and LIST; POP3
 # STAT that finds that mail; ManageSieve AUTHENTICATE and LISTSCRIPTS; an
-# LDAP search of the root DSE; an anonymous FTP login and SYST.
+# LDAP search of the root DSE; an anonymous FTP login and SYST; an XMPP
+# stream whose features over TLS offer SASL PLAIN.
 # A server that does not start is reported as skipped, with the reason.
 # shellcheck source=tests/integration/lib.sh
 . "$TOP_SRCDIR/tests/integration/lib.sh"
@@ -32,6 +33,18 @@ if up vsftpd; then
 	check "ftp: SYST over TLS" grep -aq '^215 ' "$T/out"
 else
 	skip 4 "vsftpd: $WHY"
+fi
+
+if up prosody; then
+	# The stream again, over TLS: now SASL PLAIN is offered, which
+	# Prosody keeps for encrypted streams.
+	exchange xmpp "$XMPP_PORT" "<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>" '</stream:features>'
+	check "xmpp: status 0" status_is 0 "$CST"
+	check "xmpp: verified against the test CA" verified
+	check "xmpp: over TLS the features offer SASL PLAIN" \
+	    grep -aq '<mechanism>PLAIN</mechanism>' "$T/out"
+else
+	skip 3 "prosody: $WHY"
 fi
 
 done_testing; }
@@ -133,6 +146,18 @@ if up vsftpd; then
 	check "ftp: SYST over TLS" grep -aq '^215 ' "$T/out"
 else
 	skip 4 "vsftpd: $WHY"
+fi
+
+if up prosody; then
+	# The stream again, over TLS: now SASL PLAIN is offered, which
+	# Prosody keeps for encrypted streams.
+	exchange xmpp "$XMPP_PORT" "<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>" '</stream:features>'
+	check "xmpp: status 0" status_is 0 "$CST"
+	check "xmpp: verified against the test CA" verified
+	check "xmpp: over TLS the features offer SASL PLAIN" \
+	    grep -aq '<mechanism>PLAIN</mechanism>' "$T/out"
+else
+	skip 3 "prosody: $WHY"
 fi
 
 done_testing

@@ -24,7 +24,7 @@ set -u
 # The Debian packages of the servers (not in ./bootstrap's base list: only
 # these tests need them).
 PACKAGES="postgresql dovecot-imapd dovecot-pop3d dovecot-lmtpd
-dovecot-managesieved slapd vsftpd"
+dovecot-managesieved slapd vsftpd prosody"
 
 # The test password of the one mail user, "test".
 MAIL_PASS=secret
@@ -64,6 +64,19 @@ as_user() {
 	else
 		"$@"
 	fi
+}
+
+# run_bg NAME CMD...: run a server that stays in the foreground, in the
+# background as the servers' user, with its output in DIR/NAME.log and its
+# pid (its own, through exec) in DIR/NAME.pid.
+run_bg() {
+	_name=$1
+	shift
+	(if [ "$(id -u)" -eq 0 ]; then
+		exec setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
+	fi
+	exec "$@") > "$D/$_name.log" 2>&1 &
+	echo $! > "$D/$_name.pid"
 }
 
 # wait_port PORT [SECONDS]: until something listens on 127.0.0.1:PORT.
@@ -270,18 +283,46 @@ xferlog_enable=NO
 EOC
 	# vsftpd reads only a configuration file of its own user's.
 	[ "$(id -u)" -eq 0 ] && chown nobody:nogroup "$D/vsftpd.conf"
-	# exec, so that the pid is vsftpd's own.
-	(if [ "$(id -u)" -eq 0 ]; then
-		exec setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
-		    "$vsftpd" "$D/vsftpd.conf"
-	fi
-	exec "$vsftpd" "$D/vsftpd.conf") > "$D/vsftpd.log" 2>&1 &
-	echo $! > "$D/vsftpd.pid"
+	run_bg vsftpd "$vsftpd" "$D/vsftpd.conf"
 	if ! wait_port "$port"; then
 		skipped vsftpd "did not start: $(tail -n 1 "$D/vsftpd.log")"
 		return
 	fi
 	ok vsftpd FTP_PORT "$port"
+}
+
+# Prosody, for c2s on one port, which requires TLS before SASL.
+start_prosody() {
+	command -v prosody > /dev/null || { skipped prosody "not installed"; return; }
+	port=$(free_port)
+	mkdir -p "$D/prosody"
+	cat > "$D/prosody/prosody.cfg.lua" <<EOC
+data_path = "$D/prosody"
+daemonize = false
+log = { { levels = { min = "info" }, to = "file",
+  filename = "$D/prosody/prosody.log" } }
+interfaces = { "127.0.0.1" }
+c2s_ports = { $port }
+c2s_direct_tls_ports = { }
+s2s_ports = { }
+component_ports = { }
+http_ports = { }
+https_ports = { }
+modules_enabled = { "saslauth", "tls", "ping" }
+modules_disabled = { "s2s", "posix" }
+c2s_require_encryption = true
+authentication = "internal_plain"
+VirtualHost "localhost"
+  ssl = { certificate = "$D/server.pem", key = "$D/server.key" }
+EOC
+	[ "$(id -u)" -eq 0 ] && chown -R nobody:nogroup "$D/prosody"
+	run_bg prosody prosody --config "$D/prosody/prosody.cfg.lua"
+	if ! wait_port "$port"; then
+		skipped prosody "did not start: $(tail -n 1 \
+		    "$D/prosody/prosody.log" 2>/dev/null)"
+		return
+	fi
+	ok prosody XMPP_PORT "$port"
 }
 
 start() {
@@ -298,6 +339,7 @@ start() {
 	start_dovecot
 	start_slapd
 	start_vsftpd
+	start_prosody
 	return 0
 }
 
