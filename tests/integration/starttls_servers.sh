@@ -1,12 +1,13 @@
 #!/bin/sh
 # --starttls against real servers, started by tests/servers/setup.sh on
 # loopback ports with the test PKI: PostgreSQL, Dovecot for IMAP, POP3,
-# LMTP and ManageSieve, slapd, vsftpd and Prosody.  Each case upgrades, verifies the server against
+# LMTP and ManageSieve, slapd, vsftpd, Prosody and Exim.  Each case upgrades, verifies the server against
 # the test CA, and does one real exchange over TLS: SELECT 1; a mail
 # delivered over LMTP that lands in the Maildir; IMAP LOGIN and LIST; POP3
 # STAT that finds that mail; ManageSieve AUTHENTICATE and LISTSCRIPTS; an
 # LDAP search of the root DSE; an anonymous FTP login and SYST; an XMPP
-# stream whose features over TLS offer SASL PLAIN.
+# stream whose features over TLS offer SASL PLAIN; a mail over SMTP that
+# lands in Exim's mbox.
 # A server that does not start is reported as skipped, with the reason.
 # shellcheck source=tests/integration/lib.sh
 . "$TOP_SRCDIR/tests/integration/lib.sh"
@@ -45,6 +46,21 @@ if up prosody; then
 	    grep -aq '<mechanism>PLAIN</mechanism>' "$T/out"
 else
 	skip 3 "prosody: $WHY"
+fi
+
+if up exim; then
+	# BDAT (CHUNKING) rather than DATA: it may be sent without waiting.
+	body='Subject: over smtp and tls\r\n\r\nhello\r\n'
+	n=$(printf '%b' "$body" | wc -c | tr -d ' ')
+	exchange smtp "$SMTP_PORT" "EHLO client.test\r\nMAIL FROM:<sender@localhost>\r\nRCPT TO:<test@localhost>\r\nBDAT $n LAST\r\n$body""QUIT\r\n" '^221'
+	check "smtp: status 0" status_is 0 "$CST"
+	check "smtp: verified against the test CA" verified
+	check "smtp: the mail was accepted" grep -aq '^250 OK id=' "$T/out"
+	check "smtp: the mail landed in the mailbox, received over TLS" \
+	    sh -c 'grep -q "^Subject: over smtp and tls" "$1" &&
+	    grep -q "with esmtps" "$1"' sh "$MBOX"
+else
+	skip 4 "exim: $WHY"
 fi
 
 done_testing; }
@@ -158,6 +174,21 @@ if up prosody; then
 	    grep -aq '<mechanism>PLAIN</mechanism>' "$T/out"
 else
 	skip 3 "prosody: $WHY"
+fi
+
+if up exim; then
+	# BDAT (CHUNKING) rather than DATA: it may be sent without waiting.
+	body='Subject: over smtp and tls\r\n\r\nhello\r\n'
+	n=$(printf '%b' "$body" | wc -c | tr -d ' ')
+	exchange smtp "$SMTP_PORT" "EHLO client.test\r\nMAIL FROM:<sender@localhost>\r\nRCPT TO:<test@localhost>\r\nBDAT $n LAST\r\n$body""QUIT\r\n" '^221'
+	check "smtp: status 0" status_is 0 "$CST"
+	check "smtp: verified against the test CA" verified
+	check "smtp: the mail was accepted" grep -aq '^250 OK id=' "$T/out"
+	check "smtp: the mail landed in the mailbox, received over TLS" \
+	    sh -c 'grep -q "^Subject: over smtp and tls" "$1" &&
+	    grep -q "with esmtps" "$1"' sh "$MBOX"
+else
+	skip 4 "exim: $WHY"
 fi
 
 done_testing

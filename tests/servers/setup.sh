@@ -24,7 +24,7 @@ set -u
 # The Debian packages of the servers (not in ./bootstrap's base list: only
 # these tests need them).
 PACKAGES="postgresql dovecot-imapd dovecot-pop3d dovecot-lmtpd
-dovecot-managesieved slapd vsftpd prosody"
+dovecot-managesieved slapd vsftpd prosody exim4-daemon-light"
 
 # The test password of the one mail user, "test".
 MAIL_PASS=secret
@@ -325,6 +325,55 @@ EOC
 	ok prosody XMPP_PORT "$port"
 }
 
+# Exim for SMTP, delivering mail for @localhost to one mbox file.  Given
+# -C, it drops its privileges: it runs wholly as the servers' user.
+start_exim() {
+	exim=$(find_bin exim4 /usr/sbin) || { skipped exim "not installed"; return; }
+	port=$(free_port)
+	mkdir -p "$D/exim/spool"
+	cat > "$D/exim/exim.conf" <<EOC
+primary_hostname = mx.test
+spool_directory = $D/exim/spool
+log_file_path = $D/exim/%slog
+pid_file_path = $D/exim/exim.pid
+exim_user = $(as_user id -un)
+exim_group = $(as_user id -gn)
+never_users =
+keep_environment =
+local_interfaces = <; 127.0.0.1
+daemon_smtp_ports = $port
+tls_advertise_hosts = *
+tls_certificate = $D/server.pem
+tls_privatekey = $D/server.key
+domainlist local_domains = localhost
+acl_smtp_rcpt = acl_check_rcpt
+begin acl
+acl_check_rcpt:
+  accept domains = +local_domains
+  deny
+begin routers
+local:
+  driver = accept
+  domains = +local_domains
+  transport = mbox
+begin transports
+mbox:
+  driver = appendfile
+  file = $D/exim/mailbox
+  user = $(as_user id -un)
+begin retry
+*  *  F,1h,15m
+EOC
+	[ "$(id -u)" -eq 0 ] && chown -R nobody:nogroup "$D/exim"
+	run_bg exim "$exim" -C "$D/exim/exim.conf" -bdf
+	if ! wait_port "$port"; then
+		skipped exim "did not start: $(tail -n 1 "$D/exim.log")"
+		return
+	fi
+	ok exim SMTP_PORT "$port"
+	echo "MBOX=$D/exim/mailbox" >> "$D/servers.env"
+}
+
 start() {
 	D=$1
 	PKI=$2
@@ -340,6 +389,7 @@ start() {
 	start_slapd
 	start_vsftpd
 	start_prosody
+	start_exim
 	return 0
 }
 
