@@ -79,16 +79,15 @@ has_word(const unsigned char *p, size_t len, const char *word)
 	return false;
 }
 
-/* Whether a line of buf[from..to), past skip bytes, starts with word. */
+/* Whether a line of buf[from..to) starts with word. */
 static bool
 line_starts_word(const unsigned char *buf, size_t from, size_t to,
-    size_t skip, const char *word)
+    const char *word)
 {
 	size_t off = from, end, next;
 
 	while (line_at(buf, to, off, &end, &next)) {
-		if (end - off >= skip &&
-		    starts_word(buf + off + skip, end - off - skip, word))
+		if (starts_word(buf + off, end - off, word))
 			return true;
 		off = next;
 	}
@@ -269,7 +268,7 @@ stp_nntp_capabilities(const unsigned char *buf, size_t len, size_t *used)
 	}
 	if ((v = dot_block(buf, len, head, used)) != STV_OK)
 		return v;
-	return line_starts_word(buf, head, *used, 0, "STARTTLS") ? STV_OK :
+	return line_starts_word(buf, head, *used, "STARTTLS") ? STV_OK :
 	    STV_NOT_OFFERED;
 }
 
@@ -331,7 +330,7 @@ stp_pop3_capa(const unsigned char *buf, size_t len, size_t *used)
 	}
 	if ((v = dot_block(buf, len, head, used)) != STV_OK)
 		return v;
-	return line_starts_word(buf, head, *used, 0, "STLS") ? STV_OK :
+	return line_starts_word(buf, head, *used, "STLS") ? STV_OK :
 	    STV_NOT_OFFERED;
 }
 
@@ -475,7 +474,7 @@ stp_sieve_capability(const unsigned char *buf, size_t len, size_t *used)
 	if ((v = sieve_response(buf, len, used, &r, &rend)) != STV_OK ||
 	    (v = sieve_result(buf, r, rend)) != STV_OK)
 		return v;
-	return line_starts_word(buf, 0, r, 0, "\"STARTTLS\"") ? STV_OK :
+	return line_starts_word(buf, 0, r, "\"STARTTLS\"") ? STV_OK :
 	    STV_NOT_OFFERED;
 }
 
