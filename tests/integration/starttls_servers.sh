@@ -1,13 +1,13 @@
 #!/bin/sh
 # --starttls against real servers, started by tests/servers/setup.sh on
 # loopback ports with the test PKI: PostgreSQL, Dovecot for IMAP, POP3,
-# LMTP and ManageSieve, slapd, vsftpd, Prosody and Exim.  Each case upgrades, verifies the server against
+# LMTP and ManageSieve, slapd, vsftpd, Prosody, Exim and InspIRCd.  Each case upgrades, verifies the server against
 # the test CA, and does one real exchange over TLS: SELECT 1; a mail
 # delivered over LMTP that lands in the Maildir; IMAP LOGIN and LIST; POP3
 # STAT that finds that mail; ManageSieve AUTHENTICATE and LISTSCRIPTS; an
 # LDAP search of the root DSE; an anonymous FTP login and SYST; an XMPP
 # stream whose features over TLS offer SASL PLAIN; a mail over SMTP that
-# lands in Exim's mbox.
+# lands in Exim's mbox; an IRC registration.
 # A server that does not start is reported as skipped, with the reason.
 # shellcheck source=tests/integration/lib.sh
 . "$TOP_SRCDIR/tests/integration/lib.sh"
@@ -61,6 +61,16 @@ if up exim; then
 	    grep -q "with esmtps" "$1"' sh "$MBOX"
 else
 	skip 4 "exim: $WHY"
+fi
+
+if up inspircd; then
+	exchange irc "$IRC_PORT" 'NICK tester\r\nUSER tester 0 * :tlsnc\r\n' ' 376 tester '
+	check "irc: status 0" status_is 0 "$CST"
+	check "irc: verified against the test CA" verified
+	check "irc: registered over TLS (001 welcome)" \
+	    grep -aq '^:irc.test 001 tester ' "$T/out"
+else
+	skip 3 "inspircd: $WHY"
 fi
 
 done_testing; }
@@ -189,6 +199,16 @@ if up exim; then
 	    grep -q "with esmtps" "$1"' sh "$MBOX"
 else
 	skip 4 "exim: $WHY"
+fi
+
+if up inspircd; then
+	exchange irc "$IRC_PORT" 'NICK tester\r\nUSER tester 0 * :tlsnc\r\n' ' 376 tester '
+	check "irc: status 0" status_is 0 "$CST"
+	check "irc: verified against the test CA" verified
+	check "irc: registered over TLS (001 welcome)" \
+	    grep -aq '^:irc.test 001 tester ' "$T/out"
+else
+	skip 3 "inspircd: $WHY"
 fi
 
 done_testing

@@ -24,7 +24,8 @@ set -u
 # The Debian packages of the servers (not in ./bootstrap's base list: only
 # these tests need them).
 PACKAGES="postgresql dovecot-imapd dovecot-pop3d dovecot-lmtpd
-dovecot-managesieved slapd vsftpd prosody exim4-daemon-light"
+dovecot-managesieved slapd vsftpd prosody exim4-daemon-light
+inspircd"
 
 # The test password of the one mail user, "test".
 MAIL_PASS=secret
@@ -374,6 +375,42 @@ EOC
 	echo "MBOX=$D/exim/mailbox" >> "$D/servers.env"
 }
 
+# InspIRCd with its starttls module (IRCv3 STARTTLS, numeric 670).
+start_inspircd() {
+	ircd=$(find_bin inspircd /usr/sbin) || { skipped inspircd "not installed"; return; }
+	port=$(free_port)
+	mkdir -p "$D/ircd"
+	echo "tlsnc test" > "$D/ircd/motd"
+	cat > "$D/ircd/inspircd.conf" <<EOC
+<config format="xml">
+<server name="irc.test" description="tlsnc test" network="Test">
+<admin name="admin" nick="admin" email="admin@irc.test">
+<bind address="127.0.0.1" port="$port" type="clients">
+<connect name="main" allow="*" timeout="60" pingfreq="120" sendq="262144"
+  recvq="8192" threshold="10" commands="20" localmax="10" globalmax="10"
+  useident="no" limit="100">
+<pid file="$D/ircd/inspircd.pid">
+<path configdir="$D/ircd" datadir="$D/ircd" logdir="$D/ircd"
+  moduledir="/usr/lib/inspircd/modules" runtimedir="$D/ircd">
+<log method="file" type="* -USERINPUT -USEROUTPUT" level="default"
+  target="$D/ircd/ircd.log">
+<files motd="$D/ircd/motd">
+<dns server="127.0.0.1" timeout="1">
+<module name="ssl_gnutls">
+<module name="starttls">
+<sslprofile name="Clients" provider="gnutls" certfile="$D/server.pem"
+  keyfile="$D/server.key" hash="sha256" requestclientcert="no">
+<starttls provider="Clients">
+EOC
+	[ "$(id -u)" -eq 0 ] && chown -R nobody:nogroup "$D/ircd"
+	run_bg inspircd "$ircd" --config="$D/ircd/inspircd.conf" --nofork
+	if ! wait_port "$port"; then
+		skipped inspircd "did not start: $(tail -n 1 "$D/inspircd.log")"
+		return
+	fi
+	ok inspircd IRC_PORT "$port"
+}
+
 start() {
 	D=$1
 	PKI=$2
@@ -390,6 +427,7 @@ start() {
 	start_vsftpd
 	start_prosody
 	start_exim
+	start_inspircd
 	return 0
 }
 
