@@ -24,7 +24,8 @@
 static opt_setter	set_flag, set_count, set_string, set_host_name, set_family,
 			set_seconds, set_time_limit, set_conns, set_access,
 			set_pin, set_pass_source, set_info_format, set_cert,
-			set_key, set_alpn, set_version, set_seclevel, set_ocsp;
+			set_key, set_alpn, set_version, set_seclevel, set_ocsp,
+			set_starttls;
 
 #define FIELD(member)	offsetof(struct options, member)
 
@@ -238,6 +239,12 @@ const struct optdef option_table[] = {
 	{ "ssl-require-client-cert", 0, NULL, GROUP_TLS,
 	  "With -l: refuse clients that present no certificate",
 	  set_flag, FIELD(tls.require_client_cert) },
+	{ "starttls", 0, "PROTO", GROUP_TLS,
+	  "Speak PROTO's preamble, then TLS (smtp, imap, ...; implies --ssl)",
+	  set_starttls, FIELD(starttls) },
+	{ "starttls-name", 0, "NAME", GROUP_TLS,
+	  "Name for EHLO/LHLO, or the XMPP domain (default: host)",
+	  set_host_name, FIELD(starttls_name) },
 };
 
 #define OPTION_COUNT	(sizeof(option_table) / sizeof(option_table[0]))
@@ -733,7 +740,9 @@ options_usage(FILE *f)
 	}
 	fprintf(f, "\nExit status: 0 ok, 1 runtime error, 2 usage, 3 timeout, "
 	    "4 TLS handshake,\n5 certificate verification, 6 TLS stream "
-	    "truncated.  See tlsnc(1).\n");
+	    "truncated, 7 no STARTTLS offered,\n8 STARTTLS refused, 9 bad "
+	    "STARTTLS reply.  See tlsnc(1).\n");
+	fprintf(f, "STARTTLS protocols: %s.\n", starttls_names());
 }
 
 static void
@@ -754,6 +763,25 @@ given_letter(const struct given *g, int letter)
 	const struct optdef *d = find_by_val(letter);
 
 	return d != NULL && g->entry[d - option_table];
+}
+
+/*
+ * const struct starttls_proto *: a protocol by name.  STARTTLS ends in TLS,
+ * so it implies --ssl, and the TLS options go with it.
+ */
+static enum status
+set_starttls(const struct optdef *d, struct options *o, const char *arg,
+    struct error *e)
+{
+	const struct starttls_proto **p = field_of(d, o);
+	char shown[80];
+
+	if ((*p = starttls_find(arg)) == NULL)
+		return err_set(e, ST_USAGE, "--starttls: unknown protocol "
+		    "'%s' (known: %s)", printable(arg, shown, sizeof(shown)),
+		    starttls_names());
+	o->ssl = true;
+	return ST_OK;
 }
 
 /* Whether a TLS option other than --ssl itself was given. */
@@ -778,6 +806,17 @@ check_mode(struct options *o, struct error *e)
 {
 	const char *fan = o->chat ? "--chat" : "--broker";
 
+	if (o->starttls != NULL && o->listen)
+		return err_set(e, ST_USAGE, "--starttls is for a client, not "
+		    "with -l");
+	if (o->starttls != NULL && o->scan)
+		return err_set(e, ST_USAGE, "cannot use -z and --starttls "
+		    "together");
+	if (o->starttls_name != NULL && o->starttls == NULL)
+		return err_set(e, ST_USAGE, "--starttls-name needs --starttls");
+	if (o->starttls != NULL && o->udp)
+		return err_set(e, ST_USAGE, "cannot use --starttls and -u "
+		    "together");
 	/* As in Ncat, --chat is a broker, and a broker keeps open. */
 	if (o->chat)
 		o->broker = true;
@@ -1098,7 +1137,10 @@ connect_operands(struct options *o, int nargs, char **args, struct error *e)
 	enum status st;
 	uint16_t sp;
 
-	if (nargs < 2)
+	if (nargs == 0 && o->starttls != NULL)
+		return err_set(e, ST_USAGE, "no host given (tlsnc --starttls "
+		    "PROTO host [port])");
+	if (nargs < 2 && !(nargs == 1 && o->starttls != NULL))
 		return err_set(e, ST_USAGE, nargs == 0 ?
 		    "no host and port given (tlsnc host port)" :
 		    "no port given (tlsnc host port)");
@@ -1106,11 +1148,14 @@ connect_operands(struct options *o, int nargs, char **args, struct error *e)
 		return err_set(e, ST_USAGE, "too many arguments: '%s'",
 		    args[2]);
 	o->host = args[0];
-	o->port_arg = args[1];
 	if (*o->host == '\0')
 		return err_set(e, ST_USAGE, "empty host name");
-	if ((st = parse_port(o->port_arg, false, &o->port, e)) != ST_OK)
+	/* With --starttls, the port defaults to the protocol's own. */
+	if (nargs == 1)
+		o->port = starttls_port(o->starttls);
+	else if ((st = parse_port(args[1], false, &o->port, e)) != ST_OK)
 		return st;
+	o->port_arg = nargs == 2 ? args[1] : NULL;
 	if (o->src_port != NULL &&
 	    parse_port(o->src_port, false, &sp, &pe) != ST_OK)
 		return err_set(e, ST_USAGE, "-p: %.400s", pe.msg);

@@ -13,6 +13,7 @@
 #include "access.h"
 #include "net.h"
 #include "report.h"
+#include "starttls.h"
 #include "status.h"
 #include "tls.h"
 
@@ -105,6 +106,8 @@ struct options {
 	const char	*ssl_info_file;	/* --ssl-info-file: instead of stderr */
 	const char	*ssl_save_chain; /* --ssl-save-chain FILE */
 	const char	*ssl_keylog;	/* --ssl-keylog FILE */
+	const struct starttls_proto *starttls;	/* --starttls, or NULL */
+	const char	*starttls_name;	/* --starttls-name, or NULL */
 };
 
 /*

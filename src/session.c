@@ -21,6 +21,7 @@
 #include "loop.h"
 #include "progress.h"
 #include "report.h"
+#include "starttls.h"
 #include "tls.h"
 
 int verbose;
@@ -264,6 +265,33 @@ session_opts(const struct mode *m, struct relay_opts *ro)
 	ro->arg = (void *)m;
 }
 
+/* Under -v, the STARTTLS dialogue, on stderr. */
+static void
+log_starttls(void *arg, char dir, const char *line)
+{
+	(void)arg;
+	if (verbose >= 1)
+		say("STARTTLS %s %s", dir == 'C' ? ">" : "<", line);
+}
+
+/* With --starttls, the preamble's layer goes between socket and TLS. */
+static struct stream *
+starttls_layer(const struct options *o, struct stream *net,
+    struct error *e)
+{
+	const char *name = o->starttls_name;
+	struct stream *s;
+
+	if (o->starttls == NULL)
+		return net;
+	if (name == NULL && starttls_name_is_target(o->starttls))
+		name = o->host;
+	if ((s = starttls_new(o->starttls, net, name, log_starttls, NULL,
+	    e)) == NULL)
+		stream_close(net);
+	return s;
+}
+
 struct stream *
 net_stream_new(const struct mode *m, int fd, struct error *e)
 {
@@ -276,6 +304,8 @@ net_stream_new(const struct mode *m, int fd, struct error *e)
 	}
 	if (m->ctx == NULL)
 		return net;
+	if ((net = starttls_layer(m->o, net, e)) == NULL)
+		return NULL;
 	t = tls_stream_new(m->ctx, net, &m->o->tls,
 	    m->o->listen ? NULL : m->o->host, e);
 	if (t == NULL)
@@ -518,6 +548,9 @@ run_session(const struct mode *m, int fd, int64_t deadline)
 	if (loop != NULL)
 		wait_children(loop);
 	loop_free(loop);
+	/* A STARTTLS dialogue that timed out says what it waited for. */
+	if (rc == -1 && out.st == ST_TIMEOUT)
+		starttls_explain_timeout(net, &out.e);
 	if (rc == -1)
 		rc = session_end(m, net, &out);
 	rc = save_session(m, net, rc);

@@ -19,6 +19,10 @@ enum status {
 	ST_HANDSHAKE = 4,	/* TLS alert, version, cipher, protocol mismatch */
 	ST_VERIFY = 5,		/* chain, name, expiry, pin, client certificate */
 	ST_TRUNCATED = 6,	/* TLS peer closed without close_notify */
+	ST_STARTTLS_NOT_OFFERED = 7,	/* the server has no STARTTLS */
+	ST_STARTTLS_REFUSED = 8,	/* the server refused STARTTLS */
+	ST_STARTTLS_BAD_REPLY = 9,	/* malformed or oversized reply, or
+					   plaintext after the go-ahead */
 };
 
 #define ERROR_MSG_MAX 512

@@ -1010,6 +1010,38 @@ err_verify_and_no_verify(void **state)
 	assert_false(opts.tls.no_verify);
 }
 
+/* --starttls: a protocol by name, ssl on, the port from the protocol. */
+static void
+starttls_options(void **state)
+{
+	(void)state;
+	PARSE_OK("--starttls", "smtp", "mx.example");
+	assert_ptr_equal(opts.starttls, starttls_find("smtp"));
+	assert_true(opts.ssl);
+	assert_int_equal(opts.port, 25);
+	assert_null(opts.port_arg);
+	PARSE_OK("--starttls", "imap", "--starttls-name", "me.example",
+	    "--ssl-trustfile", "ca.pem", "h", "1143");
+	assert_int_equal(opts.port, 1143);
+	assert_string_equal(opts.starttls_name, "me.example");
+	USAGE_ERROR("--starttls: unknown protocol 'imaps' (known: smtp, lmtp, "
+	    "imap, pop3, ftp, postgres, ldap, xmpp, xmpp-server, nntp, sieve, "
+	    "irc)", "--starttls", "imaps", "h");
+	USAGE_ERROR("--starttls is for a client, not with -l", "-l",
+	    "--starttls", "smtp", "25");
+	USAGE_ERROR("cannot use -z and --starttls together", "-z",
+	    "--starttls", "smtp", "h", "25");
+	USAGE_ERROR("--starttls-name needs --starttls", "--ssl",
+	    "--starttls-name", "n", "h", "1");
+	USAGE_ERROR("no host given (tlsnc --starttls PROTO host [port])",
+	    "--starttls", "smtp");
+	USAGE_ERROR("too many arguments: 'x'", "--starttls", "smtp", "h",
+	    "25", "x");
+	USAGE_ERROR("--starttls-name: 'a b' is not a host name: it has a space "
+	    "or a control character", "--starttls", "smtp",
+	    "--starttls-name", "a b", "h");
+}
+
 static void
 err_client_tls_with_listen(void **state)
 {
@@ -1472,6 +1504,7 @@ main(void)
 		cmocka_unit_test(data_options),
 		cmocka_unit_test(err_pin_and_no_verify),
 		cmocka_unit_test(err_verify_and_no_verify),
+		cmocka_unit_test(starttls_options),
 		cmocka_unit_test(err_client_tls_with_listen),
 		cmocka_unit_test(ssl_ciphers),
 		cmocka_unit_test(ssl_report_options),

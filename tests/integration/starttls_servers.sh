@@ -1,0 +1,214 @@
+#!/bin/sh
+# --starttls against real servers, started by tests/servers/setup.sh on
+# loopback ports with the test PKI: PostgreSQL, Dovecot for IMAP, POP3,
+# LMTP and ManageSieve, slapd, vsftpd, Prosody, Exim and InspIRCd.  Each case upgrades, verifies the server against
+# the test CA, and does one real exchange over TLS: SELECT 1; a mail
+# delivered over LMTP that lands in the Maildir; IMAP LOGIN and LIST; POP3
+# STAT that finds that mail; ManageSieve AUTHENTICATE and LISTSCRIPTS; an
+# LDAP search of the root DSE; an anonymous FTP login and SYST; an XMPP
+# stream whose features over TLS offer SASL PLAIN; a mail over SMTP that
+# lands in Exim's mbox; an IRC registration.
+# A server that does not start is reported as skipped, with the reason.
+# shellcheck source=tests/integration/lib.sh
+. "$TOP_SRCDIR/tests/integration/lib.sh"
+
+pki || { not_ok "make the test PKI"; if up slapd; then
+	# SearchRequest (message 2) of the root DSE for namingContexts.
+	exchange ldap "$LDAP_PORT" '\060\065\002\001\002\143\060\004\000\012\001\000\012\001\000\002\001\000\002\001\000\001\001\000\207\013objectClass\060\020\004\016namingContexts' 'dc=test'
+	check "ldap: status 0" status_is 0 "$CST"
+	check "ldap: verified against the test CA" verified
+	check "ldap: the search over TLS found dc=test" \
+	    grep -aq 'namingContexts.*dc=test' "$T/out"
+else
+	skip 3 "slapd: $WHY"
+fi
+
+if up vsftpd; then
+	# vsftpd ends a session without close_notify: status 6 says so.
+	exchange ftp "$FTP_PORT" 'USER anonymous\r\nPASS x\r\nSYST\r\nQUIT\r\n' '^221'
+	check "ftp: vsftpd closes without close_notify: status 6" \
+	    status_is 6 "$CST"
+	check "ftp: verified against the test CA" verified
+	check "ftp: anonymous login, which vsftpd allows only over TLS" \
+	    grep -aq '^230 Login successful' "$T/out"
+	check "ftp: SYST over TLS" grep -aq '^215 ' "$T/out"
+else
+	skip 4 "vsftpd: $WHY"
+fi
+
+if up prosody; then
+	# The stream again, over TLS: now SASL PLAIN is offered, which
+	# Prosody keeps for encrypted streams.
+	exchange xmpp "$XMPP_PORT" "<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>" '</stream:features>'
+	check "xmpp: status 0" status_is 0 "$CST"
+	check "xmpp: verified against the test CA" verified
+	check "xmpp: over TLS the features offer SASL PLAIN" \
+	    grep -aq '<mechanism>PLAIN</mechanism>' "$T/out"
+else
+	skip 3 "prosody: $WHY"
+fi
+
+if up exim; then
+	# BDAT (CHUNKING) rather than DATA: it may be sent without waiting.
+	body='Subject: over smtp and tls\r\n\r\nhello\r\n'
+	n=$(printf '%b' "$body" | wc -c | tr -d ' ')
+	exchange smtp "$SMTP_PORT" "EHLO client.test\r\nMAIL FROM:<sender@localhost>\r\nRCPT TO:<test@localhost>\r\nBDAT $n LAST\r\n$body""QUIT\r\n" '^221'
+	check "smtp: status 0" status_is 0 "$CST"
+	check "smtp: verified against the test CA" verified
+	check "smtp: the mail was accepted" grep -aq '^250 OK id=' "$T/out"
+	check "smtp: the mail landed in the mailbox, received over TLS" \
+	    sh -c 'grep -q "^Subject: over smtp and tls" "$1" &&
+	    grep -q "with esmtps" "$1"' sh "$MBOX"
+else
+	skip 4 "exim: $WHY"
+fi
+
+if up inspircd; then
+	exchange irc "$IRC_PORT" 'NICK tester\r\nUSER tester 0 * :tlsnc\r\n' ' 376 tester '
+	check "irc: status 0" status_is 0 "$CST"
+	check "irc: verified against the test CA" verified
+	check "irc: registered over TLS (001 welcome)" \
+	    grep -aq '^:irc.test 001 tester ' "$T/out"
+else
+	skip 3 "inspircd: $WHY"
+fi
+
+done_testing; }
+SETUP="$TOP_SRCDIR/tests/servers/setup.sh"
+D=$(mktemp -d "${TMPDIR:-/tmp}/tlsnc-servers.XXXXXX")
+trap 'sh "$SETUP" stop "$D"; rm -rf "$D"; cleanup' EXIT
+sh "$SETUP" start "$D" "$PKI" > "$D/setup.log" 2>&1
+# shellcheck disable=SC1091
+. "$D/servers.env"
+diag_file "$D/status"
+
+# up NAME: the server started (else the reason, for a skip).
+up() {
+	WHY=$(sed -n "s/^$1 skip: //p" "$D/status")
+	grep -qx "$1 ok" "$D/status"
+}
+
+# exchange PROTO PORT INPUT PATTERN: send INPUT after the upgrade, and
+# keep stdin open until the output has a line matching PATTERN (the
+# servers close at the first EOF), at most 20 s.  Sets CST.
+exchange() {
+	rm -f "$T/out"
+	(printf '%b' "$3"
+	    i=0
+	    while [ "$i" -lt 1000 ] && ! grep -aq -- "$4" "$T/out" 2>/dev/null
+	    do
+		sleep 0.02
+		i=$((i + 1))
+	    done) | run_limited 30 "$TLSNC" -v --starttls "$1" \
+	    --ssl-trustfile "$PKI/ca.pem" localhost "$2" > "$T/out" 2> "$T/err"
+	CST=$?
+}
+
+# verified: -v said the chain and the name were verified.
+verified() {
+	has_text "$T/err" "verification: ok (trusted chain, name localhost)"
+}
+
+if up postgres; then
+	# StartupMessage (protocol 3.0, user and database postgres), Query
+	# "SELECT 1", Terminate.
+	exchange postgres "$PG_PORT" '\0\0\0\051\0\03\0\0user\0postgres\0database\0postgres\0\0Q\0\0\0\015SELECT 1\0X\0\0\0\04' 'SELECT 1'
+	check "postgres: status 0" status_is 0 "$CST"
+	check "postgres: verified against the test CA" verified
+	check "postgres: SELECT 1 completed over TLS" \
+	    grep -aq 'SELECT 1' "$T/out"
+else
+	skip 3 "postgres: $WHY"
+fi
+
+if up dovecot; then
+	exchange lmtp "$LMTP_PORT" 'LHLO client.test\r\nMAIL FROM:<sender@localhost>\r\nRCPT TO:<test>\r\nDATA\r\nSubject: over lmtp and tls\r\n\r\nhello\r\n.\r\nQUIT\r\n' '^221'
+	check "lmtp: status 0" status_is 0 "$CST"
+	check "lmtp: verified against the test CA" verified
+	check "lmtp: the mail was accepted" grep -aq '^250 2.0.0 <test>' "$T/out"
+	check "lmtp: the mail landed in the Maildir" \
+	    grep -rqs '^Subject: over lmtp and tls' "$MAIL_DIR/new"
+
+	exchange imap "$IMAP_PORT" "a LOGIN test $MAIL_PASS\r\nb LIST \"\" \"*\"\r\nc LOGOUT\r\n" '^c OK'
+	check "imap: status 0" status_is 0 "$CST"
+	check "imap: verified against the test CA" verified
+	check "imap: LOGIN over TLS" grep -aq '^a OK' "$T/out"
+	check "imap: LIST shows INBOX" grep -aq '^\* LIST .* INBOX' "$T/out"
+
+	exchange pop3 "$POP3_PORT" "USER test\r\nPASS $MAIL_PASS\r\nSTAT\r\nQUIT\r\n" '^+OK Logging out'
+	check "pop3: status 0" status_is 0 "$CST"
+	check "pop3: verified against the test CA" verified
+	check "pop3: STAT finds the mail delivered over LMTP" \
+	    grep -aq '^+OK 1 ' "$T/out"
+
+	exchange sieve "$SIEVE_PORT" 'AUTHENTICATE "PLAIN" "AHRlc3QAc2VjcmV0"\r\nLISTSCRIPTS\r\nLOGOUT\r\n' '^OK "Logout'
+	check "sieve: status 0" status_is 0 "$CST"
+	check "sieve: verified against the test CA" verified
+	check "sieve: logged in and listed over TLS" \
+	    grep -aq '^OK "Listscripts' "$T/out"
+else
+	skip 13 "dovecot: $WHY"
+fi
+
+if up slapd; then
+	# SearchRequest (message 2) of the root DSE for namingContexts.
+	exchange ldap "$LDAP_PORT" '\060\065\002\001\002\143\060\004\000\012\001\000\012\001\000\002\001\000\002\001\000\001\001\000\207\013objectClass\060\020\004\016namingContexts' 'dc=test'
+	check "ldap: status 0" status_is 0 "$CST"
+	check "ldap: verified against the test CA" verified
+	check "ldap: the search over TLS found dc=test" \
+	    grep -aq 'namingContexts.*dc=test' "$T/out"
+else
+	skip 3 "slapd: $WHY"
+fi
+
+if up vsftpd; then
+	# vsftpd ends a session without close_notify: status 6 says so.
+	exchange ftp "$FTP_PORT" 'USER anonymous\r\nPASS x\r\nSYST\r\nQUIT\r\n' '^221'
+	check "ftp: vsftpd closes without close_notify: status 6" \
+	    status_is 6 "$CST"
+	check "ftp: verified against the test CA" verified
+	check "ftp: anonymous login, which vsftpd allows only over TLS" \
+	    grep -aq '^230 Login successful' "$T/out"
+	check "ftp: SYST over TLS" grep -aq '^215 ' "$T/out"
+else
+	skip 4 "vsftpd: $WHY"
+fi
+
+if up prosody; then
+	# The stream again, over TLS: now SASL PLAIN is offered, which
+	# Prosody keeps for encrypted streams.
+	exchange xmpp "$XMPP_PORT" "<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>" '</stream:features>'
+	check "xmpp: status 0" status_is 0 "$CST"
+	check "xmpp: verified against the test CA" verified
+	check "xmpp: over TLS the features offer SASL PLAIN" \
+	    grep -aq '<mechanism>PLAIN</mechanism>' "$T/out"
+else
+	skip 3 "prosody: $WHY"
+fi
+
+if up exim; then
+	# BDAT (CHUNKING) rather than DATA: it may be sent without waiting.
+	body='Subject: over smtp and tls\r\n\r\nhello\r\n'
+	n=$(printf '%b' "$body" | wc -c | tr -d ' ')
+	exchange smtp "$SMTP_PORT" "EHLO client.test\r\nMAIL FROM:<sender@localhost>\r\nRCPT TO:<test@localhost>\r\nBDAT $n LAST\r\n$body""QUIT\r\n" '^221'
+	check "smtp: status 0" status_is 0 "$CST"
+	check "smtp: verified against the test CA" verified
+	check "smtp: the mail was accepted" grep -aq '^250 OK id=' "$T/out"
+	check "smtp: the mail landed in the mailbox, received over TLS" \
+	    sh -c 'grep -q "^Subject: over smtp and tls" "$1" &&
+	    grep -q "with esmtps" "$1"' sh "$MBOX"
+else
+	skip 4 "exim: $WHY"
+fi
+
+if up inspircd; then
+	exchange irc "$IRC_PORT" 'NICK tester\r\nUSER tester 0 * :tlsnc\r\n' ' 376 tester '
+	check "irc: status 0" status_is 0 "$CST"
+	check "irc: verified against the test CA" verified
+	check "irc: registered over TLS (001 welcome)" \
+	    grep -aq '^:irc.test 001 tester ' "$T/out"
+else
+	skip 3 "inspircd: $WHY"
+fi
+
+done_testing
