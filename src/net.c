@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -440,8 +441,27 @@ getaddrinfo_until(const char *host, const char *serv,
 }
 
 /*
+ * "localhost", "localhost." and names under ".localhost" are loopback
+ * (RFC 6761), whatever /etc/hosts or a name server says, as curl does: a
+ * minimal system without /etc/hosts still reaches them.
+ */
+bool
+net_is_localhost(const char *host)
+{
+	size_t n = strlen(host);
+
+	if (n > 0 && host[n - 1] == '.')
+		n--;
+	if (n == 9 && strncasecmp(host, "localhost", 9) == 0)
+		return true;
+	return n > 10 && strncasecmp(host + n - 10, ".localhost", 10) == 0;
+}
+
+/*
  * Resolve host (NULL: the wildcard) and port for o's family, within
- * deadline (-1: none).
+ * deadline (-1: none).  A client's localhost is asked of no resolver:
+ * getaddrinfo gives the loopback addresses of o's family for no name
+ * without AI_PASSIVE.
  */
 static enum status
 resolve(const char *host, uint16_t port, const struct net_opts *o,
@@ -449,7 +469,7 @@ resolve(const char *host, uint16_t port, const struct net_opts *o,
 {
 	struct addrinfo hints;
 	enum status st;
-	bool timed_out;
+	bool timed_out = false;
 	char serv[8];
 	int rc, err;
 
@@ -471,7 +491,11 @@ resolve(const char *host, uint16_t port, const struct net_opts *o,
 	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0) |
 	    (o->numeric ? AI_NUMERICHOST : 0);
 	snprintf(serv, sizeof(serv), "%u", port);
-	rc = getaddrinfo_until(host, serv, &hints, deadline, res, &timed_out);
+	if (host != NULL && !passive && !o->numeric && net_is_localhost(host))
+		rc = getaddrinfo(NULL, serv, &hints, res);
+	else
+		rc = getaddrinfo_until(host, serv, &hints, deadline, res,
+		    &timed_out);
 	err = errno;
 	if (rc == 0)
 		return ST_OK;

@@ -39,6 +39,8 @@ enum status	parse_port(const char *, bool allow_zero, uint16_t *,
  * Parse a count of seconds (may be fractional) into milliseconds, rounded
  * to the nearest.  A value above 0 that would round to 0 is refused.
  */
+/* localhost, localhost. or a name under .localhost (RFC 6761). */
+bool		net_is_localhost(const char *host);
 enum status	parse_seconds(const char *opt, const char *, int64_t *ms,
 		    struct error *);
 /* "1.2.3.4:80" or "[::1]:80". */

@@ -179,6 +179,31 @@ else
 	not_ok "address fallback: listener did not start"
 fi
 
+# --- localhost is loopback without the resolver (RFC 6761): with an empty
+# /etc/hosts, which getent then fails on, tlsnc still connects to it.
+: > "$T/nohosts"
+in_empty_hosts() {
+	unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' \
+	    "$T/nohosts" "$@"
+}
+if ! in_empty_hosts true 2> /dev/null ||
+    in_empty_hosts getent hosts localhost > /dev/null 2>&1; then
+	skip 6 "no private /etc/hosts here (unshare)"
+else
+	for name in localhost LOCALHOST. app.localhost; do
+		if listen_tlsnc "$T/l.out" "$T/l.err" /dev/null -l 127.0.0.1 0
+		then
+			in_empty_hosts timeout -k 5 30 "$TLSNC" -v "$name" \
+			    "$LPORT" < "$T/small" > "$T/c.out" 2> "$T/c.err"
+			CST=$?
+			listener_status
+			both_ok "$name without /etc/hosts"
+		else
+			not_ok "$name: listener did not start"
+		fi
+	done
+fi
+
 # --- A terminal on stdin: the session ends at the peer's EOF, as a person
 # typing expects.  script(1) gives tlsnc a pty; script's own stdin is held
 # open, so the terminal never reports EOF.

@@ -422,6 +422,30 @@ seconds_below_one_ms(void **state)
 	}
 }
 
+/* ---- net_is_localhost ---- */
+
+static void
+localhost_names(void **state)
+{
+	static const char *const yes[] = {
+		"localhost", "LocalHost", "localhost.", "a.localhost",
+		"x.y.LOCALHOST.",
+	};
+	static const char *const no[] = {
+		"", ".", "localhost..", "localhostx", "xlocalhost",
+		"localhost.com", "127.0.0.1", "::1", ".localhost",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (!net_is_localhost(yes[i]))
+			fail_msg("'%s' is not taken as localhost", yes[i]);
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (net_is_localhost(no[i]))
+			fail_msg("'%s' is taken as localhost", no[i]);
+}
+
 /* ---- addr_format, addr_is_literal ---- */
 
 static void
@@ -1161,6 +1185,7 @@ main(void)
 		cmocka_unit_test(port_lists),
 		cmocka_unit_test(port_list_errors),
 		cmocka_unit_test(seconds_values),
+		cmocka_unit_test(localhost_names),
 		cmocka_unit_test(seconds_errors),
 		cmocka_unit_test(seconds_below_one_ms),
 		cmocka_unit_test(format_ipv4),
