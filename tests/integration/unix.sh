@@ -208,6 +208,29 @@ usage_case() {
 		diag_file "$T/u.err"
 	fi
 }
+# --- --broker over a Unix stream socket: what one client sends reaches the
+# other, whose stdin stays open until it has it.
+B="$T/broker.sock"
+if listen_unix "$T/b.out" "$T/b.err" /dev/null -l -U "$B" --broker; then
+	hold "$T/r.in"
+	"$TLSNC" -U "$B" < "$T/r.in" > "$T/r.out" 2> "$T/r.err" &
+	RPID=$!
+	BG_PIDS="$BG_PIDS $RPID"
+	wait_for "$T/b.err" "Connection from" 10
+	printf 'over the broker\n' > "$T/msg"
+	run_limited 30 "$TLSNC" -U "$B" < "$T/msg" > /dev/null 2> "$T/s.err"
+	check "--broker -U: the sender exits 0" status_is 0 $?
+	wait_for "$T/r.out" "over the broker" 10
+	check "--broker -U: the other client got the line" same_data \
+	    "$T/msg" "$T/r.out"
+	unhold
+	wait_pid "$RPID" 30 > /dev/null
+	kill -TERM "$LPID"
+	wait_pid "$LPID" 30 > /dev/null
+else
+	not_ok "--broker -U: the listener did not start"
+fi
+
 LONG=$(printf '%0108d' 0)
 usage_case "-U without a path" \
     "no socket path given (tlsnc -U [-l] path)" -U
