@@ -122,7 +122,8 @@ check "JSON report: one object, valid JSON" eval \
     json_true "$T/json.j" "len(objs) == 1 and o[\"result\"] == \"ok\""'
 check "JSON report: side, peer and SNI" json_true "$T/json.j" \
     'o["side"] == "client" and o["sni"] == "localhost" and
-    o["peer"] == "127.0.0.1:" + env["SPORT"] and o["status"] == 0 and
+    o["peer"] in ("127.0.0.1:" + env["SPORT"], "[::1]:" + env["SPORT"]) and
+    o["status"] == 0 and
     o["error"] is None and o["handshake_ms"] > 0'
 check "JSON report: version, suite and group the server was held to" \
     json_true "$T/json.j" 'o["version"] == "TLSv1.3" and
