@@ -78,7 +78,8 @@ joined() {
 	if [ "$PIN" = - ]; then
 		wait_count "$1" '^tlsnc: Connection from' "$2"
 	else
-		wait_count "$1" '^tlsnc: TLS ' "$2"
+		# The summary's first line; "TLS session: ..." follows it.
+		wait_count "$1" '^tlsnc: TLS .*, cipher ' "$2"
 	fi
 }
 
