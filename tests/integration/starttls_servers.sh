@@ -1,13 +1,15 @@
 #!/bin/sh
 # --starttls against real servers, started by tests/servers/setup.sh on
 # loopback ports with the test PKI: PostgreSQL, Dovecot for IMAP, POP3,
-# LMTP and ManageSieve, slapd, vsftpd, Prosody, Exim and InspIRCd.  Each case upgrades, verifies the server against
-# the test CA, and does one real exchange over TLS: SELECT 1; a mail
-# delivered over LMTP that lands in the Maildir; IMAP LOGIN and LIST; POP3
-# STAT that finds that mail; ManageSieve AUTHENTICATE and LISTSCRIPTS; an
-# LDAP search of the root DSE; an anonymous FTP login and SYST; an XMPP
-# stream whose features over TLS offer SASL PLAIN; a mail over SMTP that
-# lands in Exim's mbox; an IRC registration.
+# LMTP and ManageSieve, slapd, vsftpd, Prosody (c2s and s2s), Exim,
+# InspIRCd and INN's nnrpd.  Each case upgrades, verifies the server
+# against the test CA, and does one real exchange over TLS: SELECT 1; a
+# mail delivered over LMTP that lands in the Maildir; IMAP LOGIN and LIST;
+# POP3 STAT that finds that mail; ManageSieve AUTHENTICATE and LISTSCRIPTS;
+# an LDAP search of the root DSE; an anonymous FTP login and SYST; an XMPP
+# client stream whose features over TLS offer SASL PLAIN, and a server
+# stream whose features offer dialback; a mail over SMTP that lands in
+# Exim's mbox; an IRC registration; NNTP CAPABILITIES, GROUP and ARTICLE.
 # A server that does not start is reported as skipped, with the reason.
 # shellcheck source=tests/integration/lib.sh
 . "$TOP_SRCDIR/tests/integration/lib.sh"
@@ -27,9 +29,10 @@ up() {
 	grep -qx "$1 ok" "$D/status"
 }
 
-# exchange PROTO PORT INPUT PATTERN: send INPUT after the upgrade, and
-# keep stdin open until the output has a line matching PATTERN (the
-# servers close at the first EOF), at most 20 s.  Sets CST.
+# exchange PROTO PORT INPUT PATTERN [ARGS...]: send INPUT after the
+# upgrade, and keep stdin open until the output has a line matching
+# PATTERN (the servers close at the first EOF), at most 20 s.  ARGS go to
+# tlsnc.  Sets CST.
 exchange() {
 	rm -f "$T/out"
 	(printf '%b' "$3"
@@ -38,8 +41,10 @@ exchange() {
 	    do
 		sleep 0.02
 		i=$((i + 1))
-	    done) | run_limited 30 "$TLSNC" -v --starttls "$1" \
-	    --ssl-trustfile "$PKI/ca.pem" localhost "$2" > "$T/out" 2> "$T/err"
+	    done) | (_p=$1 _port=$2; shift 4
+	    run_limited 30 "$TLSNC" -v --starttls "$_p" "$@" \
+	    --ssl-trustfile "$PKI/ca.pem" localhost "$_port") \
+	    > "$T/out" 2> "$T/err"
 	CST=$?
 }
 
@@ -125,6 +130,25 @@ else
 	skip 3 "prosody: $WHY"
 fi
 
+if up prosody; then
+	# Server to server: the new stream over TLS, from a server that
+	# Prosody does not know; it offers dialback (no starttls again).
+	exchange xmpp-server "$XMPP_S2S_PORT" "<?xml version='1.0'?><stream:stream to='localhost' from='peer.test' version='1.0' xmlns='jabber:server' xmlns:db='jabber:server:dialback' xmlns:stream='http://etherx.jabber.org/streams'>" '</stream:features>' \
+	    --starttls-name localhost
+	check "xmpp-server: status 0" status_is 0 "$CST"
+	check "xmpp-server: verified against the test CA" verified
+	# Prosody orders the attributes anyhow.
+	grep -ao '<stream:stream [^>]*>' "$T/out" > "$T/header"
+	check "xmpp-server: over TLS Prosody answered with a server stream" \
+	    has_text "$T/header" "xmlns='jabber:server'"
+	check "xmpp-server: addressed to the peer that the stream named" \
+	    has_text "$T/header" "to='peer.test'"
+	check "xmpp-server: over TLS the features offer dialback only" \
+	    grep -aq "<stream:features><dialback xmlns='urn:xmpp:features:dialback'/></stream:features>" "$T/out"
+else
+	skip 5 "prosody (s2s): $WHY"
+fi
+
 if up exim; then
 	# BDAT (CHUNKING) rather than DATA: it may be sent without waiting.
 	body='Subject: over smtp and tls\r\n\r\nhello\r\n'
@@ -148,6 +172,24 @@ if up inspircd; then
 	    grep -aq '^:irc.test 001 tester ' "$T/out"
 else
 	skip 3 "inspircd: $WHY"
+fi
+
+if up inn2; then
+	exchange nntp "$NNTP_PORT" 'CAPABILITIES\r\nGROUP local.test\r\nARTICLE 1\r\nQUIT\r\n' '^205'
+	check "nntp: status 0" status_is 0 "$CST"
+	check "nntp: verified against the test CA" verified
+	# INN offers AUTHINFO USER (plaintext passwords) only under TLS,
+	# and STARTTLS only before it.
+	check "nntp: over TLS the capabilities offer AUTHINFO USER" \
+	    grep -aq '^AUTHINFO USER' "$T/out"
+	check "nntp: over TLS the capabilities no longer offer STARTTLS" \
+	    not_has_text "$T/out" STARTTLS
+	check "nntp: GROUP over TLS" grep -aq '^211 1 1 1 local.test' "$T/out"
+	check "nntp: ARTICLE over TLS read the spool's article" \
+	    sh -c 'grep -aq "^220 1 <first@news.test>" "$1" &&
+	    grep -aq "^Subject: over nntp and tls" "$1"' sh "$T/out"
+else
+	skip 6 "inn2: $WHY"
 fi
 
 done_testing

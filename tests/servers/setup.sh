@@ -9,9 +9,11 @@
 #                              "NAME ok" or "NAME skip: why", one line each
 #   setup.sh stop DIR          stop them all
 #
-# The servers run as the calling user, or as nobody when that is root.
-# They are never reached from outside 127.0.0.1, and nothing outside DIR
-# is changed.  To try a server by hand:
+# The servers run as the calling user, or as nobody when that is root
+# (INN's nnrpd as news).  They are never reached from outside 127.0.0.1,
+# and nothing outside DIR is changed (but install may give the system's
+# /etc/news/inn.conf a domain, which inn2's package needs to configure).
+# To try a server by hand:
 #
 #   d=$(mktemp -d); sh tests/servers/setup.sh start "$d" tests/tmp/pki
 #   . "$d/servers.env"; echo 'a LOGOUT' |
@@ -25,17 +27,34 @@ set -u
 # these tests need them).
 PACKAGES="postgresql dovecot-imapd dovecot-pop3d dovecot-lmtpd
 dovecot-managesieved slapd vsftpd prosody exim4-daemon-light
-inspircd"
+inspircd inn2"
 
 # The test password of the one mail user, "test".
 MAIL_PASS=secret
 
-install() {
-	missing=""
+# missing_packages: those of PACKAGES not (wholly) installed.
+missing_packages() {
 	for p in $PACKAGES; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-		    grep -q 'install ok installed' || missing="$missing $p"
+		    grep -q 'install ok installed' || printf ' %s' "$p"
 	done
+}
+
+# inn2's post-installation script stops when the host name has no domain
+# (INN makes Message-IDs from the FQDN), which leaves it half-configured
+# and every later apt-get failing.  Give the package's inn.conf a domain,
+# only if it sets none, and configure it again.
+configure_inn2() {
+	dpkg-query -W -f='${Status}' inn2 2>/dev/null |
+	    grep -q 'install ok installed' && return 0
+	[ -f /etc/news/inn.conf ] || return 0
+	grep -q '^domain:' /etc/news/inn.conf ||
+	    sed -i 's/^#domain:.*/domain: localdomain/' /etc/news/inn.conf
+	dpkg --configure inn2 > /dev/null
+}
+
+install() {
+	missing=$(missing_packages)
 	[ -z "$missing" ] && return 0
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "setup.sh: not root; cannot install:$missing" >&2
@@ -45,9 +64,20 @@ install() {
 	# Services are started here, by the tests, not by the packages.
 	export DEBIAN_FRONTEND=noninteractive
 	# shellcheck disable=SC2086  # a list of package names
-	apt-get install -y --no-install-recommends $missing > /dev/null ||
-	    { apt-get update -q > /dev/null &&
-	    apt-get install -y --no-install-recommends $missing > /dev/null; }
+	apt-get install -y --no-install-recommends $missing > /dev/null
+	configure_inn2
+	missing=$(missing_packages)
+	if [ -n "$missing" ]; then
+		# Perhaps the package lists were stale.
+		apt-get update -q > /dev/null
+		# shellcheck disable=SC2086
+		apt-get install -y --no-install-recommends $missing > /dev/null
+		configure_inn2
+		missing=$(missing_packages)
+	fi
+	[ -z "$missing" ] && return 0
+	echo "setup.sh: still not installed:$missing" >&2
+	return 1
 }
 
 # free_port: a TCP port that nothing listens on just now.
@@ -58,26 +88,41 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
 
-# as_user CMD...: run as the servers' user.
-as_user() {
+# run_as USER:GROUP CMD...: run as USER when root, else as the caller.
+run_as() {
+	_as=$1
+	shift
 	if [ "$(id -u)" -eq 0 ]; then
-		setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
+		setpriv --reuid="${_as%:*}" --regid="${_as#*:}" --clear-groups \
+		    -- "$@"
 	else
 		"$@"
 	fi
 }
 
-# run_bg NAME CMD...: run a server that stays in the foreground, in the
-# background as the servers' user, with its output in DIR/NAME.log and its
-# pid (its own, through exec) in DIR/NAME.pid.
-run_bg() {
-	_name=$1
-	shift
+# as_user CMD...: run as the servers' user.
+as_user() {
+	run_as nobody:nogroup "$@"
+}
+
+# run_bg_as USER:GROUP NAME CMD...: run a server that stays in the
+# foreground, in the background as USER (when root), with its output in
+# DIR/NAME.log and its pid (its own, through exec) in DIR/NAME.pid.
+run_bg_as() {
+	_as=$1
+	_name=$2
+	shift 2
 	(if [ "$(id -u)" -eq 0 ]; then
-		exec setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
+		exec setpriv --reuid="${_as%:*}" --regid="${_as#*:}" \
+		    --clear-groups -- "$@"
 	fi
 	exec "$@") > "$D/$_name.log" 2>&1 &
 	echo $! > "$D/$_name.pid"
+}
+
+# run_bg NAME CMD...: the same, as the servers' user.
+run_bg() {
+	run_bg_as nobody:nogroup "$@"
 }
 
 # wait_port PORT [SECONDS]: until something listens on 127.0.0.1:PORT.
@@ -292,10 +337,12 @@ EOC
 	ok vsftpd FTP_PORT "$port"
 }
 
-# Prosody, for c2s on one port, which requires TLS before SASL.
+# Prosody, for c2s on one port, which requires TLS before SASL, and for
+# s2s on another, which requires TLS before dialback.
 start_prosody() {
 	command -v prosody > /dev/null || { skipped prosody "not installed"; return; }
 	port=$(free_port)
+	s2s=$(free_port)
 	mkdir -p "$D/prosody"
 	cat > "$D/prosody/prosody.cfg.lua" <<EOC
 data_path = "$D/prosody"
@@ -305,25 +352,29 @@ log = { { levels = { min = "info" }, to = "file",
 interfaces = { "127.0.0.1" }
 c2s_ports = { $port }
 c2s_direct_tls_ports = { }
-s2s_ports = { }
+s2s_ports = { $s2s }
+s2s_direct_tls_ports = { }
 component_ports = { }
 http_ports = { }
 https_ports = { }
-modules_enabled = { "saslauth", "tls", "ping" }
-modules_disabled = { "s2s", "posix" }
+modules_enabled = { "saslauth", "tls", "ping", "dialback" }
+modules_disabled = { "posix" }
 c2s_require_encryption = true
+s2s_require_encryption = true
+s2s_secure_auth = false
 authentication = "internal_plain"
 VirtualHost "localhost"
   ssl = { certificate = "$D/server.pem", key = "$D/server.key" }
 EOC
 	[ "$(id -u)" -eq 0 ] && chown -R nobody:nogroup "$D/prosody"
 	run_bg prosody prosody --config "$D/prosody/prosody.cfg.lua"
-	if ! wait_port "$port"; then
+	if ! wait_port "$port" || ! wait_port "$s2s"; then
 		skipped prosody "did not start: $(tail -n 1 \
 		    "$D/prosody/prosody.log" 2>/dev/null)"
 		return
 	fi
 	ok prosody XMPP_PORT "$port"
+	echo "XMPP_S2S_PORT=$s2s" >> "$D/servers.env"
 }
 
 # Exim for SMTP, delivering mail for @localhost to one mbox file.  Given
@@ -411,6 +462,91 @@ EOC
 	ok inspircd IRC_PORT "$port"
 }
 
+# INN's nnrpd, the NNTP reader server, as a standalone daemon (-D) in the
+# foreground (-f), with its own inn.conf (INNCONF) and everything under
+# DIR/inn: one group, local.test, holding one article in the spool, whose
+# overview makehistory builds.  It runs as the news user, the only one
+# that may run innbind, which binds nnrpd's port; it logs only to syslog.
+start_inn() {
+	nnrpd=$(find_bin nnrpd /usr/lib/news/bin) ||
+	    { skipped inn2 "not installed"; return; }
+	bin=$(dirname "$nnrpd")
+	port=$(free_port)
+	i=$D/inn
+	mkdir -p "$i/etc" "$i/db" "$i/run" "$i/log" "$i/tmp" \
+	    "$i/spool/articles/local/test" "$i/spool/overview"
+	cp "$D/server.pem" "$i/etc/cert.pem"
+	cp "$D/server.key" "$i/etc/key.pem"
+	cp "$D/ca.pem" "$i/etc/ca.pem"
+	cat > "$i/etc/inn.conf" <<EOC
+domain: localdomain
+pathhost: news.test
+runasuser: news
+runasgroup: news
+mta: "/bin/false %s"
+nnrpdloadlimit: 0
+ovmethod: tradindexed
+hismethod: hisv6
+pathnews: $(dirname "$bin")
+pathbin: $bin
+pathetc: $i/etc
+pathdb: $i/db
+pathrun: $i/run
+pathlog: $i/log
+pathtmp: $i/tmp
+pathspool: $i/spool
+tlscertfile: $i/etc/cert.pem
+tlskeyfile: $i/etc/key.pem
+tlscafile: $i/etc/ca.pem
+EOC
+	cat > "$i/etc/readers.conf" <<EOC
+auth "local" {
+    hosts: "127.0.0.1"
+    default: "<local>"
+}
+access "local" {
+    users: "<local>"
+    newsgroups: "*"
+    access: R
+}
+EOC
+	printf 'method tradspool {\n    newsgroups: *\n    class: 0\n}\n' \
+	    > "$i/etc/storage.conf"
+	printf 'local.test 0000000001 0000000001 y\n' > "$i/db/active"
+	printf 'local.test\tThe tlsnc test group.\n' > "$i/db/newsgroups"
+	cat > "$i/spool/articles/local/test/1" <<EOC
+Path: news.test!not-for-mail
+From: tester <tester@news.test>
+Newsgroups: local.test
+Subject: over nntp and tls
+Date: Fri, 04 Dec 2026 00:00:00 +0000
+Message-ID: <first@news.test>
+Xref: news.test local.test:1
+
+hello from the spool
+EOC
+	chmod 600 "$i/etc/key.pem"
+	as_news=$(id -un):$(id -gn)
+	if [ "$(id -u)" -eq 0 ]; then
+		as_news=news:news
+		chown -R news:news "$i"
+	fi
+	if ! run_as "$as_news" env INNCONF="$i/etc/inn.conf" \
+	    "$bin/makehistory" -O -x > "$D/makehistory.log" 2>&1; then
+		skipped inn2 "makehistory failed: $(tail -n 1 \
+		    "$D/makehistory.log")"
+		return
+	fi
+	run_bg_as "$as_news" inn2 env INNCONF="$i/etc/inn.conf" \
+	    "$nnrpd" -D -f -n -b 127.0.0.1 -p "$port"
+	if ! wait_port "$port"; then
+		skipped inn2 "nnrpd did not start as $as_news (it logs only to \
+syslog; innbind, which binds its port, runs only for the news user)"
+		return
+	fi
+	ok inn2 NNTP_PORT "$port"
+}
+
 start() {
 	D=$1
 	PKI=$2
@@ -428,6 +564,7 @@ start() {
 	start_prosody
 	start_exim
 	start_inspircd
+	start_inn
 	return 0
 }
 
