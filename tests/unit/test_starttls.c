@@ -2,9 +2,10 @@
  * Unit tests for STARTTLS (src/starttls_parse.c, src/starttls.c).
  *
  * The reply parsers get replies written after the ones real servers send
- * (Postfix, Dovecot, vsftpd, slapd, Prosody, INN, ngIRCd), then every
- * prefix of each (a split reply is not complete), malformed and oversized
- * ones, and random bytes.  The layer then runs whole dialogues against a
+ * (Postfix, Dovecot, vsftpd, slapd, Prosody, INN, ngIRCd), some recorded
+ * from the servers of tests/servers/setup.sh (INN's nnrpd, Prosody's s2s
+ * port), then every prefix of each (a split reply is not complete),
+ * malformed and oversized ones, and random bytes.  The layer then runs whole dialogues against a
  * scripted server on a socketpair: success, each refusal with its status,
  * and plaintext after the go-ahead, in the same read or later.
  */
@@ -64,6 +65,20 @@ complete(enum starttls_verdict v)
 	"IMPLEMENTATION INN 2.7.1\r\nAUTHINFO\r\nHDR\r\n" \
 	"LIST ACTIVE ACTIVE.TIMES DISTRIB.PATS HEADERS NEWSGROUPS " \
 	"OVERVIEW.FMT\r\nNEWNEWS\r\nOVER\r\nPOST\r\nREADER\r\nSTARTTLS\r\n.\r\n"
+/* Recorded from INN 2.7.1's nnrpd (Debian 12), before and after TLS. */
+#define NNTP_INN_CAPS_LIST "LIST ACTIVE ACTIVE.TIMES COUNTS DISTRIB.PATS " \
+	"DISTRIBUTIONS HEADERS MODERATORS MOTD NEWSGROUPS OVERVIEW.FMT " \
+	"SUBSCRIPTIONS\r\n"
+#define NNTP_INN_SASL "SASL SCRAM-SHA-512 SCRAM-SHA-384 SCRAM-SHA-256 " \
+	"SCRAM-SHA-224 SCRAM-SHA-1 DIGEST-MD5 CRAM-MD5 NTLM"
+#define NNTP_INN_CAPS "101 Capability list:\r\nVERSION 2\r\n" \
+	"IMPLEMENTATION INN 2.7.1\r\nAUTHINFO SASL\r\nCOMPRESS DEFLATE\r\n" \
+	"HDR\r\n" NNTP_INN_CAPS_LIST "OVER\r\nREADER\r\n" NNTP_INN_SASL \
+	"\r\nSTARTTLS\r\nXPAT\r\n.\r\n"
+#define NNTP_INN_CAPS_TLS "101 Capability list:\r\nVERSION 2\r\n" \
+	"IMPLEMENTATION INN 2.7.1\r\nAUTHINFO USER SASL\r\n" \
+	"COMPRESS DEFLATE\r\nHDR\r\n" NNTP_INN_CAPS_LIST \
+	"OVER\r\nREADER\r\n" NNTP_INN_SASL " PLAIN LOGIN\r\nXPAT\r\n.\r\n"
 #define SIEVE_CAPS "\"IMPLEMENTATION\" \"Dovecot (Debian) Pigeonhole\"\r\n" \
 	"\"SIEVE\" \"fileinto reject envelope encoded-character vacation " \
 	"subaddress comparator-i;ascii-numeric relational regex imap4flags " \
@@ -74,6 +89,13 @@ complete(enum starttls_verdict v)
 	"xmlns='jabber:client' xml:lang='en' " \
 	"xmlns:stream='http://etherx.jabber.org/streams' id='4f1c' " \
 	"version='1.0' from='example.org'>"
+/* Recorded from Prosody 0.12.3's s2s port, before and after TLS. */
+#define XMPP_S2S_HEAD "<?xml version='1.0'?><stream:stream " \
+	"version='1.0' from='localhost' to='' " \
+	"xmlns:stream='http://etherx.jabber.org/streams' " \
+	"xmlns='jabber:server' id='b83c6cad-0005-499b-9846-35068eec0c05' " \
+	"xml:lang='en' xmlns:db='jabber:server:dialback'>"
+#define XMPP_DIALBACK "<dialback xmlns='urn:xmpp:features:dialback'/>"
 #define XMPP_TLS "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'>" \
 	"<required/></starttls>"
 
@@ -270,6 +292,12 @@ static const struct pcase parse_cases[] = {
 	  0 },
 	{ "xmpp features http", stp_xmpp_features, "HTTP/1.0 400\r\n", 0,
 	  STV_MALFORMED, 0 },
+	{ "xmpp-server features prosody", stp_xmpp_features,
+	  XMPP_S2S_HEAD "<stream:features>" XMPP_DIALBACK XMPP_TLS
+	  "</stream:features>", 0, STV_OK, ALL },
+	{ "xmpp-server features prosody over tls", stp_xmpp_features,
+	  XMPP_S2S_HEAD "<stream:features>" XMPP_DIALBACK
+	  "</stream:features>", 0, STV_NOT_OFFERED, ALL },
 	{ "xmpp proceed", stp_xmpp_proceed,
 	  "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", 0, STV_OK,
 	  ALL },
@@ -292,8 +320,18 @@ static const struct pcase parse_cases[] = {
 	{ "nntp greeting goodbye", stp_nntp_greeting,
 	  "502 You have no permission to talk.  Goodbye!\r\n", 0, STV_REFUSED,
 	  ALL },
+	{ "nntp greeting inn nnrpd", stp_nntp_greeting,
+	  "201 news.test InterNetNews NNRP server INN 2.7.1 ready "
+	  "(no posting)\r\n", 0, STV_OK, ALL },
+	{ "nntp greeting inn unavailable", stp_nntp_greeting,
+	  "400 NNTP server unavailable.  Try later!\r\n", 0, STV_REFUSED,
+	  ALL },
 	{ "nntp capabilities", stp_nntp_capabilities, NNTP_CAPS, 0, STV_OK,
 	  ALL },
+	{ "nntp capabilities inn nnrpd", stp_nntp_capabilities, NNTP_INN_CAPS,
+	  0, STV_OK, ALL },
+	{ "nntp capabilities inn over tls", stp_nntp_capabilities,
+	  NNTP_INN_CAPS_TLS, 0, STV_NOT_OFFERED, ALL },
 	{ "nntp capabilities no starttls", stp_nntp_capabilities,
 	  "101 Capability list:\r\nVERSION 2\r\nREADER\r\n.\r\n", 0,
 	  STV_NOT_OFFERED, ALL },
