@@ -48,6 +48,8 @@ configure_inn2() {
 	dpkg-query -W -f='${Status}' inn2 2>/dev/null |
 	    grep -q 'install ok installed' && return 0
 	[ -f /etc/news/inn.conf ] || return 0
+	echo "setup.sh: inn2 is not configured; configuring it again," \
+	    "with a domain in /etc/news/inn.conf if it has none" >&2
 	grep -q '^domain:' /etc/news/inn.conf ||
 	    sed -i 's/^#domain:.*/domain: localdomain/' /etc/news/inn.conf
 	dpkg --configure inn2 > /dev/null
