@@ -74,7 +74,7 @@ const struct optdef option_table[] = {
 	  "With -l: a --broker that prefixes each line with <userN>",
 	  set_flag, FIELD(chat) },
 	{ NULL, 'z', NULL, GROUP_GENERAL,
-	  "Scan for listening ports; report with -v",
+	  "Scan for listening ports (--ssl: probe TLS); report with -v",
 	  set_flag, FIELD(scan) },
 	{ "scan-concurrency", 0, "N", GROUP_GENERAL,
 	  "At most N connects at once with -z (default 256)",
