@@ -313,6 +313,17 @@ probe "SNI by default" 0 --ssl-info=json --ssl-info-file \
 check "SNI by default: localhost" json_true "$T/sni.json" \
     'objs[0]["sni"] == "localhost"'
 
+# A listener that requires a client certificate refuses a TLS 1.3 client
+# only after the client's side of the handshake is over: the probe hears
+# of it while it closes, and fails all the same.
+tls_port mtls "$PKI/server.pem" "$PKI/server.key" --ssl-client-ca \
+    "$PKI/ca.pem" --ssl-require-client-cert && MTLS=$PORT
+probe "a client certificate required, and none given" 5 "$H" "${MTLS:-1}"
+check "no client certificate: the reason" has_text "$T/err" \
+    "the peer requires a client certificate (--ssl-cert)"
+probe "a client certificate given with --ssl-cert" 0 --ssl-cert \
+    "$PKI/client.pem" --ssl-key "$PKI/client.key" "$H" "${MTLS:-1}"
+
 # --- Parallel probes.
 
 # 20 TLS listeners, probed at once: 20 objects, each a completed handshake.
