@@ -63,6 +63,8 @@
 #define SCAN_HANDSHAKE_MS		10000
 /* -z --ssl: the most a probe waits for the peer's close after its own. */
 #define SCAN_CLOSE_MS			2000
+/* -z --ssl: the most reads of what a peer sends while we close. */
+#define SCAN_CLOSE_READS		64
 
 struct scan;
 
@@ -327,7 +329,8 @@ probe_close(struct probe *p)
 {
 	char buf[4096];
 	size_t n;
-	enum io io;
+	enum io io = IO_DONE;
+	int i;
 
 	if (!p->shut) {
 		io = stream_shutdown_write(p->net);
@@ -342,8 +345,14 @@ probe_close(struct probe *p)
 		}
 		p->shut = true;
 	}
-	while ((io = stream_read(p->net, buf, sizeof(buf), &n)) == IO_DONE)
+	for (i = 0; i < SCAN_CLOSE_READS && (io = stream_read(p->net, buf,
+	    sizeof(buf), &n)) == IO_DONE; i++)
 		continue;
+	/* A peer that goes on sending is not waited for. */
+	if (io == IO_DONE) {
+		probe_next(p);
+		return;
+	}
 	if ((io == IO_WANT_READ || io == IO_WANT_WRITE) && probe_want(p, io))
 		return;
 	if (io == IO_ERROR && p->net->err.status == ST_VERIFY)
