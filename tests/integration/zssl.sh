@@ -264,6 +264,16 @@ check "JSON on stderr: each summary, then its object" eval \
     json_true "$T/err.json" "len(objs) == 2 and
     all(o[\"result\"] == \"ok\" for o in objs)"'
 
+probe "text reports on stderr" 0 --ssl-info "$H" "$CLOSED,$GOOD"
+check "text reports: one per port, in port order" eval \
+    '[ "$(grep "^tlsnc:   port: " "$T/err" | tr -d -c "0-9\n" |
+    tr "\n" " ")" = "$(printf "%s\n" "$CLOSED" "$GOOD" | sort -n |
+    tr "\n" " ")" ]'
+check "text reports: the open port's handshake" has_line "$T/err" \
+    "tlsnc:   version: TLSv1.3"
+check "text reports: the closed port" has_line "$T/err" \
+    "tlsnc:   result: closed"
+
 # --- A probe closes cleanly: close_notify, and no reset.
 
 check "the tlsnc peers saw no truncation" eval \
