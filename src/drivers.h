@@ -63,6 +63,8 @@ int	report_setup(struct mode *, struct error *);
  */
 enum status session_report(const struct mode *, struct stream *net,
 	    enum status st, const char *failure, struct error *e);
+/* Write a report to m's --ssl-info output; one that cannot is dropped. */
+void	report_write(const struct mode *, const char *text);
 /* At a session's end: the report of a handshake that never completed. */
 void	session_end_report(const struct mode *, struct stream *net,
 	    enum status st, const struct error *why);

@@ -89,3 +89,26 @@ err_clear(struct error *e)
 	e->status = ST_OK;
 	e->msg[0] = '\0';
 }
+
+/* A status's place in the order of status_worse(), best first. */
+static int
+status_rank(enum status st)
+{
+	static const enum status order[] = {
+		ST_OK, ST_RUNTIME, ST_TIMEOUT, ST_TRUNCATED,
+		ST_STARTTLS_NOT_OFFERED, ST_STARTTLS_REFUSED,
+		ST_STARTTLS_BAD_REPLY, ST_HANDSHAKE, ST_VERIFY, ST_USAGE,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (order[i] == st)
+			return (int)i;
+	return (int)i;
+}
+
+enum status
+status_worse(enum status a, enum status b)
+{
+	return status_rank(b) > status_rank(a) ? b : a;
+}

@@ -74,7 +74,7 @@ const struct optdef option_table[] = {
 	  "With -l: a --broker that prefixes each line with <userN>",
 	  set_flag, FIELD(chat) },
 	{ NULL, 'z', NULL, GROUP_GENERAL,
-	  "Scan for listening ports; report with -v",
+	  "Scan for listening ports (--ssl: probe TLS); report with -v",
 	  set_flag, FIELD(scan) },
 	{ "scan-concurrency", 0, "N", GROUP_GENERAL,
 	  "At most N connects at once with -z (default 256)",
@@ -940,9 +940,13 @@ check_combinations(const struct options *o, const struct given *g,
 
 	if (given_letter(g, '4') && given_letter(g, '6'))
 		return err_set(e, ST_USAGE, "cannot use -4 and -6 together");
-	if (o->scan && o->ssl)
-		return err_set(e, ST_USAGE, "-z with --ssl is not supported "
-		    "yet");
+	/* A probe scan makes a session per port: not one to keep. */
+	if (o->scan && (o->ssl_save_chain != NULL || o->tls.sess_out != NULL ||
+	    o->tls.reconnect > 0))
+		return err_set(e, ST_USAGE, "cannot use -z and %s together: "
+		    "a scan makes a session per port", o->ssl_save_chain !=
+		    NULL ? "--ssl-save-chain" : o->tls.sess_out != NULL ?
+		    "--ssl-sess-out" : "--ssl-reconnect");
 	if (o->scan && o->src_addr != NULL)
 		return err_set(e, ST_USAGE, "cannot use -z and -s together");
 	if (o->scan && o->src_port != NULL)

@@ -468,11 +468,20 @@ emit_key(struct emit *e, X509 *x)
 		e_str(e, "key_group", group);
 }
 
+int
+report_days_left(X509 *x)
+{
+	int days = 0, secs = 0;
+
+	(void)ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x));
+	/* A part of a day gone past notAfter counts as a whole one. */
+	return days - (days <= 0 && secs < 0 ? 1 : 0);
+}
+
 static void
 emit_cert(struct emit *e, X509 *x, int depth)
 {
 	char buf[1024], label[32], fp[TLS_FP_MAX];
-	int days = 0, secs = 0;
 	int nid = X509_get_signature_nid(x);
 
 	snprintf(label, sizeof(label), "certificate %d", depth);
@@ -488,9 +497,7 @@ emit_cert(struct emit *e, X509 *x, int depth)
 	e_str(e, "not_before", buf);
 	iso_time(X509_get0_notAfter(x), buf);
 	e_str(e, "not_after", buf);
-	/* Whole days from now to notAfter; negative once expired. */
-	(void)ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x));
-	e_int(e, "days_left", days - (days <= 0 && secs < 0 ? 1 : 0));
+	e_int(e, "days_left", report_days_left(x));
 	emit_sans(e, x);
 	emit_key(e, x);
 	e_str(e, "signature_algorithm", nid != NID_undef ? OBJ_nid2ln(nid) :
@@ -760,22 +767,34 @@ ms_since(const struct timespec *t0)
 	    (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* The start of a report: its heading, and the keys every one has. */
+static void
+emit_head(struct emit *e, const char *side, const char *peer, unsigned port)
+{
+	if (!e->json)
+		jb_printf(&e->b, "%sTLS report:\n", e->prefix);
+	e_obj(e, NULL);
+	if (!e->json)
+		e->depth++;
+	e_str(e, "side", side);
+	e_str(e, "peer", peer != NULL && peer[0] != '\0' ? peer : NULL);
+	if (port != 0)
+		e_int(e, "port", port);
+}
+
 static void
 emit_session(struct emit *e, struct stream *st, SSL *ssl, struct sess *s,
-    enum status status, const char *failure)
+    unsigned port, enum status status, const char *failure)
 {
 	struct tls_info info;
 	char peer[ADDR_STR_MAX];
 
 	tls_get_info(st, &info);
 	peer_address(ssl, peer);
-	if (!e->json)
-		jb_printf(&e->b, "%sTLS report:\n", e->prefix);
-	e_obj(e, NULL);
-	if (!e->json)
-		e->depth++;
-	e_str(e, "side", SSL_is_server(ssl) ? "server" : "client");
-	e_str(e, "peer", peer[0] != '\0' ? peer : NULL);
+	emit_head(e, SSL_is_server(ssl) ? "server" : "client", peer, port);
+	/* A -z probe's port accepted the connection. */
+	if (port != 0)
+		e_bool(e, "open", true);
 	e_str(e, "result", failure == NULL ? "ok" : "failed");
 	e_int(e, "status", failure == NULL ? 0 : (long long)status);
 	e_str(e, "error", failure);
@@ -789,9 +808,28 @@ emit_session(struct emit *e, struct stream *st, SSL *ssl, struct sess *s,
 		jb_puts(&e->b, "\n");
 }
 
+/* The emitter's text as a string to free(), or NULL when out of memory. */
+static char *
+emit_result(struct emit *e)
+{
+	if (e->b.failed) {
+		jb_free(&e->b);
+		return NULL;
+	}
+	return e->b.p;
+}
+
 char *
 report_build(struct stream *st, enum report_format fmt, const char *prefix,
     enum status status, const char *failure)
+{
+	return report_build_port(st, fmt, prefix, 0, status, failure);
+}
+
+char *
+report_build_port(struct stream *st, enum report_format fmt,
+    const char *prefix, unsigned port, enum status status,
+    const char *failure)
 {
 	SSL *ssl = tls_get_ssl(st);
 	struct sess *s = sess_get(ssl);
@@ -805,12 +843,28 @@ report_build(struct stream *st, enum report_format fmt, const char *prefix,
 	memset(&e, 0, sizeof(e));
 	e.json = fmt == REPORT_JSON;
 	e.prefix = prefix != NULL ? prefix : "";
-	emit_session(&e, st, ssl, s, status, failure);
+	emit_session(&e, st, ssl, s, port, status, failure);
 	free(s->offer);
 	s->offer = NULL;
-	if (e.b.failed) {
-		jb_free(&e.b);
-		return NULL;
-	}
-	return e.b.p;
+	return emit_result(&e);
+}
+
+char *
+report_build_closed(enum report_format fmt, const char *prefix,
+    const char *peer, unsigned port, enum status status, const char *error)
+{
+	struct emit e;
+
+	memset(&e, 0, sizeof(e));
+	e.json = fmt == REPORT_JSON;
+	e.prefix = prefix != NULL ? prefix : "";
+	emit_head(&e, "client", peer, port);
+	e_bool(&e, "open", false);
+	e_str(&e, "result", "closed");
+	e_int(&e, "status", (long long)status);
+	e_str(&e, "error", error);
+	e_end_obj(&e, false);
+	if (e.json)
+		jb_puts(&e.b, "\n");
+	return emit_result(&e);
 }

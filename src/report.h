@@ -56,6 +56,24 @@ bool	report_pending(struct stream *);
 char	*report_build(struct stream *, enum report_format, const char *prefix,
 	    enum status st, const char *failure);
 /*
+ * The report of a -z probe of port, which accepted the connection: as
+ * report_build(), with the members "port" and "open" (true) after "peer".
+ */
+char	*report_build_port(struct stream *, enum report_format,
+	    const char *prefix, unsigned port, enum status st,
+	    const char *failure);
+/*
+ * The report of a -z probe of port that did not accept the connection:
+ * only "side", "peer" (the address tried), "port", "open" (false),
+ * "result" ("closed"), "status" and "error".  A string to free(), or NULL
+ * when out of memory.
+ */
+char	*report_build_closed(enum report_format, const char *prefix,
+	    const char *peer, unsigned port, enum status st,
+	    const char *error);
+/* Whole days from now until x's notAfter; negative once it has passed. */
+int	report_days_left(X509 *x);
+/*
  * Write the peer's chain, leaf first, as PEM to path (replacing it).
  * Returns 0, -1 with e filled in, or 1 when the peer sent no certificate.
  */

@@ -130,6 +130,13 @@ write_all(int fd, const char *buf, size_t len)
 	}
 }
 
+void
+report_write(const struct mode *m, const char *text)
+{
+	if (m->report_fd >= 0)
+		write_all(m->report_fd, text, strlen(text));
+}
+
 enum status
 session_report(const struct mode *m, struct stream *net, enum status st,
     const char *failure, struct error *e)

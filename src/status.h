@@ -46,4 +46,14 @@ enum status	err_ssl(struct error *, enum status, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 void		err_clear(struct error *);
 
+/*
+ * The worse of two statuses, for a result made of many (the ports of a
+ * -z --ssl scan).  From best to worst: 0 (success), 1 (runtime error),
+ * 3 (timeout), 6 (truncated), 7, 8 and 9 (STARTTLS), 4 (handshake
+ * failure), 5 (verification failure), 2 (usage: nothing could be tested
+ * as asked).  A refused certificate is the most telling finding about a
+ * service, a timeout the least.  A status not listed is worse than all.
+ */
+enum status	status_worse(enum status, enum status);
+
 #endif

@@ -112,8 +112,8 @@ usage() {
 }
 
 usage "-z with -l" "cannot use -z and -l together" -z -l "$H" 1
-usage "-z with --ssl" "-z with --ssl is not supported yet" \
-    -z --ssl "$H" 1
+usage "-z --ssl with --ssl-reconnect" "cannot use -z and --ssl-reconnect \
+together: a scan makes a session per port" -z --ssl --ssl-reconnect 1 "$H" 1
 usage "-z with -p" "cannot use -z and -p together" -z -p 5000 "$H" 1
 usage "-z with -s" "cannot use -z and -s together" -z -s "$H" "$H" 1
 usage "--scan-concurrency without -z" "--scan-concurrency needs -z" \

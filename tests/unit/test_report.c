@@ -639,6 +639,84 @@ test_report_failed_handshake(void **state)
 	free(r);
 }
 
+/* A -z probe's report: "port" and "open" after "peer", the rest as ever. */
+static void
+test_report_port(void **state)
+{
+	char *r;
+
+	(void)state;
+	make_ctxs(fx->ca.cert, false);
+	make_pair();
+	handshake(IO_DONE);
+	r = report_build_port(fx->cli, REPORT_JSON, NULL, 8443, ST_OK, NULL);
+	assert_non_null(r);
+	assert_has(r, "{\"side\":\"client\",\"peer\":");
+	assert_has(r, ",\"port\":8443,\"open\":true,\"result\":\"ok\","
+	    "\"status\":0,\"error\":null,\"handshake_ms\":");
+	assert_has(r, "\"days_left\":10,");
+	assert_ptr_equal(strchr(r, '\n'), r + strlen(r) - 1);
+	free(r);
+	r = report_build_port(fx->cli, REPORT_TEXT, "P: ", 8443, ST_OK, NULL);
+	assert_non_null(r);
+	assert_has(r, "P:   port: 8443\nP:   open: yes\nP:   result: ok\n");
+	free(r);
+}
+
+/* A port that did not accept: only what is known, in both forms. */
+static void
+test_report_closed(void **state)
+{
+	char *r;
+
+	(void)state;
+	r = report_build_closed(REPORT_JSON, "tlsnc: ", "127.0.0.1:9", 9,
+	    ST_RUNTIME, "Connection refused");
+	assert_non_null(r);
+	assert_string_equal(r, "{\"side\":\"client\",\"peer\":"
+	    "\"127.0.0.1:9\",\"port\":9,\"open\":false,\"result\":"
+	    "\"closed\",\"status\":1,\"error\":\"Connection refused\"}\n");
+	free(r);
+	r = report_build_closed(REPORT_TEXT, "P: ", "[::1]:9", 9, ST_TIMEOUT,
+	    "Connection timed out");
+	assert_non_null(r);
+	assert_string_equal(r, "P: TLS report:\nP:   side: client\n"
+	    "P:   peer: [::1]:9\nP:   port: 9\nP:   open: no\n"
+	    "P:   result: closed\nP:   status: 3\n"
+	    "P:   error: Connection timed out\n");
+	free(r);
+}
+
+/* Days left: rounded down, so a certificate a second past is at -1. */
+static void
+test_days_left(void **state)
+{
+	static const struct {
+		long	 secs;		/* notAfter, from now */
+		int	 want;
+	} cases[] = {
+		{ 10 * 86400 + 3600, 10 },
+		{ 86400 - 60, 0 },
+		{ 60, 0 },
+		{ -60, -1 },
+		{ -86400 + 60, -1 },
+		{ -2 * 86400 - 60, -3 },
+	};
+	X509 *x = X509_new();
+	size_t i;
+
+	(void)state;
+	assert_non_null(x);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x),
+		    cases[i].secs));
+		if (report_days_left(x) != cases[i].want)
+			fail_msg("notAfter in %ld s: %d days left, not %d",
+			    cases[i].secs, report_days_left(x), cases[i].want);
+	}
+	X509_free(x);
+}
+
 /* Sessions that were not asked for a report cost nothing and get none. */
 static void
 test_no_report_without_begin(void **state)
@@ -822,6 +900,9 @@ main(void)
 		T(test_report_text),
 		T(test_report_failed_handshake),
 		T(test_no_report_without_begin),
+		T(test_report_port),
+		cmocka_unit_test(test_report_closed),
+		cmocka_unit_test(test_days_left),
 		T(test_save_chain),
 		T(test_keylog_tls13),
 		T(test_keylog_tls12),
