@@ -44,6 +44,8 @@
  */
 #define TLS_READ_BUFFER_BUSY	(256 * 1024)
 #define TLS_READ_BUFFER_IDLE	(17 * 1024)
+/* TLS 1.3 session tickets a server sends after each full handshake. */
+#define TLS_SERVER_TICKETS	1
 #define TLS_FULL_RECORD		16384
 #define TLS_SMALL_RECORD	4096
 
@@ -183,7 +185,7 @@ tls_make_ephemeral(const char *name, EVP_PKEY **pkeyp, X509 **certp,
     struct error *e)
 {
 	EVP_PKEY *pkey = NULL;
-	X509 *x = NULL;
+	X509 *x = NULL, *y;
 	X509_NAME *subj;
 	BIGNUM *bn = NULL;
 	char san[600];
@@ -221,11 +223,17 @@ tls_make_ephemeral(const char *name, EVP_PKEY **pkeyp, X509 **certp,
 	    add_ext(x, NID_subject_alt_name, san) == -1 ||
 	    add_ext(x, NID_subject_key_identifier, "hash") == -1)
 		goto fail;
-	if (X509_sign(x, pkey, EVP_sha256()) == 0)
+	/*
+	 * A certificate built in memory keeps no DER of itself, and every
+	 * handshake would encode it again (twice) for its Certificate
+	 * message; a copy decoded from DER keeps its encoding.
+	 */
+	if (X509_sign(x, pkey, EVP_sha256()) == 0 || (y = X509_dup(x)) == NULL)
 		goto fail;
 	BN_free(bn);
+	X509_free(x);
 	*pkeyp = pkey;
-	*certp = x;
+	*certp = y;
 	return 0;
 fail:
 	BN_free(bn);
@@ -1281,6 +1289,13 @@ server_setup(SSL_CTX *ctx, const struct tls_opts *o, size_t n, char *own_fp,
 	 */
 	if (rc == 0 && SSL_CTX_set_session_id_context(ctx,
 	    (const unsigned char *)"tlsnc", 5) != 1)
+		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
+	/*
+	 * One TLS 1.3 ticket per handshake, not OpenSSL's two: each costs a
+	 * key derivation, an encoding and an encryption of the session, and
+	 * a client that resumes gets a fresh one every time.
+	 */
+	if (rc == 0 && SSL_CTX_set_num_tickets(ctx, TLS_SERVER_TICKETS) != 1)
 		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
 	return rc;
 }
