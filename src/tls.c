@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -1349,6 +1350,49 @@ keep_session(SSL *ssl, SSL_SESSION *sess)
 	return 1;	/* the reference is kept */
 }
 
+/* Whether dir holds a CA under a hashed name ("5ad8a5d6.0"), as c_rehash
+ * and update-ca-certificates make them. */
+static bool
+has_hashed_names(const char *dir)
+{
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return false;
+	while (!found && (de = readdir(d)) != NULL)
+		found = strlen(de->d_name) == 10 && de->d_name[8] == '.' &&
+		    strspn(de->d_name, "0123456789abcdef") == 8 &&
+		    isdigit((unsigned char)de->d_name[9]);
+	closedir(d);
+	return found;
+}
+
+/*
+ * The system trust store.  OpenSSL's default file, one bundle of every CA,
+ * is parsed whole at start-up, which costs a client some 20 ms here before
+ * it connects; its default directory is read by hashed name, only for the
+ * CAs a chain needs.  Where that directory has hashed names (Debian's
+ * update-ca-certificates makes them from the same CAs as the bundle) and
+ * SSL_CERT_FILE names no file of its own, the directory alone is used.
+ */
+static int
+load_default_trust(SSL_CTX *ctx, struct error *e)
+{
+	const char *dir = getenv(X509_get_default_cert_dir_env());
+
+	if (dir == NULL)
+		dir = X509_get_default_cert_dir();
+	if (getenv(X509_get_default_cert_file_env()) == NULL &&
+	    strchr(dir, ':') == NULL && has_hashed_names(dir) &&
+	    SSL_CTX_set_default_verify_dir(ctx) == 1)
+		return 0;
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
+	return 0;
+}
+
 /* A client verifies the server, and may present --ssl-cert. */
 static int
 client_setup(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
@@ -1370,8 +1414,8 @@ client_setup(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
 		if (load_trust_file(ctx, "--ssl-trustfile", o->trust_file,
 		    e) == -1)
 			return -1;
-	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
+	} else if (!o->have_pin && load_default_trust(ctx, e) == -1) {
+		return -1;	/* (a pin stands in for the system's CAs) */
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
 	/*
