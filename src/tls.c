@@ -1350,8 +1350,10 @@ keep_session(SSL *ssl, SSL_SESSION *sess)
 	return 1;	/* the reference is kept */
 }
 
-/* Whether dir holds a CA under a hashed name ("5ad8a5d6.0"), as c_rehash
- * and update-ca-certificates make them. */
+/*
+ * Whether dir holds a CA under a hashed name ("5ad8a5d6.0"), as c_rehash
+ * and update-ca-certificates make them.
+ */
 static bool
 has_hashed_names(const char *dir)
 {
