@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -44,6 +45,8 @@
  */
 #define TLS_READ_BUFFER_BUSY	(256 * 1024)
 #define TLS_READ_BUFFER_IDLE	(17 * 1024)
+/* TLS 1.3 session tickets a server sends after each full handshake. */
+#define TLS_SERVER_TICKETS	1
 #define TLS_FULL_RECORD		16384
 #define TLS_SMALL_RECORD	4096
 
@@ -183,7 +186,7 @@ tls_make_ephemeral(const char *name, EVP_PKEY **pkeyp, X509 **certp,
     struct error *e)
 {
 	EVP_PKEY *pkey = NULL;
-	X509 *x = NULL;
+	X509 *x = NULL, *y;
 	X509_NAME *subj;
 	BIGNUM *bn = NULL;
 	char san[600];
@@ -221,11 +224,17 @@ tls_make_ephemeral(const char *name, EVP_PKEY **pkeyp, X509 **certp,
 	    add_ext(x, NID_subject_alt_name, san) == -1 ||
 	    add_ext(x, NID_subject_key_identifier, "hash") == -1)
 		goto fail;
-	if (X509_sign(x, pkey, EVP_sha256()) == 0)
+	/*
+	 * A certificate built in memory keeps no DER of itself, and every
+	 * handshake would encode it again (twice) for its Certificate
+	 * message; a copy decoded from DER keeps its encoding.
+	 */
+	if (X509_sign(x, pkey, EVP_sha256()) == 0 || (y = X509_dup(x)) == NULL)
 		goto fail;
 	BN_free(bn);
+	X509_free(x);
 	*pkeyp = pkey;
-	*certp = x;
+	*certp = y;
 	return 0;
 fail:
 	BN_free(bn);
@@ -1282,6 +1291,13 @@ server_setup(SSL_CTX *ctx, const struct tls_opts *o, size_t n, char *own_fp,
 	if (rc == 0 && SSL_CTX_set_session_id_context(ctx,
 	    (const unsigned char *)"tlsnc", 5) != 1)
 		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
+	/*
+	 * One TLS 1.3 ticket per handshake, not OpenSSL's two: each costs a
+	 * key derivation, an encoding and an encryption of the session, and
+	 * a client that resumes gets a fresh one every time.
+	 */
+	if (rc == 0 && SSL_CTX_set_num_tickets(ctx, TLS_SERVER_TICKETS) != 1)
+		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
 	return rc;
 }
 
@@ -1334,6 +1350,51 @@ keep_session(SSL *ssl, SSL_SESSION *sess)
 	return 1;	/* the reference is kept */
 }
 
+/*
+ * Whether dir holds a CA under a hashed name ("5ad8a5d6.0"), as c_rehash
+ * and update-ca-certificates make them.
+ */
+static bool
+has_hashed_names(const char *dir)
+{
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return false;
+	while (!found && (de = readdir(d)) != NULL)
+		found = strlen(de->d_name) == 10 && de->d_name[8] == '.' &&
+		    strspn(de->d_name, "0123456789abcdef") == 8 &&
+		    isdigit((unsigned char)de->d_name[9]);
+	closedir(d);
+	return found;
+}
+
+/*
+ * The system trust store.  OpenSSL's default file, one bundle of every CA,
+ * is parsed whole at start-up, which costs a client some 20 ms here before
+ * it connects; its default directory is read by hashed name, only for the
+ * CAs a chain needs.  Where that directory has hashed names (Debian's
+ * update-ca-certificates makes them from the same CAs as the bundle) and
+ * SSL_CERT_FILE names no file of its own, the directory alone is used.
+ */
+static int
+load_default_trust(SSL_CTX *ctx, struct error *e)
+{
+	const char *dir = getenv(X509_get_default_cert_dir_env());
+
+	if (dir == NULL)
+		dir = X509_get_default_cert_dir();
+	if (getenv(X509_get_default_cert_file_env()) == NULL &&
+	    strchr(dir, ':') == NULL && has_hashed_names(dir) &&
+	    SSL_CTX_set_default_verify_dir(ctx) == 1)
+		return 0;
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
+	return 0;
+}
+
 /* A client verifies the server, and may present --ssl-cert. */
 static int
 client_setup(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
@@ -1355,8 +1416,8 @@ client_setup(SSL_CTX *ctx, const struct tls_opts *o, struct error *e)
 		if (load_trust_file(ctx, "--ssl-trustfile", o->trust_file,
 		    e) == -1)
 			return -1;
-	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-		return err_ssl(e, ST_RUNTIME, "TLS set-up failed"), -1;
+	} else if (!o->have_pin && load_default_trust(ctx, e) == -1) {
+		return -1;	/* (a pin stands in for the system's CAs) */
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
 	/*
