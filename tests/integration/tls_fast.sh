@@ -11,6 +11,7 @@
 # open; s_client and gnutls-cli end at tlsnc's close_notify, so a tlsnc
 # listener's stdin is held open until their data has all arrived.
 
+# shellcheck source=tests/integration/lib.sh
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 
 if ! pki; then
