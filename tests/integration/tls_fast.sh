@@ -31,12 +31,12 @@ data_file() {
 TRUST="--ssl-trustfile $PKI/ca.pem"
 SERVER_CERT="--ssl-cert $PKI/server.pem --ssl-key $PKI/server.key"
 
-# self_pair TAG BYTES DIR [ENV=VALUE]: tlsnc to tlsnc; DIR "up" sends
-# BYTES from the client to the listener, "down" from the listener to the
-# client (whose stdin is /dev/null, so it half-closes at once).  ok when
-# both exit 0 and the receiver's output is the data.
+# self_pair TAG BYTES DIR [ENV=VALUE [CLIENT ARGS]]: tlsnc to tlsnc; DIR
+# "up" sends BYTES from the client to the listener, "down" from the
+# listener to the client (whose stdin is /dev/null, so it half-closes at
+# once).  ok when both exit 0 and the receiver's output is the data.
 self_pair() {
-	_d=$T/$1 _n=$2 _dir=$3 _env=${4:-TLSNC_FAST_TEST=1}
+	_d=$T/$1 _n=$2 _dir=$3 _env=${4:-TLSNC_FAST_TEST=1} _cargs=${5:-}
 	data_file "$_d.data" "$_n"
 	if [ "$_dir" = up ]; then
 		_lin=/dev/null _cin=$_d.data _got=$_d.lout
@@ -55,8 +55,8 @@ self_pair() {
 	LPORT=$(sed -n 's/^tlsnc: Listening on .*:\([0-9][0-9]*\)$/\1/p' \
 	    "$_d.lerr" | head -n 1)
 	# shellcheck disable=SC2086
-	env "$_env" timeout -k 5 60 "$TLSNC" -v --ssl $TRUST localhost \
-	    "$LPORT" < "$_cin" > "$_d.cout" 2> "$_d.cerr"
+	env "$_env" timeout -k 5 60 "$TLSNC" -v --ssl $TRUST $_cargs \
+	    localhost "$LPORT" < "$_cin" > "$_d.cout" 2> "$_d.cerr"
 	CST=$?
 	listener_status
 	if [ "$CST" = 0 ] && [ "$LST" = 0 ] && same_data "$_d.data" "$_got"
@@ -91,6 +91,15 @@ for dir in up down; do
 	check "ktls-force-$dir: the listener's -v says so too" \
 	    grep -qxE "tlsnc: $KTLS_WANT" "$T/ktls-force-$dir.lerr"
 done
+# TLS 1.2 takes another path through OpenSSL's kernel TLS set-up, and
+# ChaCha20-Poly1305 is a cipher older kernels lack.
+self_pair ktls-force-tls12 "$BIG" up TLSNC_KTLS=force \
+    "--ssl-max-version tls1.2 --ssl-ciphers ECDHE+CHACHA20"
+check "ktls-force-tls12: TLS 1.2 with ChaCha20-Poly1305" grep -qE \
+    "^tlsnc: TLS TLSv1\.2, cipher ECDHE-[A-Z]+-CHACHA20-POLY1305," \
+    "$T/ktls-force-tls12.cerr"
+check "ktls-force-tls12: -v says whether it is in use" \
+    grep -qxE "tlsnc: $KTLS_WANT" "$T/ktls-force-tls12.cerr"
 self_pair ktls-off "$BIG" up TLSNC_KTLS=off
 check "ktls-off: no kernel TLS line" not_has_text "$T/ktls-off.cerr" \
     "kernel TLS"
