@@ -1900,10 +1900,10 @@ tls_handshake(struct stream *s)
 
 	errno = 0;
 	ret = SSL_do_handshake(t->ssl);
-	if (ret == 1)
+	if (ret == 1) {
 		ktls_settle(t);
-	if (ret == 1)
 		return check_resumed(s) == IO_DONE ? check_alpn(s) : IO_ERROR;
+	}
 	r = tls_result(s, ret, "TLS handshake");
 	if (r == IO_EOF)
 		return stream_fail(s, ST_HANDSHAKE, 0, "TLS handshake: the "
