@@ -638,6 +638,8 @@ emit_negotiated(struct emit *e, SSL *ssl, const struct sess *s,
 	e_bool(e, "resumed", up && SSL_session_reused(ssl));
 	/* No OCSP response is asked for or stapled yet. */
 	e_str(e, "ocsp", "none");
+	e_str(e, "kernel_tls", up && tls_ktls_state(ssl) != NULL ?
+	    tls_ktls_state(ssl) : "off");
 }
 
 /*

@@ -51,6 +51,7 @@ session_established(struct stream *s, void *arg, struct error *e)
 {
 	const struct mode *m = arg;
 	struct tls_info info;
+	const char *ktls;
 	void *tls;
 
 	/* Only a TLS layer has a summary; a program's start has none. */
@@ -67,6 +68,8 @@ session_established(struct stream *s, void *arg, struct error *e)
 	say("SNI %s: %s", m->o->listen ? "received" : "sent",
 	    info.sni[0] != '\0' ? info.sni : "none");
 	say("TLS session: %s", info.resumed ? "resumed" : "new");
+	if ((ktls = tls_ktls_state(tls_get_ssl(s))) != NULL)
+		say("kernel TLS: %s", ktls);
 	if (info.ocsp[0] != '\0')
 		say("OCSP status: %s", info.ocsp);
 	if (m->o->tls.alpn != NULL || info.alpn[0] != '\0')

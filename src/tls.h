@@ -134,6 +134,12 @@ enum status	 tls_save_session(const struct stream *, const char *path,
 bool		 tls_verify_failed(const struct stream *);
 /* The OpenSSL session of a TLS stream (for the report), or NULL. */
 SSL		*tls_get_ssl(const struct stream *);
+/*
+ * Whether the kernel seals and opens the records of an established
+ * session: "send and receive", "send", "receive" or "not in use"; NULL
+ * when kernel TLS was not asked for (see tls.c).
+ */
+const char	*tls_ktls_state(const SSL *);
 /* The peer's certificate as the verification saw it, even if refused. */
 X509		*tls_peer_leaf(const SSL *);
 
