@@ -387,6 +387,15 @@ zc_refusal(const struct flow *f)
 	return NULL;
 }
 
+static void
+grow_pipe(int fd, size_t size)
+{
+	int now = fcntl(fd, F_GETPIPE_SZ);
+
+	if (now != -1 && (size_t)now < size)
+		(void)fcntl(fd, F_SETPIPE_SZ, (int)size);
+}
+
 /*
  * Choose the path, once the first bytes have been read into the buffer.  A
  * source whose bytes can be counted where they are (the bare fd layer) is
@@ -410,6 +419,13 @@ zc_decide(struct flow *f)
 	}
 	if (countable && (f->zc_src_kind == K_PIPE ||
 	    f->zc_dst_kind == K_PIPE)) {
+		/*
+		 * A pipe's default 64 KiB means a wake-up on each side for
+		 * every 64 KiB: let it hold a buffer's worth.  Only a pipe
+		 * smaller than that grows, and a failure changes nothing.
+		 */
+		grow_pipe(f->zc_src_kind == K_PIPE ? f->zc_src : f->zc_dst,
+		    f->max);
 		f->zc = FLOW_ZC_SPLICE;
 	} else if (countable && f->zc_src_kind == K_FILE &&
 	    f->zc_dst_kind == K_SOCKET) {
