@@ -1447,6 +1447,35 @@ zc_counts_then_waits(void **state)
 	assert_false(fx->f.src_eof);
 }
 
+/*
+ * The raw descriptors are asked of the top layer only: a layer over an fd
+ * stream that does not answer for itself hides them (the bytes would go
+ * around it), though a passed-down query would find them.
+ */
+static void
+raw_fd_top_only(void **state)
+{
+	struct fake ctx = { .nonblocking = true };
+	struct stream *s, *layer;
+	int sv[2], fd = -1;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	s = stream_fd_new(sv[1], sv[1], STREAM_OWN_FDS);
+	assert_non_null(s);
+	assert_int_equal(stream_raw_fd(s, IO_WANT_READ), sv[1]);
+	assert_int_equal(stream_raw_fd(s, IO_WANT_WRITE), sv[1]);
+	layer = stream_layer_new(&fake_ops, &ctx, s);
+	assert_non_null(layer);
+	assert_int_equal(stream_query(layer, STREAM_Q_RAW_RFD, &fd), 0);
+	assert_int_equal(fd, sv[1]);
+	assert_int_equal(stream_raw_fd(layer, IO_WANT_READ), -1);
+	assert_int_equal(stream_raw_fd(layer, IO_WANT_WRITE), -1);
+	stream_close(layer);
+	close(sv[0]);
+}
+
 int
 main(void)
 {
@@ -1463,6 +1492,7 @@ main(void)
 		CASE(inject_follows_buffer),
 		CASE(taps_telnet_and_discard),
 		CASE(zc_counts_then_waits),
+		cmocka_unit_test(raw_fd_top_only),
 	};
 	struct CMUnitTest tests[NELEM(fixed) + NELEM(max_cases) +
 	    NELEM(eof_cases) + NELEM(read_cases) + NELEM(write_cases) +
