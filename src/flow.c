@@ -1,11 +1,33 @@
-/* One direction of bytes, with a buffer that follows the load. */
+/*
+ * One direction of bytes, with a buffer that follows the load, or with no
+ * buffer at all when the kernel can move the bytes (zero-copy).
+ */
 #include "config.h"
 
+#include <sys/ioctl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "flow.h"
 #include "net.h"
+
+static int	zc_abandon(struct flow *, const char *call, int err);
+
+/* The flow moves its bytes in the kernel. */
+static bool
+zc_on(const struct flow *f)
+{
+	return f->zc == FLOW_ZC_SPLICE || f->zc == FLOW_ZC_SENDFILE ||
+	    f->zc == FLOW_ZC_PIPE;
+}
 
 void
 flow_init(struct flow *f, struct stream *src, struct stream *dst, size_t max)
@@ -20,14 +42,36 @@ flow_init(struct flow *f, struct stream *src, struct stream *dst, size_t max)
 	f->src_records = src != NULL && stream_keeps_datagrams(src);
 	f->record = f->src_records ||
 	    (dst != NULL && stream_keeps_datagrams(dst));
+	f->zc_src = f->zc_dst = -1;
+	f->zc_pipe[0] = f->zc_pipe[1] = -1;
+}
+
+static void
+buffer_free(struct flow *f)
+{
+	free(f->buf);
+	f->buf = NULL;
+	f->cap = f->head = f->len = 0;
+}
+
+static void
+zc_pipe_close(struct flow *f)
+{
+	if (f->zc != FLOW_ZC_PIPE)
+		return;
+	close(f->zc_pipe[0]);
+	close(f->zc_pipe[1]);
+	f->zc_pipe[0] = f->zc_pipe[1] = -1;
 }
 
 void
 flow_release(struct flow *f)
 {
-	free(f->buf);
-	f->buf = NULL;
-	f->cap = f->head = f->len = 0;
+	buffer_free(f);
+	zc_pipe_close(f);
+	if (f->zc != FLOW_ZC_UNDECIDED)
+		f->zc = FLOW_ZC_OFF;
+	f->zc_held = f->zc_full = false;
 }
 
 /*
@@ -72,7 +116,7 @@ static void
 release_if_idle(struct flow *f)
 {
 	if (f->len == 0 && (f->src_eof || (f->drained && !f->hot)))
-		flow_release(f);
+		buffer_free(f);
 }
 
 /*
@@ -108,8 +152,8 @@ read_once(struct flow *f, size_t room, size_t *n, size_t *asked)
 	return io;
 }
 
-enum io
-flow_read(struct flow *f, size_t *got)
+static enum io
+read_buffered(struct flow *f, size_t *got)
 {
 	size_t n, room, asked, before = f->len, total = 0;
 	bool filled = false;
@@ -171,6 +215,8 @@ flow_inject(struct flow *f, const void *p, size_t n)
 
 	if (f->done)
 		return false;
+	if (f->zc_held && zc_abandon(f, NULL, 0) == -1)
+		return false;
 	if (f->buf != NULL && f->head > 0 && f->head + f->len + n > f->cap) {
 		memmove(f->buf, f->buf + f->head, f->len);
 		f->head = 0;
@@ -189,8 +235,8 @@ flow_inject(struct flow *f, const void *p, size_t n)
 	return true;
 }
 
-enum io
-flow_write(struct flow *f)
+static enum io
+write_buffered(struct flow *f)
 {
 	size_t n;
 	enum io io = IO_DONE;
@@ -215,6 +261,11 @@ flow_write(struct flow *f)
 	if (f->len == 0) {
 		f->head = 0;
 		release_if_idle(f);
+		/* Zero-copy goes on once the buffer is empty. */
+		if (zc_on(f)) {
+			buffer_free(f);
+			f->zc_full = false;
+		}
 	}
 	return io;
 }
@@ -232,4 +283,421 @@ flow_shutdown(struct flow *f)
 	f->done = true;
 	f->shut_sent = true;
 	return io;
+}
+
+/* --- Zero-copy (see flow.h). */
+
+/* What a descriptor is, as far as zero-copy cares. */
+enum kind { K_OTHER, K_SOCKET, K_PIPE, K_FILE, K_DEVICE, K_TERMINAL };
+
+static const char *const kind_names[] = {
+	"descriptor", "socket", "pipe", "file", "device", "terminal",
+};
+
+static const char *const path_names[] = {
+	[FLOW_ZC_SPLICE] = "zero-copy: splice",
+	[FLOW_ZC_SENDFILE] = "zero-copy: sendfile",
+	[FLOW_ZC_PIPE] = "zero-copy: splice through a pipe",
+};
+
+#define SPLICE_FLAGS	(SPLICE_F_NONBLOCK | SPLICE_F_MOVE)
+
+static void (*path_log)(const char *, ...);
+
+void
+flow_set_log(void (*log)(const char *, ...))
+{
+	path_log = log;
+}
+
+static enum kind
+fd_kind(int fd)
+{
+	struct stat st;
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	if (fd < 0 || fstat(fd, &st) == -1)
+		return K_OTHER;
+	if (S_ISSOCK(st.st_mode))
+		return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+		    type == SOCK_STREAM ? K_SOCKET : K_OTHER;
+	if (S_ISFIFO(st.st_mode))
+		return K_PIPE;
+	if (S_ISREG(st.st_mode))
+		return K_FILE;
+	if (S_ISCHR(st.st_mode))
+		return isatty(fd) ? K_TERMINAL : K_DEVICE;
+	return K_OTHER;
+}
+
+/*
+ * Say which path the flow takes, with its ends ("pipe -> socket"; a layer
+ * by its name) and why, when there is a why.
+ */
+static void
+log_path(const struct flow *f, const char *path, const char *why)
+{
+	const char *from = f->zc_src >= 0 ? kind_names[f->zc_src_kind] :
+	    f->src->ops->name;
+	const char *to = f->zc_dst >= 0 ? kind_names[f->zc_dst_kind] :
+	    f->dst->ops->name;
+
+	if (path_log == NULL)
+		return;
+	if (why != NULL)
+		path_log("%s (%s -> %s): %s", path, from, to, why);
+	else
+		path_log("%s (%s -> %s)", path, from, to);
+}
+
+static bool
+is_blocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl == -1 || !(fl & O_NONBLOCK);
+}
+
+/* Why the flow must read and write, or NULL when it need not. */
+static const char *
+zc_refusal(const struct flow *f)
+{
+	const char *env = getenv("TLSNC_NO_SPLICE");
+	enum kind sk = f->zc_src_kind, dk = f->zc_dst_kind;
+
+	if (env != NULL && *env != '\0' && strcmp(env, "0") != 0)
+		return "TLSNC_NO_SPLICE is set";
+	if (f->tap != NULL)
+		return "a data option sees the bytes";
+	if (f->record)
+		return "datagrams";
+	if (f->zc_src < 0 || f->zc_dst < 0)
+		return "a layer sees the bytes";
+	if (sk == K_TERMINAL || dk == K_TERMINAL)
+		return "a terminal";
+	if (sk != K_SOCKET && sk != K_PIPE && sk != K_FILE)
+		return "the source is no socket, pipe or file";
+	if (dk == K_OTHER)
+		return "the sink is no socket, pipe, file or device";
+	/* A shared socket left blocking could stop the whole loop. */
+	if ((sk == K_SOCKET && is_blocking(f->zc_src)) ||
+	    (dk == K_SOCKET && is_blocking(f->zc_dst)))
+		return "a blocking socket";
+	return NULL;
+}
+
+static void
+grow_pipe(int fd, size_t size)
+{
+	int now = fcntl(fd, F_GETPIPE_SZ);
+
+	if (now != -1 && (size_t)now < size)
+		(void)fcntl(fd, F_SETPIPE_SZ, (int)size);
+}
+
+/*
+ * Choose the path, once the first bytes have been read into the buffer.  A
+ * source whose bytes can be counted where they are (the bare fd layer) is
+ * moved straight to the sink when splice or sendfile allows it; any other
+ * goes through a pipe of the flow's own.
+ */
+static void
+zc_decide(struct flow *f)
+{
+	bool countable = stream_fd_state(f->src) != NULL;
+	const char *why;
+
+	f->zc = FLOW_ZC_OFF;
+	f->zc_src = stream_raw_fd(f->src, IO_WANT_READ);
+	f->zc_dst = stream_raw_fd(f->dst, IO_WANT_WRITE);
+	f->zc_src_kind = (unsigned char)fd_kind(f->zc_src);
+	f->zc_dst_kind = (unsigned char)fd_kind(f->zc_dst);
+	if ((why = zc_refusal(f)) != NULL) {
+		log_path(f, "read/write", why);
+		return;
+	}
+	if (countable && (f->zc_src_kind == K_PIPE ||
+	    f->zc_dst_kind == K_PIPE)) {
+		/*
+		 * A pipe's default 64 KiB means a wake-up on each side for
+		 * every 64 KiB: let it hold a buffer's worth.  Only a pipe
+		 * smaller than that grows, and a failure changes nothing.
+		 */
+		grow_pipe(f->zc_src_kind == K_PIPE ? f->zc_src : f->zc_dst,
+		    f->max);
+		f->zc = FLOW_ZC_SPLICE;
+	} else if (countable && f->zc_src_kind == K_FILE &&
+	    f->zc_dst_kind == K_SOCKET) {
+		f->zc = FLOW_ZC_SENDFILE;
+	} else if (pipe2(f->zc_pipe, O_NONBLOCK | O_CLOEXEC) == 0) {
+		/* Room for a whole buffer; the default size works too. */
+		(void)fcntl(f->zc_pipe[1], F_SETPIPE_SZ, (int)f->max);
+		f->zc = FLOW_ZC_PIPE;
+	} else {
+		log_path(f, "read/write", strerror(errno));
+		return;
+	}
+	/* The buffer's bytes go out first; then it is not needed. */
+	if (f->len > 0)
+		f->zc_full = true;
+	else
+		buffer_free(f);
+	log_path(f, path_names[f->zc], NULL);
+}
+
+/* The bytes in the pipe, into the buffer.  Returns 0, or -1. */
+static int
+pipe_to_buffer(struct flow *f)
+{
+	size_t cap = f->len > f->max ? f->len : f->max, have = 0;
+	char *buf;
+	ssize_t n;
+
+	if ((buf = malloc(cap)) == NULL)
+		return -1;
+	while (have < f->len) {
+		n = read(f->zc_pipe[0], buf + have, f->len - have);
+		if (n > 0)
+			have += (size_t)n;
+		else if (n == -1 && errno == EINTR)
+			continue;
+		else {
+			free(buf);
+			return -1;
+		}
+	}
+	free(f->buf);
+	f->buf = buf;
+	f->cap = cap;
+	f->head = 0;
+	return 0;
+}
+
+/*
+ * Leave zero-copy for the rest of the flow, after call failed with err (or
+ * because a tap adds bytes, when call is NULL).  Bytes in the pipe move
+ * into the buffer; bytes only counted at the source are uncounted, and
+ * read(2) finds them there.  Returns 0, or -1 when memory is short: the
+ * flow is then left as it was.
+ */
+static int
+zc_abandon(struct flow *f, const char *call, int err)
+{
+	char why[128];
+
+	if (f->zc_held && f->zc == FLOW_ZC_PIPE && pipe_to_buffer(f) == -1)
+		return -1;
+	if (f->zc_held && f->zc != FLOW_ZC_PIPE) {
+		f->taken -= f->len;
+		f->len = 0;
+	}
+	zc_pipe_close(f);
+	f->zc = FLOW_ZC_OFF;
+	f->zc_held = f->zc_full = false;
+	if (call != NULL)
+		snprintf(why, sizeof(why), "%s failed: %s", call,
+		    err != 0 ? strerror(err) : "it moved nothing");
+	else
+		snprintf(why, sizeof(why), "bytes were added");
+	log_path(f, "read/write from here", why);
+	return 0;
+}
+
+/*
+ * How many bytes the source holds now, as a read would return them:
+ * FIONREAD on a socket or pipe, what is left of a file.  -1 on failure.
+ */
+static int
+source_avail(const struct flow *f, size_t *avail)
+{
+	struct stat st;
+	off_t pos;
+	int n;
+
+	if (f->zc_src_kind == K_FILE) {
+		if (fstat(f->zc_src, &st) == -1 ||
+		    (pos = lseek(f->zc_src, 0, SEEK_CUR)) == -1)
+			return -1;
+		*avail = st.st_size > pos ? (size_t)(st.st_size - pos) : 0;
+		return 0;
+	}
+	if (ioctl(f->zc_src, FIONREAD, &n) == -1)
+		return -1;
+	*avail = n > 0 ? (size_t)n : 0;
+	return 0;
+}
+
+/*
+ * FLOW_ZC_SPLICE and _SENDFILE: count what the source holds, up to max,
+ * as buffered.  Nothing more is taken until a write has moved it all.  An
+ * empty source is read the old way, which tells EOF from "not yet".
+ */
+static enum io
+count_source(struct flow *f, size_t *got)
+{
+	size_t avail;
+
+	*got = 0;
+	if (source_avail(f, &avail) == -1) {
+		if (zc_abandon(f, "FIONREAD", errno) == -1)
+			return stream_fail(f->src, ST_RUNTIME, ENOMEM,
+			    "out of memory");
+		return read_buffered(f, got);
+	}
+	if (avail == 0 && f->len == 0)
+		return read_buffered(f, got);
+	if (avail > f->max)
+		avail = f->max;
+	if (avail > f->len) {
+		*got = avail - f->len;
+		f->taken += *got;
+		f->len = avail;
+		f->zc_held = true;
+	}
+	f->zc_full = true;
+	f->rwant = IO_WANT_READ;
+	return IO_DONE;
+}
+
+/*
+ * FLOW_ZC_PIPE: splice from the source into the pipe.  "Would block" with
+ * bytes in the pipe may mean the pipe is full: nothing more is taken until
+ * a write has made room.
+ */
+static enum io
+fill_pipe(struct flow *f, size_t *got)
+{
+	ssize_t n;
+
+	*got = 0;
+	if (f->len >= f->max)
+		return IO_DONE;
+	do
+		n = splice(f->zc_src, NULL, f->zc_pipe[1], NULL,
+		    f->max - f->len, SPLICE_FLAGS);
+	while (n == -1 && errno == EINTR);
+	if (n > 0) {
+		*got = (size_t)n;
+		f->len += *got;
+		f->taken += *got;
+		f->zc_held = true;
+		f->rwant = IO_WANT_READ;
+		return IO_DONE;
+	}
+	if (n == 0) {
+		f->src_eof = true;
+		return IO_EOF;
+	}
+	if (errno == EAGAIN && f->len == 0) {
+		f->rwant = IO_WANT_READ;
+		return IO_WANT_READ;
+	}
+	if (errno == EAGAIN) {
+		f->zc_full = true;
+		return IO_DONE;
+	}
+	if (zc_abandon(f, "splice", errno) == -1)
+		return stream_fail(f->src, ST_RUNTIME, ENOMEM, "out of memory");
+	return read_buffered(f, got);
+}
+
+enum io
+flow_read(struct flow *f, size_t *got)
+{
+	if (f->zc == FLOW_ZC_UNDECIDED && f->taken > 0)
+		zc_decide(f);
+	if (!zc_on(f))
+		return read_buffered(f, got);
+	if (!f->zc_held && f->len > 0) {
+		/* The buffer's bytes go out first. */
+		*got = 0;
+		f->zc_full = true;
+		return IO_DONE;
+	}
+	if (f->zc == FLOW_ZC_PIPE)
+		return fill_pipe(f, got);
+	return count_source(f, got);
+}
+
+/* One splice or sendfile of what is held, to the sink. */
+static ssize_t
+zc_move(const struct flow *f)
+{
+	switch (f->zc) {
+	case FLOW_ZC_SENDFILE:
+		return sendfile(f->zc_dst, f->zc_src, NULL, f->len);
+	case FLOW_ZC_PIPE:
+		return splice(f->zc_pipe[0], NULL, f->zc_dst, NULL, f->len,
+		    SPLICE_FLAGS);
+	default:
+		return splice(f->zc_src, NULL, f->zc_dst, NULL, f->len,
+		    SPLICE_FLAGS);
+	}
+}
+
+/*
+ * Straight from the source, "would block" or nothing moved may also mean
+ * that the source holds less than was counted (another reader of a shared
+ * stdin took some): count again.  True when what is left is really there.
+ */
+static bool
+recount_source(struct flow *f)
+{
+	size_t avail;
+
+	if (f->zc == FLOW_ZC_PIPE || source_avail(f, &avail) == -1)
+		return true;
+	if (avail >= f->len)
+		return true;
+	f->taken -= f->len - avail;
+	f->len = avail;
+	return false;
+}
+
+/*
+ * Move what is held to the sink, until it is all out or the sink waits.
+ * A failure leaves zero-copy; the bytes in the pipe are then written the
+ * old way, which says what the failure was.
+ */
+static enum io
+write_held(struct flow *f)
+{
+	ssize_t n;
+	int err;
+
+	while (f->len > 0) {
+		if ((n = zc_move(f)) > 0) {
+			f->len -= (size_t)n;
+			f->bytes += (uint64_t)n;
+			f->wwant = IO_WANT_WRITE;
+			if (f->zc == FLOW_ZC_PIPE)
+				f->zc_full = false;
+			continue;
+		}
+		err = n == 0 ? 0 : errno;
+		if (err == EINTR)
+			continue;
+		if (err == EAGAIN && recount_source(f)) {
+			f->wwant = IO_WANT_WRITE;
+			return IO_WANT_WRITE;
+		}
+		if (err == EAGAIN || (err == 0 && !recount_source(f)))
+			continue;
+		if (zc_abandon(f, f->zc == FLOW_ZC_SENDFILE ? "sendfile" :
+		    "splice", err) == -1)
+			return stream_fail(f->dst, ST_RUNTIME, ENOMEM,
+			    "out of memory");
+		return write_buffered(f);
+	}
+	f->zc_held = f->zc_full = false;
+	return IO_DONE;
+}
+
+enum io
+flow_write(struct flow *f)
+{
+	if (f->zc_held)
+		return write_held(f);
+	return write_buffered(f);
 }

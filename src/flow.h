@@ -15,6 +15,29 @@
  * whole.  What it reads from a byte stream to send as a datagram is cut at
  * FLOW_RECORD_MAX bytes, the most one UDP datagram over IPv4 carries.
  *
+ * Zero-copy.  A flow whose two ends are bare descriptors (each stream's
+ * top layer answers STREAM_Q_RAW_RFD or _WFD), with no tap and no records,
+ * moves its bytes in the kernel once its first bytes have gone through the
+ * buffer (so that the relay may look at them), the same bytes in the same
+ * order as read(2) and write(2) would:
+ *
+ *   FLOW_ZC_SPLICE    one end is a pipe: splice(2) straight from the source
+ *                     to the sink.  The source is peeked (FIONREAD, or a
+ *                     file's size) and its bytes count as buffered, in len,
+ *                     until they are spliced out by flow_write().
+ *   FLOW_ZC_SENDFILE  a regular file to a socket: sendfile(2), the same way.
+ *   FLOW_ZC_PIPE      otherwise (a socket to a file or a socket): splice(2)
+ *                     into a pipe of the flow's own, whose bytes are len,
+ *                     then out of it to the sink.
+ *
+ * A terminal at either end, a socket that is not ours to make non-blocking
+ * (it could block the loop), an environment that sets TLSNC_NO_SPLICE, or a
+ * run-time failure of splice or sendfile keeps (or puts) the flow on
+ * read(2)/write(2); after a failure, bytes already in the pipe are moved
+ * into the buffer first, and the same call is tried the old way, so that
+ * an error says what read(2) or write(2) would have said.  flow_set_log()
+ * names the path each flow takes (-vv).
+ *
  * flow_read() and flow_write() move what they can without waiting and
  * leave in rwant and wwant what the source and the sink wait for.  They
  * return the last stream result: IO_ERROR leaves the reason in the
@@ -58,6 +81,14 @@ struct flow_tap {
 	int64_t	 rest_ms;	/* after each read, the source rests (-d) */
 };
 
+enum flow_zc {
+	FLOW_ZC_UNDECIDED = 0,	/* until the first bytes went through */
+	FLOW_ZC_OFF,		/* read(2) and write(2) */
+	FLOW_ZC_SPLICE,
+	FLOW_ZC_SENDFILE,
+	FLOW_ZC_PIPE,
+};
+
 struct flow {
 	struct stream	*src;
 	struct stream	*dst;
@@ -80,12 +111,26 @@ struct flow {
 	uint64_t	 taken;		/* read from the source */
 	struct flow_tap	*tap;		/* or NULL */
 	int64_t		 rest_until;	/* now_ms() time, or 0: not resting */
+	/* Zero-copy (see above). */
+	enum flow_zc	 zc;
+	bool		 zc_held;	/* len counts bytes outside buf */
+	bool		 zc_full;	/* no more to take until a write */
+	unsigned char	 zc_src_kind;	/* what the source descriptor is */
+	unsigned char	 zc_dst_kind;
+	int		 zc_src;	/* the raw descriptors */
+	int		 zc_dst;
+	int		 zc_pipe[2];	/* FLOW_ZC_PIPE: read and write ends */
 };
 
 void	flow_init(struct flow *, struct stream *src, struct stream *dst,
 	    size_t max);
-/* Free the buffer; what it held is discarded. */
+/* Free the buffer (and a zero-copy pipe); what it held is discarded. */
 void	flow_release(struct flow *);
+/*
+ * Where the one line that names a flow's path goes (printf-like), or NULL
+ * (the default) for nowhere.
+ */
+void	flow_set_log(void (*log)(const char *, ...));
 
 /*
  * Read until the buffer is full or the source waits, and while a layer
@@ -122,7 +167,7 @@ flow_need(const struct flow *f)
 static inline bool
 flow_can_read(const struct flow *f)
 {
-	return !f->src_eof && !f->done && f->rest_until == 0 &&
+	return !f->src_eof && !f->done && f->rest_until == 0 && !f->zc_full &&
 	    f->len + flow_need(f) <= f->max && (!f->record || f->len == 0);
 }
 

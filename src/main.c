@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 
 #include "drivers.h"
+#include "flow.h"
 #include "options.h"
 #include "report.h"
 #include "tls.h"
@@ -116,6 +117,9 @@ main(int argc, char **argv)
 		return finish_output();
 	}
 	verbose = o.verbose;
+	/* -vv: each flow names its path (zero-copy or read/write). */
+	if (verbose >= 2)
+		flow_set_log(say);
 	m.own_fp = own_fp;
 	if ((rc = load_access(&o, &acl, &m)) != ST_OK)
 		return rc;

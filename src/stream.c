@@ -138,6 +138,19 @@ stream_keeps_datagrams(const struct stream *s)
 	return query_bool(s, STREAM_Q_DATAGRAM, false);
 }
 
+/* The top layer only: see STREAM_Q_RAW_RFD in stream.h. */
+int
+stream_raw_fd(const struct stream *s, enum io dir)
+{
+	enum stream_query q = dir == IO_WANT_WRITE ? STREAM_Q_RAW_WFD :
+	    STREAM_Q_RAW_RFD;
+	int fd = -1;
+
+	if (s == NULL || s->ops->query == NULL || s->ops->query(s, q, &fd) != 0)
+		return -1;
+	return fd;
+}
+
 void
 stream_close(struct stream *s)
 {
@@ -330,6 +343,12 @@ fd_query(const struct stream *s, enum stream_query q, void *out)
 		return 0;
 	case STREAM_Q_DATAGRAM:
 		*(bool *)out = f->datagram;
+		return 0;
+	case STREAM_Q_RAW_RFD:
+		*(int *)out = f->datagram ? -1 : f->rfd;
+		return 0;
+	case STREAM_Q_RAW_WFD:
+		*(int *)out = f->datagram ? -1 : f->wfd;
 		return 0;
 	default:
 		return -1;

@@ -52,6 +52,18 @@ enum stream_query {
 	STREAM_Q_DATAGRAM,	/* bool: reads keep datagram boundaries */
 	STREAM_Q_NONBLOCKING,	/* bool: I/O may be tried at any time; false
 				   means only once the want is ready */
+	/*
+	 * int: the descriptor that this stream's bytes may be read from
+	 * (written to) directly, by splice(2) or sendfile(2), going around
+	 * the stream; -1 when they may not.  Unlike the others, these two
+	 * are asked of the topmost layer only and never passed down: a layer
+	 * that the bytes would go around must answer for itself.  The fd
+	 * layer answers with its descriptor (none for datagrams); a TLS
+	 * layer may answer with its socket once the kernel does the record
+	 * layer (kernel TLS), and any other answers nothing: -1.
+	 */
+	STREAM_Q_RAW_RFD,
+	STREAM_Q_RAW_WFD,
 };
 
 struct stream_ops {
@@ -154,6 +166,8 @@ int		 stream_fd(const struct stream *);		/* -1 */
 bool		 stream_eof_clean(const struct stream *);	/* true */
 bool		 stream_nonblocking(const struct stream *);	/* false */
 bool		 stream_keeps_datagrams(const struct stream *);	/* false */
+/* STREAM_Q_RAW_RFD for IO_WANT_READ, STREAM_Q_RAW_WFD for IO_WANT_WRITE. */
+int		 stream_raw_fd(const struct stream *, enum io dir); /* -1 */
 
 void	stream_close(struct stream *);
 

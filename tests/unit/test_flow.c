@@ -6,11 +6,14 @@
  * while idle, small at first, grown when a read fills it, released when
  * the source ran dry and everything was written, never above the flow's
  * maximum.  A scripted fake stream makes the edge cases deterministic:
- * wants, partial writes, errors, and bytes held inside a layer.
+ * wants, partial writes, errors, and bytes held inside a layer.  Zero-copy
+ * runs between pipes, sockets, files and a terminal, against a sink read
+ * slowly, and falls back when it must.
  */
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -191,6 +195,9 @@ static int
 setup(void **state)
 {
 	struct flow_fx *fx = calloc(1, sizeof(*fx));
+
+	/* The buffer's tests keep zero-copy off; its own tests turn it on. */
+	setenv("TLSNC_NO_SPLICE", "1", 1);
 
 	assert_non_null(fx);
 	fx->param = *state;
@@ -1139,6 +1146,336 @@ record_to_datagrams(void **state)
 	free(buf);
 }
 
+
+/* --- Zero-copy. */
+
+/* What one end of a zero-copy flow is. */
+enum end {
+	END_PIPE,
+	END_SOCKET,
+	END_FILE,
+	END_APPEND,	/* a file opened for appending: splice refuses it */
+	END_TERMINAL,	/* a pty, raw */
+	END_BLOCKING,	/* a socket left blocking (not ours) */
+};
+
+struct zc_case {
+	const char	*name;
+	enum end	 src, dst;
+	bool		 no_splice;	/* TLSNC_NO_SPLICE=1 */
+	bool		 tap;		/* a tap that only looks */
+	size_t		 total;
+	size_t		 drain;		/* the sink's reader takes this a turn */
+	enum flow_zc	 first;		/* the path chosen */
+	enum flow_zc	 last;		/* the path at the end */
+	const char	*said;		/* the logged line */
+};
+
+#define BIG	(3 * FLOW_BUF_MAX + 4097)
+
+static const struct zc_case zc_cases[] = {
+	{ "zc_pipe_to_socket", END_PIPE, END_SOCKET, false, false, BIG, 0,
+	    FLOW_ZC_SPLICE, FLOW_ZC_SPLICE,
+	    "zero-copy: splice (pipe -> socket)" },
+	{ "zc_pipe_to_socket_slow", END_PIPE, END_SOCKET, false, false, BIG,
+	    4093, FLOW_ZC_SPLICE, FLOW_ZC_SPLICE, NULL },
+	{ "zc_socket_to_pipe", END_SOCKET, END_PIPE, false, false, BIG, 0,
+	    FLOW_ZC_SPLICE, FLOW_ZC_SPLICE,
+	    "zero-copy: splice (socket -> pipe)" },
+	{ "zc_socket_to_pipe_slow", END_SOCKET, END_PIPE, false, false, BIG,
+	    1000, FLOW_ZC_SPLICE, FLOW_ZC_SPLICE, NULL },
+	{ "zc_file_to_socket", END_FILE, END_SOCKET, false, false, BIG, 0,
+	    FLOW_ZC_SENDFILE, FLOW_ZC_SENDFILE,
+	    "zero-copy: sendfile (file -> socket)" },
+	{ "zc_file_to_socket_slow", END_FILE, END_SOCKET, false, false, BIG,
+	    7001, FLOW_ZC_SENDFILE, FLOW_ZC_SENDFILE, NULL },
+	{ "zc_file_to_pipe", END_FILE, END_PIPE, false, false, BIG, 0,
+	    FLOW_ZC_SPLICE, FLOW_ZC_SPLICE, NULL },
+	{ "zc_socket_to_file", END_SOCKET, END_FILE, false, false, BIG, 0,
+	    FLOW_ZC_PIPE, FLOW_ZC_PIPE,
+	    "zero-copy: splice through a pipe (socket -> file)" },
+	{ "zc_socket_to_socket_slow", END_SOCKET, END_SOCKET, false, false,
+	    BIG, 3000, FLOW_ZC_PIPE, FLOW_ZC_PIPE, NULL },
+	{ "zc_one_byte", END_PIPE, END_SOCKET, false, false, 1, 0,
+	    FLOW_ZC_SPLICE, FLOW_ZC_SPLICE, NULL },
+	{ "zc_no_splice", END_PIPE, END_SOCKET, true, false, BIG, 0,
+	    FLOW_ZC_OFF, FLOW_ZC_OFF,
+	    "read/write (pipe -> socket): TLSNC_NO_SPLICE is set" },
+	{ "zc_tap", END_SOCKET, END_PIPE, false, true, BIG, 0,
+	    FLOW_ZC_OFF, FLOW_ZC_OFF,
+	    "read/write (socket -> pipe): a data option sees the bytes" },
+	{ "zc_terminal", END_SOCKET, END_TERMINAL, false, false, 65537, 0,
+	    FLOW_ZC_OFF, FLOW_ZC_OFF,
+	    "read/write (socket -> terminal): a terminal" },
+	{ "zc_blocking_socket", END_PIPE, END_BLOCKING, false, false, 65537,
+	    0, FLOW_ZC_OFF, FLOW_ZC_OFF,
+	    "read/write (pipe -> socket): a blocking socket" },
+	{ "zc_append_falls_back", END_SOCKET, END_APPEND, false, false, BIG,
+	    0, FLOW_ZC_PIPE, FLOW_ZC_OFF, "read/write from here (socket -> "
+	    "file): splice failed: Invalid argument" },
+	{ "zc_append_direct_falls_back", END_PIPE, END_APPEND, false, false,
+	    BIG, 0, FLOW_ZC_SPLICE, FLOW_ZC_OFF, "read/write from here "
+	    "(pipe -> file): splice failed: Invalid argument" },
+};
+
+static char zc_said[1024];
+
+static void
+zc_log(const char *fmt, ...)
+{
+	size_t at = strlen(zc_said);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(zc_said + at, sizeof(zc_said) - at, fmt, ap);
+	va_end(ap);
+	at = strlen(zc_said);
+	if (at + 1 < sizeof(zc_said))
+		strcpy(zc_said + at, "\n");
+}
+
+/* A file, open twice: *wfd to write (appending or not), *rfd to read. */
+static void
+temp_file(int *wfd, int *rfd, bool append)
+{
+	char path[] = "/tmp/test_flow.XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	*wfd = open(path, O_WRONLY | O_CLOEXEC | (append ? O_APPEND : 0));
+	*rfd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(*wfd >= 0 && *rfd >= 0);
+	unlink(path);
+	close(fd);
+}
+
+/* A raw pty: *sink is the terminal, *peer its master. */
+static void
+temp_pty(int *sink, int *peer)
+{
+	struct termios t;
+
+	*peer = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(*peer >= 0);
+	assert_int_equal(grantpt(*peer), 0);
+	assert_int_equal(unlockpt(*peer), 0);
+	*sink = open(ptsname(*peer), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(*sink >= 0);
+	assert_int_equal(tcgetattr(*sink, &t), 0);
+	cfmakeraw(&t);
+	assert_int_equal(tcsetattr(*sink, TCSANOW, &t), 0);
+	/* One thread reads and writes it: a full terminal must not wait. */
+	set_nonblocking(*sink);
+}
+
+/* The source end: the stream reads *fd, the test writes *peer. */
+static struct stream *
+zc_source(enum end e, int *peer)
+{
+	int p[2];
+
+	switch (e) {
+	case END_PIPE:
+		assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+		*peer = p[1];
+		return stream_fd_new(p[0], -1, STREAM_OWN_FDS);
+	case END_FILE:
+		temp_file(peer, &p[0], false);
+		return stream_fd_new(p[0], -1, STREAM_OWN_FDS);
+	default:
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+		    0, p), 0);
+		*peer = p[0];
+		return stream_fd_new(p[1], p[1], STREAM_OWN_FDS);
+	}
+}
+
+/* The sink end: the stream writes, the test reads *peer. */
+static struct stream *
+zc_sink(enum end e, int *peer)
+{
+	int p[2];
+
+	switch (e) {
+	case END_PIPE:
+		assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+		*peer = p[0];
+		return stream_fd_new(-1, p[1], STREAM_OWN_FDS);
+	case END_FILE:
+	case END_APPEND:
+		temp_file(&p[1], peer, e == END_APPEND);
+		return stream_fd_new(-1, p[1], STREAM_OWN_FDS);
+	case END_TERMINAL:
+		temp_pty(&p[1], peer);
+		return stream_fd_new(-1, p[1], STREAM_OWN_FDS);
+	case END_BLOCKING:
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+		    0, p), 0);
+		*peer = p[0];
+		return stream_fd_new(-1, p[1], STREAM_OWN_FDS);
+	default:
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+		    0, p), 0);
+		*peer = p[0];
+		return stream_fd_new(p[1], p[1], STREAM_OWN_FDS);
+	}
+}
+
+/* At most max bytes from the sink's reader (0: all it has). */
+static void
+drain_some(struct flow_fx *fx, size_t max)
+{
+	unsigned char buf[65536];
+	size_t want = max != 0 && max < sizeof(buf) ? max : sizeof(buf);
+	ssize_t r;
+
+	while ((r = read(fx->dst_peer, buf, want)) > 0) {
+		assert_seq(buf, (size_t)r, fx->received);
+		fx->received += (size_t)r;
+		if (max != 0)
+			break;
+	}
+	if (r == -1 && errno != EAGAIN && errno != EIO)
+		fail_msg("read: %s", strerror(errno));
+}
+
+static void
+look(struct flow_tap *t, const void *p, size_t n)
+{
+	(void)t;
+	(void)p;
+	(void)n;
+}
+
+/*
+ * The bytes of a flow between two descriptors, moved the way its case
+ * says, arrive whole and in order, however slowly the sink is read; the
+ * flow never counts what it does not hold (taken = bytes + len), and at
+ * the source's end it says EOF.
+ */
+static void
+zc_table(void **state)
+{
+	struct flow_fx *fx = *state;
+	const struct zc_case *c = fx->param;
+	struct flow_tap tap = { .on_read = look, .grow = 1 };
+	size_t got;
+	int rounds = 0;
+	enum io io = IO_DONE;
+
+	if (c->no_splice)
+		setenv("TLSNC_NO_SPLICE", "1", 1);
+	else
+		unsetenv("TLSNC_NO_SPLICE");
+	zc_said[0] = '\0';
+	flow_set_log(zc_log);
+	fx->src = zc_source(c->src, &fx->src_peer);
+	fx->dst = zc_sink(c->dst, &fx->dst_peer);
+	assert_non_null(fx->src);
+	assert_non_null(fx->dst);
+	set_nonblocking(fx->src_peer);
+	set_nonblocking(fx->dst_peer);
+	flow_init(&fx->f, fx->src, fx->dst, 0);
+	if (c->tap)
+		fx->f.tap = &tap;
+	if (c->src == END_FILE)
+		assert_int_equal(send_seq(fx, c->total), c->total);
+	while ((io != IO_EOF || fx->f.len > 0) && rounds++ < 200000) {
+		if (fx->sent < c->total)
+			(void)send_seq(fx, c->total - fx->sent);
+		else if (c->src != END_FILE && fx->src_peer >= 0) {
+			close(fx->src_peer);
+			fx->src_peer = -1;
+		}
+		if (flow_can_read(&fx->f))
+			io = flow_read(&fx->f, &got);
+		if (fx->f.zc != FLOW_ZC_UNDECIDED && fx->f.zc != c->last)
+			assert_int_equal(fx->f.zc, c->first);
+		if (fx->f.len > 0)
+			assert_int_not_equal(flow_write(&fx->f), IO_ERROR);
+		drain_some(fx, c->drain);
+		assert_true(fx->f.len <= fx->f.max);
+		assert_int_equal(fx->f.taken, fx->f.bytes + fx->f.len);
+		assert_false(fx->f.zc_held && fx->f.buf != NULL);
+	}
+	while (fx->received < c->total && rounds++ < 200000)
+		drain_some(fx, 0);
+	assert_int_equal(io, IO_EOF);
+	assert_int_equal(fx->received, c->total);
+	assert_int_equal(fx->f.bytes, c->total);
+	assert_int_equal(fx->f.len, 0);
+	assert_int_equal(fx->f.zc, c->last);
+	if (c->said != NULL && strstr(zc_said, c->said) == NULL)
+		fail_msg("logged \"%s\", want \"%s\"", zc_said, c->said);
+	flow_set_log(NULL);
+}
+
+/*
+ * Straight from a pipe: what the source holds counts as buffered, and the
+ * flow takes nothing more (so the relay stops watching the source) until
+ * a write has moved it all, even when the sink is full.
+ */
+static void
+zc_counts_then_waits(void **state)
+{
+	struct flow_fx *fx = *state;
+	size_t got;
+
+	unsetenv("TLSNC_NO_SPLICE");
+	fx_real(fx, true, 0);
+	assert_int_equal(send_seq(fx, 10), 10);
+	assert_int_equal(flow_read(&fx->f, &got), IO_DONE);
+	assert_int_equal(flow_write(&fx->f), IO_DONE);
+	assert_int_equal(fx->f.zc, FLOW_ZC_UNDECIDED);
+	assert_int_equal(send_seq(fx, 5000), 5000);
+	assert_int_equal(flow_read(&fx->f, &got), IO_DONE);
+	assert_int_equal(fx->f.zc, FLOW_ZC_SPLICE);
+	assert_int_equal(got, 5000);
+	assert_int_equal(fx->f.len, 5000);
+	assert_true(fx->f.zc_held);
+	assert_null(fx->f.buf);
+	assert_true(flow_wants_sink(&fx->f));
+	assert_false(flow_can_read(&fx->f));
+	assert_int_equal(flow_write(&fx->f), IO_DONE);
+	assert_int_equal(fx->f.bytes, 5010);
+	assert_true(flow_can_read(&fx->f));
+	assert_int_equal(drain_sink(fx), 5010);
+	/* Nothing there yet: "not yet", and no EOF (a read must not wait). */
+	set_nonblocking(stream_fd_state(fx->src)->rfd);
+	assert_int_equal(flow_read(&fx->f, &got), IO_WANT_READ);
+	assert_int_equal(got, 0);
+	assert_false(fx->f.src_eof);
+}
+
+/*
+ * The raw descriptors are asked of the top layer only: a layer over an fd
+ * stream that does not answer for itself hides them (the bytes would go
+ * around it), though a passed-down query would find them.
+ */
+static void
+raw_fd_top_only(void **state)
+{
+	struct fake ctx = { .nonblocking = true };
+	struct stream *s, *layer;
+	int sv[2], fd = -1;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	s = stream_fd_new(sv[1], sv[1], STREAM_OWN_FDS);
+	assert_non_null(s);
+	assert_int_equal(stream_raw_fd(s, IO_WANT_READ), sv[1]);
+	assert_int_equal(stream_raw_fd(s, IO_WANT_WRITE), sv[1]);
+	layer = stream_layer_new(&fake_ops, &ctx, s);
+	assert_non_null(layer);
+	assert_int_equal(stream_query(layer, STREAM_Q_RAW_RFD, &fd), 0);
+	assert_int_equal(fd, sv[1]);
+	assert_int_equal(stream_raw_fd(layer, IO_WANT_READ), -1);
+	assert_int_equal(stream_raw_fd(layer, IO_WANT_WRITE), -1);
+	stream_close(layer);
+	close(sv[0]);
+}
+
 int
 main(void)
 {
@@ -1154,10 +1491,12 @@ main(void)
 		CASE(tap_rests),
 		CASE(inject_follows_buffer),
 		CASE(taps_telnet_and_discard),
+		CASE(zc_counts_then_waits),
+		cmocka_unit_test(raw_fd_top_only),
 	};
 	struct CMUnitTest tests[NELEM(fixed) + NELEM(max_cases) +
 	    NELEM(eof_cases) + NELEM(read_cases) + NELEM(write_cases) +
-	    NELEM(shut_cases)];
+	    NELEM(shut_cases) + NELEM(zc_cases)];
 	size_t n = 0, i;
 
 	for (i = 0; i < NELEM(fixed); i++)
@@ -1167,6 +1506,7 @@ main(void)
 	ADD_TABLE(read_cases, read_table);
 	ADD_TABLE(write_cases, write_table);
 	ADD_TABLE(shut_cases, shutdown_table);
+	ADD_TABLE(zc_cases, zc_table);
 
 	alarm(WATCHDOG_SECS);
 	return _cmocka_run_group_tests("flow", tests, n, NULL, NULL);
