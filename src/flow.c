@@ -76,7 +76,9 @@ flow_release(struct flow *f)
 
 /*
  * Make room to read into: allocate, grow or compact.  Returns the room, or
- * 0 when the buffer is full (or memory is short, which waits like full).
+ * 0 when the buffer is full, or when there is no buffer because memory is
+ * short (the caller fails then: nothing would ever make room).  A grow
+ * that fails keeps the buffer it had, which waits like full.
  * "Full" leaves less than one read may need (flow_need()).
  */
 static size_t
@@ -161,6 +163,12 @@ read_buffered(struct flow *f, size_t *got)
 
 	for (;;) {
 		if ((room = make_room(f)) == 0 || (f->record && f->len > 0)) {
+			/* No buffer at all: waiting for room would spin. */
+			if (f->buf == NULL) {
+				*got = 0;
+				return stream_fail(f->src, ST_RUNTIME, ENOMEM,
+				    "no memory for a buffer");
+			}
 			io = IO_DONE;
 			break;
 		}

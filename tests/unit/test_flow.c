@@ -428,6 +428,47 @@ buffer_follows_load(void **state)
 }
 
 /*
+ * Allocation failure, through the linker's --wrap of malloc (Makefile.am):
+ * while malloc_fails is set, every malloc made by this program's own
+ * objects (flow.c among them) returns NULL.
+ */
+static bool malloc_fails;
+
+void	*__real_malloc(size_t);
+void	*__wrap_malloc(size_t);
+
+void *
+__wrap_malloc(size_t n)
+{
+	return malloc_fails ? NULL : __real_malloc(n);
+}
+
+/*
+ * A flow that cannot get its first buffer fails the read, naming the
+ * cause, rather than report success and be woken by the same readable
+ * source for ever.  The bytes stay in the source.
+ */
+static void
+no_memory_fails(void **state)
+{
+	struct flow_fx *fx = *state;
+	size_t got = 99;
+	enum io io;
+
+	fx_real(fx, false, 0);
+	assert_int_equal(send_seq(fx, 100), 100);
+	malloc_fails = true;
+	io = flow_read(&fx->f, &got);
+	malloc_fails = false;
+	assert_int_equal(io, IO_ERROR);
+	assert_int_equal(got, 0);
+	assert_no_buffer(&fx->f);
+	assert_non_null(strstr(fx->f.src->err.msg, "memory"));
+	assert_int_equal(fx->f.src->err.status, ST_RUNTIME);
+	assert_int_equal(fx->f.taken, 0);
+}
+
+/*
  * The buffer never holds more than the flow's maximum, and a full flow
  * does not want its source.  Afterwards everything comes out in order.
  */
@@ -1492,6 +1533,7 @@ main(void)
 		CASE(inject_follows_buffer),
 		CASE(taps_telnet_and_discard),
 		CASE(zc_counts_then_waits),
+		CASE(no_memory_fails),
 		cmocka_unit_test(raw_fd_top_only),
 	};
 	struct CMUnitTest tests[NELEM(fixed) + NELEM(max_cases) +
