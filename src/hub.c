@@ -6,6 +6,7 @@
 
 #include <sys/epoll.h>
 
+#include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -375,9 +376,12 @@ read_input(struct hub *h)
 	size_t n;
 	enum io io;
 
+	/* No chunk to read into: waiting would spin on a readable input. */
 	if ((c = input_tail(h)) == NULL)
-		return;
-	io = stream_read(h->in, c->data + c->len, c->cap - c->len, &n);
+		io = stream_fail(h->in, ST_RUNTIME, ENOMEM,
+		    "no memory for a buffer");
+	else
+		io = stream_read(h->in, c->data + c->len, c->cap - c->len, &n);
 	if (io == IO_DONE) {
 		h->in_hot = n == c->cap - c->len && n >= FLOW_BUF_SMALL / 2;
 		c->len += n;
