@@ -319,3 +319,28 @@ fp_of_pem() {
 	    sed -n 's/^sha256 Fingerprint=//ip' | tr -d ':' | tr 'A-F' 'a-f' |
 	    sed 's/^/SHA256:/'
 }
+
+# json_true FILE EXPR: FILE holds JSON objects, one per line, each of which
+# must parse, and the python expression EXPR is true over objs (all of
+# them), o (the first) and by_port (the objects by their "port" key, for
+# a -z report).  The environment is in env.  On failure the objects are
+# printed as TAP comments.
+json_true() {
+	python3 -c '
+import json, os, sys
+env = os.environ
+objs = []
+try:
+    objs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+    o = objs[0] if objs else None
+    by_port = {x["port"]: x for x in objs if "port" in x}
+    ok = bool(eval("(" + sys.argv[2] + "\n)"))
+except Exception as e:
+    print("# " + repr(e))
+    ok = False
+if not ok:
+    print("# expected: " + sys.argv[2])
+    for x in objs:
+        print("#   " + json.dumps(x)[:2000])
+sys.exit(0 if ok else 1)' "$1" "$2"
+}

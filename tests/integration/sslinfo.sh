@@ -15,31 +15,6 @@ if ! command -v python3 > /dev/null; then
 	done_testing
 fi
 
-# json_true FILE EXPR: FILE holds JSON objects, one per line, each of which
-# must parse; the python expression EXPR, over o (the first object) and
-# objs (all of them), is true.  The environment is in env.
-json_true() {
-	if python3 -c '
-import json, os, sys
-env = os.environ
-objs = []
-try:
-    objs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-    o = objs[0] if objs else None
-    ok = bool(eval("(" + sys.argv[2] + "\n)"))
-except Exception as e:
-    print("# " + repr(e))
-    ok = False
-if not ok:
-    print("# expected: " + sys.argv[2])
-    for x in objs:
-        print("#   " + json.dumps(x)[:2000])
-sys.exit(0 if ok else 1)' "$1" "$2"; then
-		return 0
-	fi
-	return 1
-}
-
 # json_lines ERR OUT: the JSON lines of a stderr file (the others start
 # with "tlsnc: ").
 json_lines() {

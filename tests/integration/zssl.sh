@@ -22,31 +22,6 @@ if ! command -v python3 > /dev/null; then
 	done_testing
 fi
 
-# json_true FILE EXPR: every line of FILE is a JSON object; the python
-# expression EXPR over objs (all of them) and by_port (port -> object) is
-# true.  The environment is in env.
-json_true() {
-	if python3 -c '
-import json, os, sys
-env = os.environ
-objs = []
-try:
-    objs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-    by_port = {o["port"]: o for o in objs}
-    ok = bool(eval("(" + sys.argv[2] + "\n)"))
-except Exception as e:
-    print("# " + repr(e))
-    ok = False
-if not ok:
-    print("# expected: " + sys.argv[2])
-    for x in objs:
-        print("#   " + json.dumps(x)[:600])
-sys.exit(0 if ok else 1)' "$1" "$2"; then
-		return 0
-	fi
-	return 1
-}
-
 # days_left PEM: whole days from now until the certificate's notAfter,
 # rounded down (negative once it has passed).
 days_left() {
