@@ -421,19 +421,21 @@ zc_decide(struct flow *f)
 	f->zc_dst = stream_raw_fd(f->dst, IO_WANT_WRITE);
 	f->zc_src_kind = (unsigned char)fd_kind(f->zc_src);
 	f->zc_dst_kind = (unsigned char)fd_kind(f->zc_dst);
+	/*
+	 * A pipe's default 64 KiB means a wake-up on each side for every
+	 * 64 KiB, on either path: let it hold a buffer's worth.  Only a pipe
+	 * smaller than that grows, and a failure changes nothing.
+	 */
+	if (countable && f->zc_src_kind == K_PIPE)
+		grow_pipe(f->zc_src, f->max);
+	if (f->zc_dst_kind == K_PIPE && stream_fd_state(f->dst) != NULL)
+		grow_pipe(f->zc_dst, f->max);
 	if ((why = zc_refusal(f)) != NULL) {
 		log_path(f, "read/write", why);
 		return;
 	}
 	if (countable && (f->zc_src_kind == K_PIPE ||
 	    f->zc_dst_kind == K_PIPE)) {
-		/*
-		 * A pipe's default 64 KiB means a wake-up on each side for
-		 * every 64 KiB: let it hold a buffer's worth.  Only a pipe
-		 * smaller than that grows, and a failure changes nothing.
-		 */
-		grow_pipe(f->zc_src_kind == K_PIPE ? f->zc_src : f->zc_dst,
-		    f->max);
 		f->zc = FLOW_ZC_SPLICE;
 	} else if (countable && f->zc_src_kind == K_FILE &&
 	    f->zc_dst_kind == K_SOCKET) {

@@ -257,4 +257,47 @@ else
 	not_ok "slow reader: listener did not start"
 fi
 
+# --- Pipes at either end grow to a buffer's worth (256 KiB) on the TLS
+# path too, so that each wake-up moves more than a default 64 KiB pipe
+# holds.  The writer feeding the client's stdin and the reader of the
+# listener's stdout ask their own pipe's size (F_GETPIPE_SZ) once the data
+# has passed, and the bytes must still be intact.
+_d=$T/pipes
+data_file "$_d.data" "$BIG"
+GETPIPE='import fcntl, sys; F_GETPIPE_SZ = 1032'
+# shellcheck disable=SC2086
+"$TLSNC" -v -l --ssl $SERVER_CERT 127.0.0.1 0 < /dev/null 2> "$_d.lerr" |
+    python3 -c "$GETPIPE"'
+out = open(sys.argv[1], "wb")
+while True:
+    b = sys.stdin.buffer.read1(65536)
+    if not b:
+        break
+    out.write(b)
+open(sys.argv[2], "w").write(str(fcntl.fcntl(0, F_GETPIPE_SZ)))
+' "$_d.lout" "$_d.rsize" &
+PIPEPID=$!
+BG_PIDS="$BG_PIDS $PIPEPID"
+if wait_for "$_d.lerr" "Listening on"; then
+	LPORT=$(sed -n 's/^tlsnc: Listening on .*:\([0-9][0-9]*\)$/\1/p' \
+	    "$_d.lerr" | head -n 1)
+	python3 -c "$GETPIPE"'
+sys.stdout.buffer.write(open(sys.argv[1], "rb").read())
+sys.stdout.flush()
+open(sys.argv[2], "w").write(str(fcntl.fcntl(1, F_GETPIPE_SZ)))
+' "$_d.data" "$_d.wsize" |
+	    run_limited 120 "$TLSNC" --ssl $TRUST localhost "$LPORT" \
+	    > /dev/null 2> "$_d.cerr"
+	CST=$?
+	wait_pid "$PIPEPID" 120
+	check "pipes: client exit status 0" status_is 0 "$CST"
+	check "pipes: $BIG bytes intact" same_data "$_d.data" "$_d.lout"
+	check "pipes: the client's stdin pipe grew to 256 KiB" \
+	    test "$(cat "$_d.wsize" 2> /dev/null)" = 262144
+	check "pipes: the listener's stdout pipe grew to 256 KiB" \
+	    test "$(cat "$_d.rsize" 2> /dev/null)" = 262144
+else
+	not_ok "pipes: listener did not start"
+fi
+
 done_testing
