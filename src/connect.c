@@ -9,7 +9,7 @@ int
 mode_connect(const struct mode *m)
 {
 	const struct options *o = m->o;
-	struct net_opts no = {
+	struct net_opts sock = {
 		.family = o->family,
 		.numeric = o->numeric,
 		.src_addr = o->src_addr,
@@ -26,7 +26,7 @@ mode_connect(const struct mode *m)
 	if (o->unix_sock)
 		st = unix_connect(o->unix_path, o->udp, &fd, peer, &e);
 	else
-		st = net_connect(o->host, o->port, &no, deadline, &fd, peer,
+		st = net_connect(o->host, o->port, &sock, deadline, &fd, peer,
 		    &e);
 	if (st != ST_OK)
 		return report_failure(&e);

@@ -599,7 +599,7 @@ static enum status
 listen_socket(const struct options *o, int *lfd, char bound[ADDR_STR_MAX],
     int *no_ipv6, struct error *e)
 {
-	struct net_opts no = {
+	struct net_opts sock = {
 		.family = o->family,
 		.numeric = o->numeric,
 		.udp = o->udp,
@@ -608,7 +608,7 @@ listen_socket(const struct options *o, int *lfd, char bound[ADDR_STR_MAX],
 
 	*no_ipv6 = 0;
 	if (!o->unix_sock)
-		return net_listen(o->host, o->port, &no, lfd, bound, no_ipv6,
+		return net_listen(o->host, o->port, &sock, lfd, bound, no_ipv6,
 		    e);
 	if (unix_listen(o->unix_path, o->udp, o->unlink_stale, lfd,
 	    &removed, bound, e) != ST_OK)

@@ -44,7 +44,7 @@ static enum status
 reconnect_once(const struct mode *m, unsigned n, struct error *e)
 {
 	const struct options *o = m->o;
-	struct net_opts no = {
+	struct net_opts sock = {
 		.family = o->family,
 		.numeric = o->numeric,
 		.src_addr = o->src_addr,
@@ -57,7 +57,7 @@ reconnect_once(const struct mode *m, unsigned n, struct error *e)
 	enum status st;
 	int fd;
 
-	if ((st = net_connect(o->host, o->port, &no, deadline, &fd, peer,
+	if ((st = net_connect(o->host, o->port, &sock, deadline, &fd, peer,
 	    e)) != ST_OK)
 		return st;
 	if ((net = net_stream_new(m, fd, e)) == NULL)

@@ -713,7 +713,7 @@ int
 mode_scan(const struct mode *m)
 {
 	const struct options *o = m->o;
-	struct net_opts no = { .family = o->family, .numeric = o->numeric,
+	struct net_opts sock = { .family = o->family, .numeric = o->numeric,
 	    .udp = o->udp };
 	struct scan s;
 	struct probe *probes = NULL;
@@ -726,7 +726,7 @@ mode_scan(const struct mode *m)
 	s.ports = &o->scan_ports;
 	s.wait_ms = o->wait_ms;
 	s.next = 1;
-	if (net_resolve(o->host, &no, o->wait_ms > 0 ? now_ms() + o->wait_ms :
+	if (net_resolve(o->host, &sock, o->wait_ms > 0 ? now_ms() + o->wait_ms :
 	    -1, &s.addr, &s.addrlen, &s.e) != ST_OK)
 		return report_failure(&s.e);
 	n = scan_width(o->scan_concurrency, s.ports->count);
