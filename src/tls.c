@@ -187,6 +187,38 @@ ktls_settle(struct tls *t)
 	SSL_set_read_ahead(t->ssl, 1);
 }
 
+/*
+ * The socket, for zero-copy around OpenSSL in direction dir (see above and
+ * STREAM_Q_RAW_RFD), or -1.  Only once the handshake is done, the kernel
+ * does that direction's records and OpenSSL holds none of its bytes:
+ * nothing unsent below a write, nothing read and not handed out above a
+ * read, and no close_notify gone out or come in.
+ */
+static int
+ktls_raw_fd(const struct tls *t, enum io dir)
+{
+	BIO *b;
+
+	int shut = SSL_get_shutdown(t->ssl);
+
+	if ((SSL_get_options(t->ssl) & SSL_OP_ENABLE_KTLS) == 0 ||
+	    !SSL_is_init_finished(t->ssl))
+		return -1;
+	if (dir == IO_WANT_WRITE) {
+		b = SSL_get_wbio(t->ssl);
+		if (!BIO_get_ktls_send(b) || BIO_wpending(b) != 0 ||
+		    t->shut_sent || (shut & SSL_SENT_SHUTDOWN) != 0)
+			return -1;
+		return SSL_get_wfd(t->ssl);
+	}
+	b = SSL_get_rbio(t->ssl);
+	if (!BIO_get_ktls_recv(b) || SSL_pending(t->ssl) > 0 ||
+	    SSL_has_pending(t->ssl) || t->eof_unclean ||
+	    (shut & SSL_RECEIVED_SHUTDOWN) != 0)
+		return -1;
+	return SSL_get_rfd(t->ssl);
+}
+
 const char *
 tls_ktls_state(const SSL *ssl)
 {
@@ -2103,6 +2135,12 @@ tls_query(const struct stream *s, enum stream_query q, void *out)
 		return 0;
 	case STREAM_Q_DATAGRAM:
 		*(bool *)out = false;
+		return 0;
+	case STREAM_Q_RAW_RFD:
+		*(int *)out = ktls_raw_fd(t, IO_WANT_READ);
+		return 0;
+	case STREAM_Q_RAW_WFD:
+		*(int *)out = ktls_raw_fd(t, IO_WANT_WRITE);
 		return 0;
 	default:
 		return -1;
