@@ -162,6 +162,25 @@ kernel_has_tls(void)
 	return false;
 }
 
+/*
+ * Whether the kernel took a direction.  Asked with BIO_ctrl() itself, not
+ * BIO_get_ktls_send() or _recv(): those are macros that headers of an
+ * OpenSSL built without kernel TLS (Debian 12's) make a constant 0, while
+ * the library found at run time may have it (Debian 13's); a library
+ * without it answers 0 to the control.
+ */
+static bool
+ktls_sends(BIO *b)
+{
+	return b != NULL && BIO_ctrl(b, BIO_CTRL_GET_KTLS_SEND, 0, NULL) > 0;
+}
+
+static bool
+ktls_receives(BIO *b)
+{
+	return b != NULL && BIO_ctrl(b, BIO_CTRL_GET_KTLS_RECV, 0, NULL) > 0;
+}
+
 /* Ask for kernel TLS where the kernel has it: see above. */
 static void
 ctx_ktls(SSL_CTX *ctx)
@@ -182,7 +201,7 @@ static void
 ktls_settle(struct tls *t)
 {
 	if ((SSL_get_options(t->ssl) & SSL_OP_ENABLE_KTLS) == 0 ||
-	    BIO_get_ktls_recv(SSL_get_rbio(t->ssl)))
+	    ktls_receives(SSL_get_rbio(t->ssl)))
 		return;
 	SSL_set_read_ahead(t->ssl, 1);
 }
@@ -206,13 +225,13 @@ ktls_raw_fd(const struct tls *t, enum io dir)
 		return -1;
 	if (dir == IO_WANT_WRITE) {
 		b = SSL_get_wbio(t->ssl);
-		if (!BIO_get_ktls_send(b) || BIO_wpending(b) != 0 ||
+		if (!ktls_sends(b) || BIO_wpending(b) != 0 ||
 		    t->shut_sent || (shut & SSL_SENT_SHUTDOWN) != 0)
 			return -1;
 		return SSL_get_wfd(t->ssl);
 	}
 	b = SSL_get_rbio(t->ssl);
-	if (!BIO_get_ktls_recv(b) || SSL_pending(t->ssl) > 0 ||
+	if (!ktls_receives(b) || SSL_pending(t->ssl) > 0 ||
 	    SSL_has_pending(t->ssl) || t->eof_unclean ||
 	    (shut & SSL_RECEIVED_SHUTDOWN) != 0)
 		return -1;
@@ -226,8 +245,8 @@ tls_ktls_state(const SSL *ssl)
 
 	if ((SSL_get_options(ssl) & SSL_OP_ENABLE_KTLS) == 0)
 		return NULL;
-	tx = BIO_get_ktls_send(SSL_get_wbio(ssl));
-	rx = BIO_get_ktls_recv(SSL_get_rbio(ssl));
+	tx = ktls_sends(SSL_get_wbio(ssl));
+	rx = ktls_receives(SSL_get_rbio(ssl));
 	return tx && rx ? "send and receive" : tx ? "send" : rx ? "receive" :
 	    "not in use";
 }

@@ -1591,9 +1591,10 @@ ktls_fd_expected(const struct stream *s, enum io dir)
 	SSL *ssl = tls_get_ssl(s);
 
 	if (dir == IO_WANT_WRITE)
-		return BIO_get_ktls_send(SSL_get_wbio(ssl)) ?
-		    SSL_get_wfd(ssl) : -1;
-	return BIO_get_ktls_recv(SSL_get_rbio(ssl)) ? SSL_get_rfd(ssl) : -1;
+		return BIO_ctrl(SSL_get_wbio(ssl), BIO_CTRL_GET_KTLS_SEND, 0,
+		    NULL) > 0 ? SSL_get_wfd(ssl) : -1;
+	return BIO_ctrl(SSL_get_rbio(ssl), BIO_CTRL_GET_KTLS_RECV, 0, NULL) > 0 ?
+	    SSL_get_rfd(ssl) : -1;
 }
 
 /*
