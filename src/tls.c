@@ -101,25 +101,50 @@ static int tls_ex_index = -1;
  * only over a socket given with SSL_set_fd(), never through the stream
  * BIO below.  Anything else, a kernel without the module included, leaves
  * that direction to OpenSSL as before, and nothing is lost: the keys are
- * handed over only when the kernel takes them.
+ * handed over only when the kernel takes them.  So does an OpenSSL built
+ * without kernel TLS (Debian 12's 3.0 is; Debian 13's 3.5 is not).
  *
  * Read-ahead conflicts with kernel TLS on receive: the kernel must find
  * the socket at a record boundary when it takes over, and read-ahead may
  * already have taken bytes beyond it.  So a session that asks for kernel
  * TLS reads without read-ahead during the handshake; when the kernel did
  * not take the receive side, read-ahead goes back on once it is done.
+ * (Where it did, OpenSSL 3.2 and later read ahead on their own: each
+ * recvmsg(2) then gives one record's plaintext.)
  *
  * TLSNC_KTLS in the environment overrides the check: "off" never asks, and
  * "force" asks even when the module is not listed (a kernel may then load
  * it on demand, or refuse, which is the fallback's test).
  *
- * Zero-copy on top of it (not done yet): once the kernel seals the send
- * side, the socket takes plaintext, so sendfile(2) or splice(2) into it
- * would send a file or a pipe without a copy through tlsnc.  The TLS layer
- * could then answer the flow's "raw fd for zero-copy" question with the
- * socket, for writing only.  The receive side cannot be given away like
- * that: a record that is not data (close_notify) makes a plain read(2) of
- * the socket fail with EIO, and only OpenSSL can read it.
+ * Zero-copy on top of it.  Once the kernel seals the send side, the socket
+ * takes plaintext, so the TLS layer answers the flow's "raw fd to write"
+ * question (STREAM_Q_RAW_WFD) with it, and the flow's own splice(2) and
+ * sendfile(2) paths send a pipe or a file with no copy through tlsnc; the
+ * flow still refuses when anything must see the bytes (a data option,
+ * datagrams, TLSNC_NO_SPLICE).  The layer lends the socket only after the
+ * handshake, before its close_notify, and with nothing unsent inside
+ * OpenSSL; the flow asks once its first bytes have gone through SSL_write()
+ * and starts only with its buffer empty, so no record of OpenSSL's is cut.
+ * close_notify is still OpenSSL's: the half-close after the last spliced
+ * byte is SSL_shutdown(), which the kernel sends as an alert record.
+ *
+ * Receiving the same way is safe, with one rule, and is done: splice(2)
+ * from a socket whose receive side the kernel opens gives the plaintext of
+ * data records only.  At a record that is not data (close_notify or
+ * another alert, a TLS 1.3 ticket or key update) it fails (EINVAL) and
+ * leaves the record queued, and at a FIN it returns 0; a plain read(2) of
+ * such a socket cannot tell those apart.  So the layer lends its socket
+ * for reading (STREAM_Q_RAW_RFD) only with nothing read and not handed out
+ * inside OpenSSL and no close_notify seen, and the flow, on any result of
+ * splice(2) but bytes or "would block", goes back to SSL_read() for the
+ * rest of the flow: OpenSSL then reads the queued record, or the FIN, and
+ * tells close_notify from a truncation (exit status 6) exactly as without
+ * the kernel.  The bytes already spliced are written out first.
+ *
+ * -vv names the path ("zero-copy: sendfile (file -> kernel TLS socket)").
+ * Whether the kernel took a direction is asked with BIO_ctrl() (see
+ * ktls_sends()).  tests/ktls/run tests all this in a VM whose kernel and
+ * OpenSSL have kernel TLS.
  */
 enum ktls_use {
 	KTLS_AUTO,		/* when the kernel lists the module */
