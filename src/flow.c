@@ -20,6 +20,7 @@
 #include "net.h"
 
 static int	zc_abandon(struct flow *, const char *call, int err);
+static int	zc_leave(struct flow *, const char *why);
 
 /* The flow moves its bytes in the kernel. */
 static bool
@@ -343,13 +344,22 @@ fd_kind(int fd)
  * Say which path the flow takes, with its ends ("pipe -> socket"; a layer
  * by its name) and why, when there is a why.
  */
+static const char *
+end_name(const struct stream *s, int fd, unsigned char kind)
+{
+	if (fd < 0)
+		return s->ops->name;
+	/* Only a TLS layer whose records the kernel does answers with one. */
+	if (stream_fd_state(s) == NULL)
+		return "kernel TLS socket";
+	return kind_names[kind];
+}
+
 static void
 log_path(const struct flow *f, const char *path, const char *why)
 {
-	const char *from = f->zc_src >= 0 ? kind_names[f->zc_src_kind] :
-	    f->src->ops->name;
-	const char *to = f->zc_dst >= 0 ? kind_names[f->zc_dst_kind] :
-	    f->dst->ops->name;
+	const char *from = end_name(f->src, f->zc_src, f->zc_src_kind);
+	const char *to = end_name(f->dst, f->zc_dst, f->zc_dst_kind);
 
 	if (path_log == NULL)
 		return;
@@ -496,6 +506,18 @@ zc_abandon(struct flow *f, const char *call, int err)
 {
 	char why[128];
 
+	if (call != NULL)
+		snprintf(why, sizeof(why), "%s failed: %s", call,
+		    err != 0 ? strerror(err) : "it moved nothing");
+	else
+		snprintf(why, sizeof(why), "bytes were added");
+	return zc_leave(f, why);
+}
+
+/* Leave zero-copy, saying why: see zc_abandon(). */
+static int
+zc_leave(struct flow *f, const char *why)
+{
 	if (f->zc_held && f->zc == FLOW_ZC_PIPE && pipe_to_buffer(f) == -1)
 		return -1;
 	if (f->zc_held && f->zc != FLOW_ZC_PIPE) {
@@ -505,11 +527,6 @@ zc_abandon(struct flow *f, const char *call, int err)
 	zc_pipe_close(f);
 	f->zc = FLOW_ZC_OFF;
 	f->zc_held = f->zc_full = false;
-	if (call != NULL)
-		snprintf(why, sizeof(why), "%s failed: %s", call,
-		    err != 0 ? strerror(err) : "it moved nothing");
-	else
-		snprintf(why, sizeof(why), "bytes were added");
 	log_path(f, "read/write from here", why);
 	return 0;
 }
@@ -573,27 +590,47 @@ count_source(struct flow *f, size_t *got)
 /*
  * FLOW_ZC_PIPE: splice from the source into the pipe.  "Would block" with
  * bytes in the pipe may mean the pipe is full: nothing more is taken until
- * a write has made room.
+ * a write has made room.  A socket gives all it holds to one splice(2); a
+ * layer's socket (kernel TLS) gives one record, so it is asked again until
+ * the pipe holds max or the socket has no more.
  */
 static enum io
 fill_pipe(struct flow *f, size_t *got)
 {
-	ssize_t n;
+	bool layered = stream_fd_state(f->src) == NULL;
+	ssize_t n = 0;
 
 	*got = 0;
-	if (f->len >= f->max)
-		return IO_DONE;
-	do
-		n = splice(f->zc_src, NULL, f->zc_pipe[1], NULL,
-		    f->max - f->len, SPLICE_FLAGS);
-	while (n == -1 && errno == EINTR);
-	if (n > 0) {
-		*got = (size_t)n;
-		f->len += *got;
-		f->taken += *got;
+	while (f->len < f->max) {
+		do
+			n = splice(f->zc_src, NULL, f->zc_pipe[1], NULL,
+			    f->max - f->len, SPLICE_FLAGS);
+		while (n == -1 && errno == EINTR);
+		if (n <= 0)
+			break;
+		*got += (size_t)n;
+		f->len += (size_t)n;
+		f->taken += (size_t)n;
 		f->zc_held = true;
 		f->rwant = IO_WANT_READ;
+		if (!layered)
+			return IO_DONE;
+	}
+	/* What stopped the loop is met again by the next call. */
+	if (*got > 0 || f->len >= f->max)
 		return IO_DONE;
+	/*
+	 * A layer that lent its socket (kernel TLS) reads its own end: only
+	 * it can tell close_notify from a truncation.  The same for a record
+	 * that is not data (an alert, a TLS 1.3 ticket or key update), which
+	 * splice(2) refuses and leaves for the layer to read: any failure
+	 * falls back below.
+	 */
+	if (n == 0 && layered) {
+		if (zc_leave(f, "the layer reads the end of its stream") == -1)
+			return stream_fail(f->src, ST_RUNTIME, ENOMEM,
+			    "out of memory");
+		return read_buffered(f, got);
 	}
 	if (n == 0) {
 		f->src_eof = true;

@@ -30,6 +30,14 @@
  *                     into a pipe of the flow's own, whose bytes are len,
  *                     then out of it to the sink.
  *
+ * A TLS layer answers with its socket only for a direction whose records
+ * the kernel seals or opens (kernel TLS): the socket then carries plaintext.
+ * A source that is such a layer is always FLOW_ZC_PIPE (its socket's
+ * FIONREAD counts records, not plaintext), and its end of stream is the
+ * layer's to read: at 0 from splice(2), as at any failure (a record that
+ * is not data), the flow reads through the layer from there on, which
+ * tells close_notify from a truncation.
+ *
  * A terminal at either end, a socket that is not ours to make non-blocking
  * (it could block the loop), an environment that sets TLSNC_NO_SPLICE, or a
  * run-time failure of splice or sendfile keeps (or puts) the flow on

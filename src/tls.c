@@ -101,25 +101,50 @@ static int tls_ex_index = -1;
  * only over a socket given with SSL_set_fd(), never through the stream
  * BIO below.  Anything else, a kernel without the module included, leaves
  * that direction to OpenSSL as before, and nothing is lost: the keys are
- * handed over only when the kernel takes them.
+ * handed over only when the kernel takes them.  So does an OpenSSL built
+ * without kernel TLS (Debian 12's 3.0 is; Debian 13's 3.5 is not).
  *
  * Read-ahead conflicts with kernel TLS on receive: the kernel must find
  * the socket at a record boundary when it takes over, and read-ahead may
  * already have taken bytes beyond it.  So a session that asks for kernel
  * TLS reads without read-ahead during the handshake; when the kernel did
  * not take the receive side, read-ahead goes back on once it is done.
+ * (Where it did, OpenSSL 3.2 and later read ahead on their own: each
+ * recvmsg(2) then gives one record's plaintext.)
  *
  * TLSNC_KTLS in the environment overrides the check: "off" never asks, and
  * "force" asks even when the module is not listed (a kernel may then load
  * it on demand, or refuse, which is the fallback's test).
  *
- * Zero-copy on top of it (not done yet): once the kernel seals the send
- * side, the socket takes plaintext, so sendfile(2) or splice(2) into it
- * would send a file or a pipe without a copy through tlsnc.  The TLS layer
- * could then answer the flow's "raw fd for zero-copy" question with the
- * socket, for writing only.  The receive side cannot be given away like
- * that: a record that is not data (close_notify) makes a plain read(2) of
- * the socket fail with EIO, and only OpenSSL can read it.
+ * Zero-copy on top of it.  Once the kernel seals the send side, the socket
+ * takes plaintext, so the TLS layer answers the flow's "raw fd to write"
+ * question (STREAM_Q_RAW_WFD) with it, and the flow's own splice(2) and
+ * sendfile(2) paths send a pipe or a file with no copy through tlsnc; the
+ * flow still refuses when anything must see the bytes (a data option,
+ * datagrams, TLSNC_NO_SPLICE).  The layer lends the socket only after the
+ * handshake, before its close_notify, and with nothing unsent inside
+ * OpenSSL; the flow asks once its first bytes have gone through SSL_write()
+ * and starts only with its buffer empty, so no record of OpenSSL's is cut.
+ * close_notify is still OpenSSL's: the half-close after the last spliced
+ * byte is SSL_shutdown(), which the kernel sends as an alert record.
+ *
+ * Receiving the same way is safe, with one rule, and is done: splice(2)
+ * from a socket whose receive side the kernel opens gives the plaintext of
+ * data records only.  At a record that is not data (close_notify or
+ * another alert, a TLS 1.3 ticket or key update) it fails (EINVAL) and
+ * leaves the record queued, and at a FIN it returns 0; a plain read(2) of
+ * such a socket cannot tell those apart.  So the layer lends its socket
+ * for reading (STREAM_Q_RAW_RFD) only with nothing read and not handed out
+ * inside OpenSSL and no close_notify seen, and the flow, on any result of
+ * splice(2) but bytes or "would block", goes back to SSL_read() for the
+ * rest of the flow: OpenSSL then reads the queued record, or the FIN, and
+ * tells close_notify from a truncation (exit status 6) exactly as without
+ * the kernel.  The bytes already spliced are written out first.
+ *
+ * -vv names the path ("zero-copy: sendfile (file -> kernel TLS socket)").
+ * Whether the kernel took a direction is asked with BIO_ctrl() (see
+ * ktls_sends()).  tests/ktls/run tests all this in a VM whose kernel and
+ * OpenSSL have kernel TLS.
  */
 enum ktls_use {
 	KTLS_AUTO,		/* when the kernel lists the module */
@@ -162,6 +187,25 @@ kernel_has_tls(void)
 	return false;
 }
 
+/*
+ * Whether the kernel took a direction.  Asked with BIO_ctrl() itself, not
+ * BIO_get_ktls_send() or _recv(): those are macros that headers of an
+ * OpenSSL built without kernel TLS (Debian 12's) make a constant 0, while
+ * the library found at run time may have it (Debian 13's); a library
+ * without it answers 0 to the control.
+ */
+static bool
+ktls_sends(BIO *b)
+{
+	return b != NULL && BIO_ctrl(b, BIO_CTRL_GET_KTLS_SEND, 0, NULL) > 0;
+}
+
+static bool
+ktls_receives(BIO *b)
+{
+	return b != NULL && BIO_ctrl(b, BIO_CTRL_GET_KTLS_RECV, 0, NULL) > 0;
+}
+
 /* Ask for kernel TLS where the kernel has it: see above. */
 static void
 ctx_ktls(SSL_CTX *ctx)
@@ -182,9 +226,41 @@ static void
 ktls_settle(struct tls *t)
 {
 	if ((SSL_get_options(t->ssl) & SSL_OP_ENABLE_KTLS) == 0 ||
-	    BIO_get_ktls_recv(SSL_get_rbio(t->ssl)))
+	    ktls_receives(SSL_get_rbio(t->ssl)))
 		return;
 	SSL_set_read_ahead(t->ssl, 1);
+}
+
+/*
+ * The socket, for zero-copy around OpenSSL in direction dir (see above and
+ * STREAM_Q_RAW_RFD), or -1.  Only once the handshake is done, the kernel
+ * does that direction's records and OpenSSL holds none of its bytes:
+ * nothing unsent below a write, nothing read and not handed out above a
+ * read, and no close_notify gone out or come in.
+ */
+static int
+ktls_raw_fd(const struct tls *t, enum io dir)
+{
+	BIO *b;
+
+	int shut = SSL_get_shutdown(t->ssl);
+
+	if ((SSL_get_options(t->ssl) & SSL_OP_ENABLE_KTLS) == 0 ||
+	    !SSL_is_init_finished(t->ssl))
+		return -1;
+	if (dir == IO_WANT_WRITE) {
+		b = SSL_get_wbio(t->ssl);
+		if (!ktls_sends(b) || BIO_wpending(b) != 0 ||
+		    t->shut_sent || (shut & SSL_SENT_SHUTDOWN) != 0)
+			return -1;
+		return SSL_get_wfd(t->ssl);
+	}
+	b = SSL_get_rbio(t->ssl);
+	if (!ktls_receives(b) || SSL_pending(t->ssl) > 0 ||
+	    SSL_has_pending(t->ssl) || t->eof_unclean ||
+	    (shut & SSL_RECEIVED_SHUTDOWN) != 0)
+		return -1;
+	return SSL_get_rfd(t->ssl);
 }
 
 const char *
@@ -194,8 +270,8 @@ tls_ktls_state(const SSL *ssl)
 
 	if ((SSL_get_options(ssl) & SSL_OP_ENABLE_KTLS) == 0)
 		return NULL;
-	tx = BIO_get_ktls_send(SSL_get_wbio(ssl));
-	rx = BIO_get_ktls_recv(SSL_get_rbio(ssl));
+	tx = ktls_sends(SSL_get_wbio(ssl));
+	rx = ktls_receives(SSL_get_rbio(ssl));
 	return tx && rx ? "send and receive" : tx ? "send" : rx ? "receive" :
 	    "not in use";
 }
@@ -2103,6 +2179,12 @@ tls_query(const struct stream *s, enum stream_query q, void *out)
 		return 0;
 	case STREAM_Q_DATAGRAM:
 		*(bool *)out = false;
+		return 0;
+	case STREAM_Q_RAW_RFD:
+		*(int *)out = ktls_raw_fd(t, IO_WANT_READ);
+		return 0;
+	case STREAM_Q_RAW_WFD:
+		*(int *)out = ktls_raw_fd(t, IO_WANT_WRITE);
 		return 0;
 	default:
 		return -1;

@@ -100,6 +100,19 @@ check "ktls-force-tls12: TLS 1.2 with ChaCha20-Poly1305" grep -qE \
     "$T/ktls-force-tls12.cerr"
 check "ktls-force-tls12: -v says whether it is in use" \
     grep -qxE "tlsnc: $KTLS_WANT" "$T/ktls-force-tls12.cerr"
+# The flow's zero-copy decision: it may go around the TLS layer only when
+# the kernel seals the records.  Without the module, the file is read and
+# written through OpenSSL, and -vv says why.
+self_pair ktls-force-path "$BIG" up TLSNC_KTLS=force -vv
+if [ "$KTLS_WANT" = "kernel TLS: not in use" ]; then
+	check "ktls-force-path: -vv: read/write through the tls layer" \
+	    has_line "$T/ktls-force-path.cerr" \
+	    "tlsnc: read/write (file -> tls): a layer sees the bytes"
+else
+	check "ktls-force-path: -vv names the path" grep -qE \
+	    "^tlsnc: (read/write \(file -> tls\): a layer sees the bytes|zero-copy: sendfile \(file -> kernel TLS socket\))$" \
+	    "$T/ktls-force-path.cerr"
+fi
 self_pair ktls-off "$BIG" up TLSNC_KTLS=off
 check "ktls-off: no kernel TLS line" not_has_text "$T/ktls-off.cerr" \
     "kernel TLS"

@@ -1559,6 +1559,93 @@ test_chain_file(void **state)
 	tu_cert_free(&inter);
 }
 
+/* A connected pair of TCP sockets on loopback: kernel TLS needs TCP. */
+static void
+tcp_pair(int sv[2])
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int l;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &len), 0);
+	assert_true((sv[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC,
+	    0)) >= 0);
+	assert_int_equal(connect(sv[0], (struct sockaddr *)&sin, sizeof(sin)),
+	    0);
+	assert_true((sv[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC)) >= 0);
+	close(l);
+}
+
+/*
+ * The socket that zero-copy may use around a TLS stream in direction dir:
+ * the stream's own socket when the kernel does that direction's records,
+ * and -1 (no zero-copy) otherwise.
+ */
+static int
+ktls_fd_expected(const struct stream *s, enum io dir)
+{
+	SSL *ssl = tls_get_ssl(s);
+
+	if (dir == IO_WANT_WRITE)
+		return BIO_ctrl(SSL_get_wbio(ssl), BIO_CTRL_GET_KTLS_SEND, 0,
+		    NULL) > 0 ? SSL_get_wfd(ssl) : -1;
+	return BIO_ctrl(SSL_get_rbio(ssl), BIO_CTRL_GET_KTLS_RECV, 0, NULL) > 0 ?
+	    SSL_get_rfd(ssl) : -1;
+}
+
+/*
+ * Kernel TLS asked for (TLSNC_KTLS=force) or not (off), over TCP: before
+ * the handshake no TLS stream lends its socket; after it, one does only
+ * for a direction the kernel took, so where the kernel has no tls module
+ * (or with off) zero-copy is refused and the flow reads and writes.  The
+ * stream's -v state agrees.
+ */
+static void
+test_ktls_raw_fd(void **state)
+{
+	static const char *const modes[] = { "force", "off" };
+	struct tls_opts co = { .server = false }, so = { .server = true };
+	int sv[2];
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(setenv("TLSNC_KTLS", modes[i], 1), 0);
+		make_ephemeral_server("localhost");
+		pin_of(fx->srv_fp, &co);
+		make_client_ctx(&co);
+		tcp_pair(sv);
+		fx->cli = tu_tls_over(fx->cctx, sv[0], &co, "localhost");
+		fx->srv = tu_tls_over(fx->sctx, sv[1], &so, NULL);
+		assert_int_equal(stream_raw_fd(fx->cli, IO_WANT_WRITE), -1);
+		assert_int_equal(stream_raw_fd(fx->srv, IO_WANT_READ), -1);
+		handshake_ok();
+		for (int d = 0; d < 2; d++) {
+			enum io dir = d ? IO_WANT_WRITE : IO_WANT_READ;
+
+			assert_int_equal(stream_raw_fd(fx->cli, dir),
+			    ktls_fd_expected(fx->cli, dir));
+			assert_int_equal(stream_raw_fd(fx->srv, dir),
+			    ktls_fd_expected(fx->srv, dir));
+		}
+		/* Off: not asked for, so no direction can be lent. */
+		if (i == 1) {
+			assert_null(tls_ktls_state(tls_get_ssl(fx->cli)));
+			assert_int_equal(stream_raw_fd(fx->cli, IO_WANT_WRITE),
+			    -1);
+			assert_int_equal(stream_raw_fd(fx->srv, IO_WANT_READ),
+			    -1);
+		}
+		close_pair();
+		free_ctx(&fx->sctx);
+		free_ctx(&fx->cctx);
+	}
+	unsetenv("TLSNC_KTLS");
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1598,6 +1685,7 @@ main(void)
 		T(test_truncation),
 		T(test_truncation_fin_only),
 		T(test_cert_file_errors),
+		T(test_ktls_raw_fd),
 	};
 
 	/* OpenSSL writes to the socket itself; main() ignores SIGPIPE too. */
