@@ -241,9 +241,8 @@ ktls_settle(struct tls *t)
 static int
 ktls_raw_fd(const struct tls *t, enum io dir)
 {
-	BIO *b;
-
 	int shut = SSL_get_shutdown(t->ssl);
+	BIO *b;
 
 	if ((SSL_get_options(t->ssl) & SSL_OP_ENABLE_KTLS) == 0 ||
 	    !SSL_is_init_finished(t->ssl))

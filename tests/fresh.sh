@@ -39,7 +39,8 @@
 #   FRESH_CACHE    the cache (default /var/cache/tlsnc-fresh)
 #   FRESH_WORK     where the chroot is unpacked (default /var/tmp)
 #   FRESH_LOGS     where the logs go (default ./check-fresh-logs)
-#   FRESH_MIRROR   the Debian archive (default http://deb.debian.org/debian)
+#   FRESH_MIRROR   the Debian archive (default: the one this machine's apt
+#                  uses, from /etc/apt)
 #   FRESH_MAX_AGE  make the base again when it is older than this many days
 #                  (default 30)
 #   FRESH_TIMEOUT  the time limit of each command, in seconds (default 2400)
@@ -51,7 +52,17 @@ VARIANT=minbase
 CACHE=${FRESH_CACHE:-/var/cache/tlsnc-fresh}
 WORK=${FRESH_WORK:-/var/tmp}
 LOGS=${FRESH_LOGS:-$PWD/check-fresh-logs}
-MIRROR=${FRESH_MIRROR:-http://deb.debian.org/debian}
+# The archive this machine's apt already uses: the first URIs of a deb822
+# source, or the first "deb" line of sources.list.
+apt_mirror() {
+	{
+		cat /etc/apt/sources.list.d/*.sources 2> /dev/null |
+		    awk '$1 == "URIs:" { print $2 }'
+		awk '$1 == "deb" { print ($2 ~ /^\[/ ? $3 : $2) }' \
+		    /etc/apt/sources.list 2> /dev/null
+	} | grep -v security | head -n 1
+}
+MIRROR=${FRESH_MIRROR:-$(apt_mirror)}
 MAX_AGE=${FRESH_MAX_AGE:-30}
 LIMIT=${FRESH_TIMEOUT:-2400}
 # Where the source tree goes inside the chroot, and the PATH there.
@@ -104,6 +115,8 @@ probe() {
 	fi
 	# debootstrap downloads with wget, which it depends on.
 	command -v wget > /dev/null 2>&1 || cannot "wget is not installed"
+	[ -n "$MIRROR" ] ||
+	    cannot "no Debian archive found in /etc/apt: set FRESH_MIRROR"
 	wget -q -T 15 -t 2 -O /dev/null "$MIRROR/dists/$SUITE/InRelease" ||
 	    cannot "the Debian archive $MIRROR cannot be reached"
 }
