@@ -242,26 +242,27 @@ test_both_ways(void **state)
 	struct relay_fx *f = *state;
 	const size_t na = 4 * MiB + 17, nb = 3 * MiB + 5;
 	unsigned char *a = tu_pattern(na, 10), *b = tu_pattern(nb, 11);
-	struct tu_ep ep[3];
+	struct tu_ep ep[EP_COUNT];
 
 	plain_net(f);
 	start(f);
-	ep_writer(&ep[0], f->local_in, a, na, TU_EOF_CLOSE);
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_IN], f->local_in, a, na, TU_EOF_CLOSE);
 	f->local_in = NULL;
-	ep_reader(&ep[1], f->local_out, nb);
-	ep_reader(&ep[2], f->peer, na);
-	ep[2].src = b;
-	ep[2].srclen = nb;
-	ep[2].eof_how = TU_EOF_SHUT;
-	pump_ok(ep, 3);
+	ep_reader(&ep[EP_OUT], f->local_out, nb);
+	ep_reader(&ep[EP_PEER], f->peer, na);
+	ep[EP_PEER].src = b;
+	ep[EP_PEER].srclen = nb;
+	ep[EP_PEER].eof_how = TU_EOF_SHUT;
+	pump_ok(ep, EP_COUNT);
 	join_with(f, ST_OK, NULL);
-	tu_assert_same(ep[2].dst, ep[2].dstlen, a, na);
-	tu_assert_same(ep[1].dst, ep[1].dstlen, b, nb);
+	tu_assert_same(ep[EP_PEER].dst, ep[EP_PEER].dstlen, a, na);
+	tu_assert_same(ep[EP_OUT].dst, ep[EP_OUT].dstlen, b, nb);
 	assert_int_equal(f->stats.sent, na);
 	assert_int_equal(f->stats.received, nb);
 	assert_false(f->stats.truncated);
-	free(ep[1].dst);
-	free(ep[2].dst);
+	free(ep[EP_OUT].dst);
+	free(ep[EP_PEER].dst);
 	free(a);
 	free(b);
 }
@@ -276,28 +277,30 @@ test_half_close_out(void **state)
 	struct relay_fx *f = *state;
 	const size_t na = 2 * MiB, nb = 2 * MiB + 1;
 	unsigned char *a = tu_pattern(na, 20), *b = tu_pattern(nb, 21);
-	struct tu_ep ep[2];
+	struct tu_ep ep[EP_COUNT];
 
 	plain_net(f);
 	start(f);
-	ep_writer(&ep[0], f->local_in, a, na, TU_EOF_CLOSE);
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_IN], f->local_in, a, na, TU_EOF_CLOSE);
 	f->local_in = NULL;
-	ep_reader(&ep[1], f->peer, na);
-	pump_ok(ep, 2);
-	assert_true(ep[1].got_eof);
-	tu_assert_same(ep[1].dst, ep[1].dstlen, a, na);
-	free(ep[1].dst);
+	ep_reader(&ep[EP_PEER], f->peer, na);
+	pump_ok(ep, EP_COUNT);
+	assert_true(ep[EP_PEER].got_eof);
+	tu_assert_same(ep[EP_PEER].dst, ep[EP_PEER].dstlen, a, na);
+	free(ep[EP_PEER].dst);
 	assert_running(f);
 
 	/* Now the peer answers, and only then closes. */
-	ep_writer(&ep[0], f->peer, b, nb, TU_EOF_SHUT);
-	ep_reader(&ep[1], f->local_out, nb);
-	pump_ok(ep, 2);
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_PEER], f->peer, b, nb, TU_EOF_SHUT);
+	ep_reader(&ep[EP_OUT], f->local_out, nb);
+	pump_ok(ep, EP_COUNT);
 	join_with(f, ST_OK, NULL);
-	tu_assert_same(ep[1].dst, ep[1].dstlen, b, nb);
+	tu_assert_same(ep[EP_OUT].dst, ep[EP_OUT].dstlen, b, nb);
 	assert_int_equal(f->stats.sent, na);
 	assert_int_equal(f->stats.received, nb);
-	free(ep[1].dst);
+	free(ep[EP_OUT].dst);
 	free(a);
 	free(b);
 }
@@ -312,26 +315,28 @@ test_half_close_in(void **state)
 	struct relay_fx *f = *state;
 	const size_t na = 4 * MiB + 3, nb = 1000;
 	unsigned char *a = tu_pattern(na, 30), *b = tu_pattern(nb, 31);
-	struct tu_ep ep[2];
+	struct tu_ep ep[EP_COUNT];
 
 	plain_net(f);
 	start(f);
-	ep_writer(&ep[0], f->peer, b, nb, TU_EOF_SHUT);
-	ep_reader(&ep[1], f->local_out, nb);
-	pump_ok(ep, 2);
-	assert_true(ep[1].got_eof);
-	tu_assert_same(ep[1].dst, ep[1].dstlen, b, nb);
-	free(ep[1].dst);
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_PEER], f->peer, b, nb, TU_EOF_SHUT);
+	ep_reader(&ep[EP_OUT], f->local_out, nb);
+	pump_ok(ep, EP_COUNT);
+	assert_true(ep[EP_OUT].got_eof);
+	tu_assert_same(ep[EP_OUT].dst, ep[EP_OUT].dstlen, b, nb);
+	free(ep[EP_OUT].dst);
 	assert_running(f);
 
-	ep_writer(&ep[0], f->local_in, a, na, TU_EOF_CLOSE);
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_IN], f->local_in, a, na, TU_EOF_CLOSE);
 	f->local_in = NULL;
-	ep_reader(&ep[1], f->peer, na);
-	pump_ok(ep, 2);
+	ep_reader(&ep[EP_PEER], f->peer, na);
+	pump_ok(ep, EP_COUNT);
 	join_with(f, ST_OK, NULL);
-	tu_assert_same(ep[1].dst, ep[1].dstlen, a, na);
+	tu_assert_same(ep[EP_PEER].dst, ep[EP_PEER].dstlen, a, na);
 	assert_int_equal(f->stats.sent, na);
-	free(ep[1].dst);
+	free(ep[EP_PEER].dst);
 	free(a);
 	free(b);
 }
@@ -342,20 +347,21 @@ test_end_at_peer_eof(void **state)
 {
 	struct relay_fx *f = *state;
 	static const char b[] = "bye from the peer\n";
-	struct tu_ep ep[2];
+	struct tu_ep ep[EP_COUNT];
 
 	plain_net(f);
 	f->opts.end_at_peer_eof = true;
 	start(f);
-	ep_writer(&ep[0], f->peer, (const unsigned char *)b, strlen(b),
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_PEER], f->peer, (const unsigned char *)b, strlen(b),
 	    TU_EOF_SHUT);
-	ep_reader(&ep[1], f->local_out, 100);
-	pump_ok(ep, 2);
+	ep_reader(&ep[EP_OUT], f->local_out, 100);
+	pump_ok(ep, EP_COUNT);
 	/* The local input is still open, yet the session is over. */
 	join_with(f, ST_OK, NULL);
-	assert_int_equal(ep[1].dstlen, strlen(b));
-	assert_memory_equal(ep[1].dst, b, strlen(b));
-	free(ep[1].dst);
+	assert_int_equal(ep[EP_OUT].dstlen, strlen(b));
+	assert_memory_equal(ep[EP_OUT].dst, b, strlen(b));
+	free(ep[EP_OUT].dst);
 }
 
 /* Without end_at_peer_eof the same session goes on. */
@@ -363,15 +369,16 @@ static void
 test_peer_eof_alone_does_not_end(void **state)
 {
 	struct relay_fx *f = *state;
-	struct tu_ep ep;
+	struct tu_ep ep[EP_COUNT];
 
 	plain_net(f);
 	start(f);
 	assert_int_equal(shutdown(f->peer_fd, SHUT_WR), 0);
-	ep_reader(&ep, f->local_out, 10);
-	pump_ok(&ep, 1);
-	assert_int_equal(ep.dstlen, 0);
-	free(ep.dst);
+	memset(ep, 0, sizeof(ep));
+	ep_reader(&ep[EP_OUT], f->local_out, 10);
+	pump_ok(ep, EP_COUNT);
+	assert_int_equal(ep[EP_OUT].dstlen, 0);
+	free(ep[EP_OUT].dst);
 	assert_running(f);
 	/* Closing the input ends it. */
 	stream_close(f->local_in);
@@ -386,7 +393,7 @@ test_recv_only(void **state)
 	static const char unread[] = "input the relay must leave alone";
 	static const char b[] = "data from the peer";
 	char buf[100];
-	struct tu_ep ep[2];
+	struct tu_ep ep[EP_COUNT];
 	ssize_t r;
 
 	plain_net(f);
@@ -394,14 +401,15 @@ test_recv_only(void **state)
 	    (ssize_t)strlen(unread));
 	f->opts.recv_only = true;
 	start(f);
-	ep_writer(&ep[0], f->peer, (const unsigned char *)b, strlen(b),
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_PEER], f->peer, (const unsigned char *)b, strlen(b),
 	    TU_EOF_SHUT);
-	ep_reader(&ep[1], f->local_out, 100);
-	pump_ok(ep, 2);
+	ep_reader(&ep[EP_OUT], f->local_out, 100);
+	pump_ok(ep, EP_COUNT);
 	join_with(f, ST_OK, NULL);
-	assert_int_equal(ep[1].dstlen, strlen(b));
-	assert_memory_equal(ep[1].dst, b, strlen(b));
-	free(ep[1].dst);
+	assert_int_equal(ep[EP_OUT].dstlen, strlen(b));
+	assert_memory_equal(ep[EP_OUT].dst, b, strlen(b));
+	free(ep[EP_OUT].dst);
 	assert_int_equal(f->stats.sent, 0);
 	/* The input is still in the pipe, every byte of it. */
 	tu_nonblock(f->in_r);
@@ -422,34 +430,36 @@ test_no_shutdown(void **state)
 	struct relay_fx *f = *state;
 	const size_t na = 300000, nb = 200000;
 	unsigned char *a = tu_pattern(na, 40), *b = tu_pattern(nb, 41);
-	struct tu_ep ep[2];
+	struct tu_ep ep[EP_COUNT];
 	struct pollfd pfd;
 	char c;
 
 	plain_net(f);
 	f->opts.no_shutdown = true;
 	start(f);
-	ep_writer(&ep[0], f->local_in, a, na, TU_EOF_CLOSE);
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_IN], f->local_in, a, na, TU_EOF_CLOSE);
 	f->local_in = NULL;
-	ep_reader(&ep[1], f->peer, na);
-	ep[1].want_bytes = na;
-	pump_ok(ep, 2);
-	tu_assert_same(ep[1].dst, ep[1].dstlen, a, na);
-	free(ep[1].dst);
+	ep_reader(&ep[EP_PEER], f->peer, na);
+	ep[EP_PEER].want_bytes = na;
+	pump_ok(ep, EP_COUNT);
+	tu_assert_same(ep[EP_PEER].dst, ep[EP_PEER].dstlen, a, na);
+	free(ep[EP_PEER].dst);
 	/* Local EOF, yet no FIN reaches the peer. */
 	pfd.fd = f->peer_fd;
 	pfd.events = POLLIN;
 	pfd.revents = 0;
 	assert_int_equal(poll(&pfd, 1, 200), 0);
 
-	ep_writer(&ep[0], f->peer, b, nb, TU_EOF_SHUT);
-	ep_reader(&ep[1], f->local_out, nb);
-	pump_ok(ep, 2);
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_PEER], f->peer, b, nb, TU_EOF_SHUT);
+	ep_reader(&ep[EP_OUT], f->local_out, nb);
+	pump_ok(ep, EP_COUNT);
 	join_with(f, ST_OK, NULL);
-	tu_assert_same(ep[1].dst, ep[1].dstlen, b, nb);
+	tu_assert_same(ep[EP_OUT].dst, ep[EP_OUT].dstlen, b, nb);
 	/* The clean end of the session sends it (see relay_run). */
 	assert_int_equal(recv(f->peer_fd, &c, 1, MSG_DONTWAIT), 0);
-	free(ep[1].dst);
+	free(ep[EP_OUT].dst);
 	free(a);
 	free(b);
 }
@@ -460,20 +470,21 @@ test_quit_after_eof(void **state)
 {
 	struct relay_fx *f = *state;
 	static const char a[] = "last words";
-	struct tu_ep ep[2];
+	struct tu_ep ep[EP_COUNT];
 	int64_t t_eof;
 
 	plain_net(f);
 	f->opts.quit_after_eof_ms = 300;
 	start(f);
-	ep_writer(&ep[0], f->local_in, (const unsigned char *)a, strlen(a),
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_IN], f->local_in, (const unsigned char *)a, strlen(a),
 	    TU_EOF_CLOSE);
 	f->local_in = NULL;
-	ep_reader(&ep[1], f->peer, 100);
-	pump_ok(ep, 2);
+	ep_reader(&ep[EP_PEER], f->peer, 100);
+	pump_ok(ep, EP_COUNT);
 	t_eof = tu_now();
-	assert_int_equal(ep[1].dstlen, strlen(a));
-	free(ep[1].dst);
+	assert_int_equal(ep[EP_PEER].dstlen, strlen(a));
+	free(ep[EP_PEER].dst);
 	join_with(f, ST_OK, NULL);
 	/* Not before the delay; not much after it either. */
 	assert_true(f->t_end - f->t_start >= 300);
@@ -499,19 +510,21 @@ test_idle_timeout(void **state)
 {
 	struct relay_fx *f = *state;
 	static const char a[] = "x";
-	struct tu_ep ep[2];
+	struct tu_ep ep[EP_COUNT];
 	int64_t t_last;
 
 	plain_net(f);
 	f->opts.idle_ms = 300;
 	start(f);
 	/* Activity puts the timeout off. */
-	ep_writer(&ep[0], f->local_in, (const unsigned char *)a, 1, TU_EOF_NONE);
-	ep_reader(&ep[1], f->peer, 10);
-	ep[1].want_bytes = 1;
-	pump_ok(ep, 2);
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_IN], f->local_in, (const unsigned char *)a, 1,
+	    TU_EOF_NONE);
+	ep_reader(&ep[EP_PEER], f->peer, 10);
+	ep[EP_PEER].want_bytes = 1;
+	pump_ok(ep, EP_COUNT);
 	t_last = tu_now();
-	free(ep[1].dst);
+	free(ep[EP_PEER].dst);
 	join_with(f, ST_TIMEOUT, "idle timeout");
 	assert_true(f->t_end - f->t_start >= 300);
 	/* Measured from the last byte, within scheduling slack. */
@@ -565,7 +578,7 @@ test_backpressure_out(void **state)
 	unsigned char *a = tu_pattern(na, 50);
 	size_t taken, bound, pipesz;
 	int small = 16384, n;
-	struct tu_ep ep[3];
+	struct tu_ep ep[EP_COUNT];
 
 	plain_net(f);
 	assert_int_equal(setsockopt(f->net_fd, SOL_SOCKET, SO_SNDBUF, &small,
@@ -588,16 +601,17 @@ test_backpressure_out(void **state)
 	assert_true((size_t)n + 4096 >= pipesz);
 
 	/* The peer resumes; everything arrives in order. */
-	ep_writer(&ep[0], f->local_in, a + taken, na - taken, TU_EOF_CLOSE);
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_IN], f->local_in, a + taken, na - taken, TU_EOF_CLOSE);
 	f->local_in = NULL;
-	ep_reader(&ep[1], f->peer, na);
-	ep[1].eof_how = TU_EOF_SHUT;
-	ep_reader(&ep[2], f->local_out, 0);
-	pump_ok(ep, 3);
+	ep_reader(&ep[EP_PEER], f->peer, na);
+	ep[EP_PEER].eof_how = TU_EOF_SHUT;
+	ep_reader(&ep[EP_OUT], f->local_out, 0);
+	pump_ok(ep, EP_COUNT);
 	join_with(f, ST_OK, NULL);
-	tu_assert_same(ep[1].dst, ep[1].dstlen, a, na);
-	free(ep[1].dst);
-	free(ep[2].dst);
+	tu_assert_same(ep[EP_PEER].dst, ep[EP_PEER].dstlen, a, na);
+	free(ep[EP_PEER].dst);
+	free(ep[EP_OUT].dst);
 	free(a);
 }
 
@@ -609,7 +623,7 @@ test_backpressure_in(void **state)
 	const size_t nb = 4 * MiB;
 	unsigned char *b = tu_pattern(nb, 60);
 	size_t taken, bound, pipesz;
-	struct tu_ep ep[3];
+	struct tu_ep ep[EP_COUNT];
 	int n;
 
 	plain_net(f);
@@ -625,14 +639,15 @@ test_backpressure_in(void **state)
 	assert_int_equal(ioctl(f->out_r, FIONREAD, &n), 0);
 	assert_true((size_t)n + 4096 >= pipesz);
 
-	ep_writer(&ep[0], f->peer, b + taken, nb - taken, TU_EOF_SHUT);
-	ep_reader(&ep[1], f->local_out, nb);
-	ep_writer(&ep[2], f->local_in, NULL, 0, TU_EOF_CLOSE);
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_PEER], f->peer, b + taken, nb - taken, TU_EOF_SHUT);
+	ep_reader(&ep[EP_OUT], f->local_out, nb);
+	ep_writer(&ep[EP_IN], f->local_in, NULL, 0, TU_EOF_CLOSE);
 	f->local_in = NULL;
-	pump_ok(ep, 3);
+	pump_ok(ep, EP_COUNT);
 	join_with(f, ST_OK, NULL);
-	tu_assert_same(ep[1].dst, ep[1].dstlen, b, nb);
-	free(ep[1].dst);
+	tu_assert_same(ep[EP_OUT].dst, ep[EP_OUT].dstlen, b, nb);
+	free(ep[EP_OUT].dst);
 	free(b);
 }
 
@@ -644,7 +659,7 @@ test_peer_gone(void **state)
 	struct relay_fx *f = *state;
 	const size_t na = 32768;
 	unsigned char *a = tu_pattern(na, 70);
-	struct tu_ep ep;
+	struct tu_ep ep[EP_COUNT];
 	char want[64];
 	const char *p;
 	unsigned long long lost;
@@ -655,13 +670,15 @@ test_peer_gone(void **state)
 	f->peer = NULL;
 	start(f);
 	/* The relay passes the peer's EOF on to the local output. */
-	ep_reader(&ep, f->local_out, 10);
-	pump_ok(&ep, 1);
-	free(ep.dst);
+	memset(ep, 0, sizeof(ep));
+	ep_reader(&ep[EP_OUT], f->local_out, 10);
+	pump_ok(ep, EP_COUNT);
+	free(ep[EP_OUT].dst);
 	/* Then input arrives with nowhere to go. */
-	ep_writer(&ep, f->local_in, a, na, TU_EOF_CLOSE);
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_IN], f->local_in, a, na, TU_EOF_CLOSE);
 	f->local_in = NULL;
-	pump_ok(&ep, 1);
+	pump_ok(ep, EP_COUNT);
 	join_with(f, ST_RUNTIME, "not sent");
 	assert_non_null(strstr(f->err.msg, "the peer is gone"));
 	/*
@@ -694,7 +711,7 @@ test_peer_answer_survives_send_failure(void **state)
 	struct relay_fx *f = *state;
 	const size_t na = 32768, nb = 50000;
 	unsigned char *a = tu_pattern(na, 71), *b = tu_pattern(nb, 72);
-	struct tu_ep ep;
+	struct tu_ep ep[EP_COUNT];
 	size_t off = 0, n;
 
 	plain_net(f);
@@ -708,12 +725,13 @@ test_peer_answer_survives_send_failure(void **state)
 	/* Input is already waiting when the relay starts, so it sends first. */
 	assert_int_equal(write(f->in_w, a, na), (ssize_t)na);
 	start(f);
-	ep_reader(&ep, f->local_out, nb + 1);
-	pump_ok(&ep, 1);
-	assert_true(ep.got_eof);
-	assert_int_equal(ep.dstlen, nb);
-	assert_memory_equal(ep.dst, b, nb);
-	free(ep.dst);
+	memset(ep, 0, sizeof(ep));
+	ep_reader(&ep[EP_OUT], f->local_out, nb + 1);
+	pump_ok(ep, EP_COUNT);
+	assert_true(ep[EP_OUT].got_eof);
+	assert_int_equal(ep[EP_OUT].dstlen, nb);
+	assert_memory_equal(ep[EP_OUT].dst, b, nb);
+	free(ep[EP_OUT].dst);
 	join_with(f, ST_RUNTIME, "not sent");
 	free(a);
 	free(b);
@@ -778,32 +796,33 @@ test_tls_both_ways(void **state)
 	struct relay_fx *f = *state;
 	const size_t na = 3 * MiB + 1, nb = 2 * MiB + 999;
 	unsigned char *a = tu_pattern(na, 80), *b = tu_pattern(nb, 81);
-	struct tu_ep ep[3];
+	struct tu_ep ep[EP_COUNT];
 
 	tls_net(f, false);
 	/* A buffer smaller than a record leaves bytes inside OpenSSL. */
 	f->opts.bufsize = 5000;
 	start(f);
 	peer_handshake(f);
-	ep_writer(&ep[0], f->local_in, a, na, TU_EOF_CLOSE);
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_IN], f->local_in, a, na, TU_EOF_CLOSE);
 	f->local_in = NULL;
-	ep_reader(&ep[1], f->local_out, nb);
-	ep_reader(&ep[2], f->peer, na);
-	ep[2].src = b;
-	ep[2].srclen = nb;
-	ep[2].eof_how = TU_EOF_SHUT;
-	pump_ok(ep, 3);
+	ep_reader(&ep[EP_OUT], f->local_out, nb);
+	ep_reader(&ep[EP_PEER], f->peer, na);
+	ep[EP_PEER].src = b;
+	ep[EP_PEER].srclen = nb;
+	ep[EP_PEER].eof_how = TU_EOF_SHUT;
+	pump_ok(ep, EP_COUNT);
 	join_with(f, ST_OK, NULL);
-	tu_assert_same(ep[2].dst, ep[2].dstlen, a, na);
-	tu_assert_same(ep[1].dst, ep[1].dstlen, b, nb);
+	tu_assert_same(ep[EP_PEER].dst, ep[EP_PEER].dstlen, a, na);
+	tu_assert_same(ep[EP_OUT].dst, ep[EP_OUT].dstlen, b, nb);
 	/* close_notify both ways. */
-	assert_false(ep[2].eof_unclean);
+	assert_false(ep[EP_PEER].eof_unclean);
 	assert_false(f->stats.truncated);
 	assert_int_equal(f->stats.sent, na);
 	assert_int_equal(f->stats.received, nb);
 	assert_int_equal(f->established, 1);
-	free(ep[1].dst);
-	free(ep[2].dst);
+	free(ep[EP_OUT].dst);
+	free(ep[EP_PEER].dst);
 	free(a);
 	free(b);
 }
@@ -819,7 +838,7 @@ test_tls_nothing_stranded(void **state)
 	struct relay_fx *f = *state;
 	const size_t nb = 12000;
 	unsigned char *b = tu_pattern(nb, 85);
-	struct tu_ep ep[3];
+	struct tu_ep ep[EP_COUNT];
 	int rc;
 
 	tls_net(f, false);
@@ -827,29 +846,32 @@ test_tls_nothing_stranded(void **state)
 	start(f);
 	peer_handshake(f);
 	/* One write, one record; then the peer keeps still. */
-	ep_writer(&ep[0], f->peer, b, nb, TU_EOF_NONE);
-	ep[0].wchunk = nb;
-	pump_ok(ep, 1);
-	ep_reader(&ep[1], f->local_out, nb);
-	ep[1].want_bytes = nb;
-	rc = tu_pump(&ep[1], 1, 5000);
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_PEER], f->peer, b, nb, TU_EOF_NONE);
+	ep[EP_PEER].wchunk = nb;
+	pump_ok(ep, EP_COUNT);
+	memset(ep, 0, sizeof(ep));
+	ep_reader(&ep[EP_OUT], f->local_out, nb);
+	ep[EP_OUT].want_bytes = nb;
+	rc = tu_pump(&ep[EP_OUT], 1, 5000);
 	if (rc != 0)
 		fail_msg("%zu of %zu bytes arrived; the rest is stranded",
-		    ep[1].dstlen, nb);
-	tu_assert_same(ep[1].dst, ep[1].dstlen, b, nb);
-	free(ep[1].dst);
+		    ep[EP_OUT].dstlen, nb);
+	tu_assert_same(ep[EP_OUT].dst, ep[EP_OUT].dstlen, b, nb);
+	free(ep[EP_OUT].dst);
 
 	/* End the session cleanly. */
-	ep_writer(&ep[0], f->local_in, NULL, 0, TU_EOF_CLOSE);
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_IN], f->local_in, NULL, 0, TU_EOF_CLOSE);
 	f->local_in = NULL;
-	ep_reader(&ep[1], f->peer, 10);
-	ep[1].eof_how = TU_EOF_SHUT;
-	ep_reader(&ep[2], f->local_out, 0);
-	pump_ok(ep, 3);
+	ep_reader(&ep[EP_PEER], f->peer, 10);
+	ep[EP_PEER].eof_how = TU_EOF_SHUT;
+	ep_reader(&ep[EP_OUT], f->local_out, 0);
+	pump_ok(ep, EP_COUNT);
 	join_with(f, ST_OK, NULL);
 	assert_int_equal(f->stats.received, nb);
-	free(ep[1].dst);
-	free(ep[2].dst);
+	free(ep[EP_PEER].dst);
+	free(ep[EP_OUT].dst);
 	free(b);
 }
 
@@ -861,36 +883,38 @@ static void
 tls_peer_closes(struct relay_fx *f, bool clean)
 {
 	static const char b[] = "the last of the data";
-	struct tu_ep ep[3];
+	struct tu_ep ep[EP_COUNT];
 	unsigned char got[16];
 
 	tls_net(f, false);
 	start(f);
 	peer_handshake(f);
 	/* Empty input: the relay sends close_notify at once. */
-	ep_writer(&ep[0], f->local_in, NULL, 0, TU_EOF_CLOSE);
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_IN], f->local_in, NULL, 0, TU_EOF_CLOSE);
 	f->local_in = NULL;
-	memset(&ep[1], 0, sizeof(ep[1]));
-	ep[1].s = f->peer;
-	ep[1].read = true;
-	ep[1].dst = got;
-	ep[1].dstcap = sizeof(got);
-	ep[1].src = (const unsigned char *)b;
-	ep[1].srclen = strlen(b);
-	ep[1].eof_how = clean ? TU_EOF_SHUT : TU_EOF_NONE;
-	ep_reader(&ep[2], f->local_out, 100);
-	ep[2].want_bytes = strlen(b);
-	pump_ok(ep, 2);
-	assert_int_equal(ep[1].dstlen, 0);
-	assert_false(ep[1].eof_unclean);
+	memset(&ep[EP_PEER], 0, sizeof(ep[EP_PEER]));
+	ep[EP_PEER].s = f->peer;
+	ep[EP_PEER].read = true;
+	ep[EP_PEER].dst = got;
+	ep[EP_PEER].dstcap = sizeof(got);
+	ep[EP_PEER].src = (const unsigned char *)b;
+	ep[EP_PEER].srclen = strlen(b);
+	ep[EP_PEER].eof_how = clean ? TU_EOF_SHUT : TU_EOF_NONE;
+	ep_reader(&ep[EP_OUT], f->local_out, 100);
+	ep[EP_OUT].want_bytes = strlen(b);
+	/* The input and the peer only: the output is read after the close. */
+	pump_ok(ep, EP_OUT);
+	assert_int_equal(ep[EP_PEER].dstlen, 0);
+	assert_false(ep[EP_PEER].eof_unclean);
 	/* Gone, without a word unless clean. */
 	stream_close(f->peer);
 	f->peer = NULL;
-	ep[2].want_bytes = 0;
-	pump_ok(&ep[2], 1);
-	assert_int_equal(ep[2].dstlen, strlen(b));
-	assert_memory_equal(ep[2].dst, b, strlen(b));
-	free(ep[2].dst);
+	ep[EP_OUT].want_bytes = 0;
+	pump_ok(&ep[EP_OUT], 1);
+	assert_int_equal(ep[EP_OUT].dstlen, strlen(b));
+	assert_memory_equal(ep[EP_OUT].dst, b, strlen(b));
+	free(ep[EP_OUT].dst);
 }
 
 static void
@@ -1089,16 +1113,17 @@ test_loop_api(void **state)
 	struct relay_stats st;
 	struct error e;
 	enum status s;
-	struct tu_ep ep[2];
+	struct tu_ep ep[EP_COUNT];
 	int rounds = 0, done = 0;
 	int64_t end;
 
 	plain_net(f);
 	/* Both inputs fit in the kernel buffers; write them up front. */
-	ep_writer(&ep[0], f->local_in, a, na, TU_EOF_CLOSE);
+	memset(ep, 0, sizeof(ep));
+	ep_writer(&ep[EP_IN], f->local_in, a, na, TU_EOF_CLOSE);
 	f->local_in = NULL;
-	ep_writer(&ep[1], f->peer, b, nb, TU_EOF_SHUT);
-	pump_ok(ep, 2);
+	ep_writer(&ep[EP_PEER], f->peer, b, nb, TU_EOF_SHUT);
+	pump_ok(ep, EP_COUNT);
 
 	assert_non_null(loop = loop_new(&e));
 	f->opts.on_done = count_done;
@@ -1126,13 +1151,14 @@ test_loop_api(void **state)
 	assert_int_equal(st.received, nb);
 	assert_true(rounds > 0);
 
-	ep_reader(&ep[0], f->peer, na);
-	ep_reader(&ep[1], f->local_out, nb);
-	pump_ok(ep, 2);
-	tu_assert_same(ep[0].dst, ep[0].dstlen, a, na);
-	tu_assert_same(ep[1].dst, ep[1].dstlen, b, nb);
-	free(ep[0].dst);
-	free(ep[1].dst);
+	memset(ep, 0, sizeof(ep));
+	ep_reader(&ep[EP_PEER], f->peer, na);
+	ep_reader(&ep[EP_OUT], f->local_out, nb);
+	pump_ok(ep, EP_COUNT);
+	tu_assert_same(ep[EP_PEER].dst, ep[EP_PEER].dstlen, a, na);
+	tu_assert_same(ep[EP_OUT].dst, ep[EP_OUT].dstlen, b, nb);
+	free(ep[EP_PEER].dst);
+	free(ep[EP_OUT].dst);
 	free(a);
 	free(b);
 }
