@@ -1269,111 +1269,159 @@ ctx_expect_fail(const struct tls_opts *o, enum status st, const char *want1,
 	return NULL;
 }
 
+/*
+ * The files test_cert_file_errors gives as --ssl-cert, --ssl-key and
+ * --ssl-trustfile, by name; set up once, each row picks what it needs.
+ */
+enum cf {
+	CF_NONE,	/* the option is not given */
+	CF_MISSING,	/* a path with no file */
+	CF_GARBLED,	/* a PEM block that is not a certificate */
+	CF_EMPTY,	/* an empty file */
+	CF_ACERT,	/* certificate a alone */
+	CF_AKEY,	/* a's key alone */
+	CF_BKEY,	/* the key of another certificate, b */
+	CF_RSAKEY,	/* an RSA key, for a's ECDSA certificate */
+	CF_DIR,		/* a directory */
+	CF_COUNT
+};
+
+/* One complete input to tls_ctx_new and what it must answer. */
+struct cf_case {
+	const char	*what;
+	bool		 server;
+	enum cf		 cert, key, trust;
+	const char	*want;		/* a fragment of the message */
+	const char	*want2;		/* another one, or NULL */
+	enum cf		 named;		/* a file whose path it names */
+};
+
+static const struct cf_case cf_cases[] = {
+	{ "missing certificate", true, CF_MISSING, CF_NONE, CF_NONE,
+	    "--ssl-cert", NULL, CF_MISSING },
+	{ "garbled certificate", true, CF_GARBLED, CF_AKEY, CF_NONE,
+	    "--ssl-cert", NULL, CF_GARBLED },
+	{ "empty certificate", true, CF_EMPTY, CF_AKEY, CF_NONE,
+	    "--ssl-cert", NULL, CF_EMPTY },
+	{ "missing key", true, CF_ACERT, CF_MISSING, CF_NONE,
+	    "--ssl-key", NULL, CF_MISSING },
+	{ "key file with no key", true, CF_ACERT, CF_GARBLED, CF_NONE,
+	    "--ssl-key", NULL, CF_GARBLED },
+	{ "certificate alone, no key", true, CF_ACERT, CF_NONE, CF_NONE,
+	    "--ssl-cert", "no usable PEM private key", CF_ACERT },
+	{ "key of another certificate", true, CF_ACERT, CF_BKEY, CF_NONE,
+	    "does not match", NULL, CF_BKEY },
+	{ "RSA key, ECDSA certificate", true, CF_ACERT, CF_RSAKEY, CF_NONE,
+	    "does not match", NULL, CF_RSAKEY },
+	{ "key without certificate", true, CF_NONE, CF_AKEY, CF_NONE,
+	    "--ssl-key needs --ssl-cert", NULL, CF_NONE },
+	{ "client: key of another certificate", false, CF_ACERT, CF_BKEY,
+	    CF_NONE, "does not match", NULL, CF_BKEY },
+	{ "client: missing trust file", false, CF_NONE, CF_NONE, CF_MISSING,
+	    "--ssl-trustfile", NULL, CF_MISSING },
+	{ "client: garbled trust file", false, CF_NONE, CF_NONE, CF_GARBLED,
+	    "--ssl-trustfile", NULL, CF_GARBLED },
+	{ "client: trust file a directory", false, CF_NONE, CF_NONE, CF_DIR,
+	    "--ssl-trustfile", "Is a directory", CF_NONE },
+	{ "client: certificate a directory", false, CF_DIR, CF_NONE, CF_NONE,
+	    "--ssl-cert", "Is a directory", CF_NONE },
+	{ "client: key a directory", false, CF_ACERT, CF_DIR, CF_NONE,
+	    "--ssl-key", "Is a directory", CF_NONE },
+};
+
+/*
+ * Run one row on fresh options; path[] holds the files by name.  A failure
+ * names the row.
+ */
+static void
+cf_run(const struct cf_case *c, char *const path[CF_COUNT])
+{
+	struct tls_opts o = { .server = c->server };
+	struct error e = { ST_OK, "X" };
+	const char *named = path[c->named];
+	SSL_CTX *ctx;
+
+	o.cert_file = path[c->cert];
+	o.key_file = path[c->key];
+	o.trust_file = path[c->trust];
+	ctx = tls_ctx_new(&o, NULL, NULL, &e);
+	if (ctx != NULL) {
+		SSL_CTX_free(ctx);
+		fail_msg("%s: tls_ctx_new succeeded", c->what);
+	}
+	if (e.status != ST_USAGE)
+		fail_msg("%s: status %d, wanted %d (%s)", c->what, e.status,
+		    ST_USAGE, e.msg);
+	if (strstr(e.msg, c->want) == NULL ||
+	    (c->want2 != NULL && strstr(e.msg, c->want2) == NULL) ||
+	    (named != NULL && strstr(e.msg, named) == NULL))
+		fail_msg("%s: message \"%s\" lacks \"%s\" / \"%s\" / \"%s\"",
+		    c->what, e.msg, c->want, c->want2 != NULL ? c->want2 : "",
+		    named != NULL ? named : "");
+	/* Nothing is left behind for the next error to pick up. */
+	if (ERR_peek_error() != 0)
+		fail_msg("%s: OpenSSL errors left behind", c->what);
+}
+
+/* The good cases, so that the failures mean something. */
+static void
+cf_good(const struct tu_cert *a, const char *both, const char *acert,
+    const char *akey)
+{
+	struct error e = { ST_OK, "" };
+	struct tls_opts ok = { .server = true, .cert_file = both };
+	char fp[TLS_FP_MAX], afp[TLS_FP_MAX];
+	bool eph = true;
+	SSL_CTX *c = tls_ctx_new(&ok, fp, &eph, &e);
+
+	if (c == NULL)
+		fail_msg("cert and key in one file: %s", e.msg);
+	assert_false(eph);
+	assert_int_equal(tls_fingerprint(a->cert, afp), 0);
+	assert_string_equal(fp, afp);
+	SSL_CTX_free(c);
+	ok.cert_file = acert;
+	ok.key_file = akey;
+	c = tls_ctx_new(&ok, NULL, NULL, &e);
+	if (c == NULL)
+		fail_msg("cert and key files: %s", e.msg);
+	SSL_CTX_free(c);
+}
+
 static void
 test_cert_file_errors(void **state)
 {
-	struct tls_opts o = { .server = true };
+	char *path[CF_COUNT] = { NULL }, *both;
 	struct tu_cert a, b;
-	char *missing, *garbled, *acert, *bkey, *akey, *both, *empty, *rsakey;
 	EVP_PKEY *rsa;
+	size_t i;
 
 	(void)state;
 	tu_make_cert(&a, "a", "DNS:localhost", false, NULL, -3600, 86400);
 	tu_make_cert(&b, "b", "DNS:localhost", false, NULL, -3600, 86400);
-	assert_true(asprintf(&missing, "%s/no-such.pem", fx->dir) > 0);
-	garbled = tu_write_text(fx->dir, "garbled.pem",
+	assert_true(asprintf(&path[CF_MISSING], "%s/no-such.pem", fx->dir) >
+	    0);
+	assert_non_null(strstr(path[CF_MISSING], "no-such.pem"));
+	path[CF_GARBLED] = tu_write_text(fx->dir, "garbled.pem",
 	    "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n"
 	    "-----END CERTIFICATE-----\n");
-	empty = tu_write_text(fx->dir, "empty.pem", "");
-	acert = tu_write_pem(fx->dir, "a.crt", a.cert, NULL, NULL);
-	akey = tu_write_pem(fx->dir, "a.key", NULL, NULL, a.key);
-	bkey = tu_write_pem(fx->dir, "b.key", NULL, NULL, b.key);
-	both = tu_write_pem(fx->dir, "a-both.pem", a.cert, NULL, a.key);
+	path[CF_EMPTY] = tu_write_text(fx->dir, "empty.pem", "");
+	path[CF_ACERT] = tu_write_pem(fx->dir, "a.crt", a.cert, NULL, NULL);
+	path[CF_AKEY] = tu_write_pem(fx->dir, "a.key", NULL, NULL, a.key);
+	path[CF_BKEY] = tu_write_pem(fx->dir, "b.key", NULL, NULL, b.key);
 	rsa = EVP_RSA_gen(2048);
 	assert_non_null(rsa);
-	rsakey = tu_write_pem(fx->dir, "rsa.key", NULL, NULL, rsa);
+	path[CF_RSAKEY] = tu_write_pem(fx->dir, "rsa.key", NULL, NULL, rsa);
 	EVP_PKEY_free(rsa);
+	assert_non_null(path[CF_DIR] = strdup(fx->dir));
+	both = tu_write_pem(fx->dir, "a-both.pem", a.cert, NULL, a.key);
 
-	/* A missing certificate file is named. */
-	o.cert_file = missing;
-	ctx_expect_fail(&o, ST_USAGE, "--ssl-cert", missing);
-	assert_non_null(strstr(missing, "no-such.pem"));
-	/* A garbled or empty one. */
-	o.cert_file = garbled;
-	o.key_file = akey;
-	ctx_expect_fail(&o, ST_USAGE, "--ssl-cert", garbled);
-	o.cert_file = empty;
-	ctx_expect_fail(&o, ST_USAGE, "--ssl-cert", empty);
-	/* A missing key; a key file with no key in it. */
-	o.cert_file = acert;
-	o.key_file = missing;
-	ctx_expect_fail(&o, ST_USAGE, "--ssl-key", missing);
-	o.key_file = garbled;
-	ctx_expect_fail(&o, ST_USAGE, "--ssl-key", garbled);
-	/* The certificate file alone, with no key: named as --ssl-cert. */
-	o.key_file = NULL;
-	ctx_expect_fail(&o, ST_USAGE, "--ssl-cert", acert);
-	ctx_expect_fail(&o, ST_USAGE, "no usable PEM private key", NULL);
-	/* A key that belongs to another certificate. */
-	o.key_file = bkey;
-	ctx_expect_fail(&o, ST_USAGE, "does not match", bkey);
-	/* An RSA key for an ECDSA certificate. */
-	o.key_file = rsakey;
-	ctx_expect_fail(&o, ST_USAGE, "does not match", rsakey);
-	/* A key without a certificate. */
-	o.cert_file = NULL;
-	o.key_file = akey;
-	ctx_expect_fail(&o, ST_USAGE, "--ssl-key needs --ssl-cert", NULL);
-	/* The same errors for a client certificate. */
-	o.server = false;
-	o.cert_file = acert;
-	o.key_file = bkey;
-	ctx_expect_fail(&o, ST_USAGE, "does not match", bkey);
-	/* A missing or garbled trust file. */
-	o.cert_file = o.key_file = NULL;
-	o.trust_file = missing;
-	ctx_expect_fail(&o, ST_USAGE, "--ssl-trustfile", missing);
-	o.trust_file = garbled;
-	ctx_expect_fail(&o, ST_USAGE, "--ssl-trustfile", garbled);
-	/* A directory, as any of the three files, is named as one. */
-	o.trust_file = fx->dir;
-	ctx_expect_fail(&o, ST_USAGE, "--ssl-trustfile", "Is a directory");
-	o.trust_file = NULL;
-	o.cert_file = fx->dir;
-	ctx_expect_fail(&o, ST_USAGE, "--ssl-cert", "Is a directory");
-	o.cert_file = acert;
-	o.key_file = fx->dir;
-	ctx_expect_fail(&o, ST_USAGE, "--ssl-key", "Is a directory");
-
-	/* And the good cases, so that the failures above mean something. */
-	{
-		struct error e = { ST_OK, "" };
-		struct tls_opts ok = { .server = true, .cert_file = both };
-		char fp[TLS_FP_MAX], afp[TLS_FP_MAX];
-		bool eph = true;
-		SSL_CTX *c = tls_ctx_new(&ok, fp, &eph, &e);
-
-		if (c == NULL)
-			fail_msg("cert and key in one file: %s", e.msg);
-		assert_false(eph);
-		assert_int_equal(tls_fingerprint(a.cert, afp), 0);
-		assert_string_equal(fp, afp);
-		SSL_CTX_free(c);
-		ok.cert_file = acert;
-		ok.key_file = akey;
-		c = tls_ctx_new(&ok, NULL, NULL, &e);
-		if (c == NULL)
-			fail_msg("cert and key files: %s", e.msg);
-		SSL_CTX_free(c);
-	}
-	free(missing);
-	free(garbled);
-	free(empty);
-	free(acert);
-	free(akey);
-	free(bkey);
+	for (i = 0; i < sizeof(cf_cases) / sizeof(cf_cases[0]); i++)
+		cf_run(&cf_cases[i], path);
+	cf_good(&a, both, path[CF_ACERT], path[CF_AKEY]);
+	for (i = 0; i < CF_COUNT; i++)
+		free(path[i]);
 	free(both);
-	free(rsakey);
 	tu_cert_free(&a);
 	tu_cert_free(&b);
 }
