@@ -1502,7 +1502,7 @@ session_setup(const struct tls_opts *o, struct ctx_data *d, struct error *e)
 {
 	struct pem_file f;
 	BIO *b;
-	int fd;
+	int fd = -1;
 
 	if (o->sess_out != NULL && (fd = open(o->sess_out, O_WRONLY |
 	    O_CREAT | O_CLOEXEC, 0600)) == -1)
