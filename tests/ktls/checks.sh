@@ -1,8 +1,10 @@
 #!/bin/sh
 # The kernel TLS checks, run inside the VM that tests/ktls/run boots (as
 # its /init's last step; see README).  Prints TAP-like lines, "ok N - ..."
-# and "not ok N - ...", then "ktls-checks: done".  Each peer runs under
-# timeout(1), and every wait is bounded.
+# and "not ok N - ...", then "1..N" and "ktls-checks: done, N failed" (run
+# parses the last).  Each peer runs under timeout(1) or is waited for with
+# wait_pid's limit, and every wait is bounded.  The helpers are
+# tests/integration/lib.sh's, which run puts next to this script.
 #
 # Environment: KTLS_SIZE_MIB (default 64), the size of the big transfers;
 # KTLS_BENCH=1 also times the same transfer with and without kernel TLS.
