@@ -60,9 +60,10 @@ done_testing() {
 	exit 0
 }
 
-# wait_for FILE PATTERN [SECONDS]: poll until a line matches (default 10 s).
+# wait_for FILE PATTERN [SECONDS]: poll until a line matches (default
+# WAIT_FOR_SECS, or 10 s).
 wait_for() {
-	_f=$1 _pat=$2 _limit=$(( ${3:-10} * 50 ))
+	_f=$1 _pat=$2 _limit=$(( ${3:-${WAIT_FOR_SECS:-10}} * 50 ))
 	_i=0
 	while [ "$_i" -lt "$_limit" ]; do
 		grep -q -- "$_pat" "$_f" 2>/dev/null && return 0

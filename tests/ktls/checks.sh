@@ -1,83 +1,49 @@
 #!/bin/sh
 # The kernel TLS checks, run inside the VM that tests/ktls/run boots (as
 # its /init's last step; see README).  Prints TAP-like lines, "ok N - ..."
-# and "not ok N - ...", then "ktls-checks: done".  Each peer runs under
-# timeout(1), and every wait is bounded.
+# and "not ok N - ...", then "1..N" and "ktls-checks: done, N failed" (run
+# parses the last).  Each peer runs under timeout(1) or is waited for with
+# wait_pid's limit, and every wait is bounded.  The helpers are
+# tests/integration/lib.sh's, which run puts next to this script.
 #
 # Environment: KTLS_SIZE_MIB (default 64), the size of the big transfers;
 # KTLS_BENCH=1 also times the same transfer with and without kernel TLS.
 set -u
 
 SIZE_MIB=${KTLS_SIZE_MIB:-64}
-T=$(mktemp -d /tmp/ktls.XXXXXX)
-N=0
-FAILED=0
-BG=""
+# tests/integration/lib.sh, copied next to this script by run: ok/not_ok,
+# check, wait_for, listen_tlsnc, pin_of, port_of_pid, wait_pid, hold, the
+# has_*/status_is/same_data checks, T (the temp dir) and the cleanup trap.
+# Its counters are TAP_N and TAP_FAILED, its background list BG_PIDS.
+TLSNC=tlsnc
+TOP_SRCDIR=/nonexistent	# for pki only, which the checks do not use
+# Emulation is slow, and the machine shared: waits get 30 s, not 10.
+WAIT_FOR_SECS=30
+# shellcheck source-path=SCRIPTDIR source=../integration/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-ok() { N=$((N + 1)); echo "ok $N - $*"; }
-not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $*"; }
-diag() { echo "# $*"; }
-diag_file() { sed 's/^/#   /' "$1" 2>/dev/null | head -n 20; }
-
-# check DESC CMD...: ok when CMD succeeds.
-check() {
-	_d=$1
-	shift
-	if "$@"; then ok "$_d"; else not_ok "$_d"; fi
+# What lib.sh has no equivalent of: its listen_tlsnc runs "$TLSNC" as is,
+# and the listeners here need an environment setting (KTLS_ENV) and a time
+# limit (LWRAP, empty: then LPID is tlsnc's own pid, which the truncation
+# check kills).  So "$TLSNC" is this function while they start; its exec
+# keeps the background job's pid.
+ktls_tlsnc() {
+	# shellcheck disable=SC2086 # LWRAP is words or nothing
+	exec env "$KTLS_ENV" $LWRAP tlsnc "$@"
 }
 
-# wait_for FILE PATTERN [SECS]: until grep finds PATTERN in FILE.
-wait_for() {
-	_i=0 _limit=$(( ${3:-30} * 20 ))
-	while [ "$_i" -lt "$_limit" ]; do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-		_i=$((_i + 1))
-	done
-	diag "timed out waiting for '$2' in $1"
-	diag_file "$1"
-	return 1
-}
-
-# listen_env TAG IN: a tlsnc -vv listener, under the environment setting
-# in KTLS_ENV and the time limit in LWRAP (empty: then LPID is tlsnc's own
-# pid), with stdin from IN, stdout to $T/TAG.lout and stderr to
-# $T/TAG.lerr; sets LPID, PORT and PIN.
+# listen_env TAG IN: a tlsnc -vv listener (listen_tlsnc's -v and one more)
+# under KTLS_ENV and LWRAP, with stdin from IN, stdout to $T/TAG.lout and
+# stderr to $T/TAG.lerr; sets LPID, PORT and PIN.
 listen_env() {
-	_tag=$1 _in=$2
-	# shellcheck disable=SC2086
-	env "$KTLS_ENV" $LWRAP tlsnc -vv -l --ssl 127.0.0.1 0 \
-	    < "$_in" > "$T/$_tag.lout" 2> "$T/$_tag.lerr" &
-	LPID=$!
-	BG="$BG $LPID"
-	wait_for "$T/$_tag.lerr" "Listening on" || return 1
-	PORT=$(sed -n 's/^tlsnc: Listening on .*:\([0-9][0-9]*\)$/\1/p' \
-	    "$T/$_tag.lerr" | head -n 1)
-	PIN=$(sed -n 's/^tlsnc: ephemeral certificate \(SHA256:[0-9a-f]*\)$/\1/p' \
-	    "$T/$_tag.lerr" | head -n 1)
-	[ -n "$PORT" ] && [ -n "$PIN" ]
-}
-
-# port_of NAME: the port that the one process called NAME listens on.
-port_of() {
-	_i=0
-	while [ "$_i" -lt 600 ]; do
-		_p=$(ss -ltnpH 2>/dev/null | grep "\"$1\"" | awk '{ print $4 }' |
-		    head -n 1 | sed 's/.*://')
-		[ -n "$_p" ] && { echo "$_p"; return 0; }
-		sleep 0.05
-		_i=$((_i + 1))
-	done
-	return 1
-}
-
-same() { [ "$(sha256sum < "$1")" = "$(sha256sum < "$2")" ]; }
-# has FILE PATTERN: grep, showing FILE when it does not match.
-has() {
-	grep -q -- "$2" "$1" && return 0
-	diag "no '$2' in $1:"
-	diag_file "$1"
-	return 1
+	TLSNC=ktls_tlsnc
+	listen_tlsnc "$T/$1.lout" "$T/$1.lerr" "$2" -v -l --ssl 127.0.0.1 0
+	_lst=$?
+	TLSNC=tlsnc
+	[ "$_lst" = 0 ] || return 1
+	PORT=$LPORT
+	PIN=$(pin_of "$T/$1.lerr")
+	[ -n "$PIN" ]
 }
 
 # pair TAG DIR HOW [ENV]: DIR "up" sends big.data from the client to the
@@ -112,7 +78,7 @@ pair() {
 	_lst=$?
 	XFER=$(echo "$_t0 $(date +%s.%N)" | awk '{ printf "%.2f", $2 - $1 }')
 	if [ "$_dir" = up ]; then _got=$T/$_t.lout; else _got=$T/$_t.cout; fi
-	if [ "$_cst" = 0 ] && [ "$_lst" = 0 ] && same "$T/big.data" "$_got"
+	if [ "$_cst" = 0 ] && [ "$_lst" = 0 ] && same_data "$T/big.data" "$_got"
 	then
 		ok "$_t: $SIZE_MIB MiB $_dir, sha256 equal"
 	else
@@ -127,11 +93,6 @@ pair() {
 
 LWRAP="timeout -k 5 120"
 
-cleanup() {
-	for p in $BG; do kill "$p" 2>/dev/null; done
-}
-trap cleanup EXIT
-
 # --- The kernel.
 check "modprobe tls" modprobe tls
 # What the kernel would load for the first key, loaded now.
@@ -143,22 +104,22 @@ head -c $((SIZE_MIB * 1048576)) /dev/urandom > "$T/big.data"
 KT="tlsnc: kernel TLS: send and receive"
 # --- tlsnc to tlsnc, up from a file (sendfile) and from a pipe (splice).
 pair sendfile-up up file
-check "sendfile-up: the client's -v says $KT" has "$T/sendfile-up.cerr" "^$KT\$"
-check "sendfile-up: the listener's -v says $KT" has "$T/sendfile-up.lerr" "^$KT\$"
+check "sendfile-up: the client's -v says $KT" has_line "$T/sendfile-up.cerr" "$KT"
+check "sendfile-up: the listener's -v says $KT" has_line "$T/sendfile-up.lerr" "$KT"
 check "sendfile-up: -vv: sendfile into the kernel TLS socket" \
-    has "$T/sendfile-up.cerr" "zero-copy: sendfile (file -> kernel TLS socket)"
+    has_text "$T/sendfile-up.cerr" "zero-copy: sendfile (file -> kernel TLS socket)"
 check "sendfile-up: -vv: the listener splices out of the kernel TLS socket" \
-    has "$T/sendfile-up.lerr" "zero-copy: splice through a pipe (kernel TLS socket -> file)"
+    has_text "$T/sendfile-up.lerr" "zero-copy: splice through a pipe (kernel TLS socket -> file)"
 pair splice-up up pipe
 check "splice-up: -vv: splice from the pipe into the kernel TLS socket" \
-    has "$T/splice-up.cerr" "zero-copy: splice (pipe -> kernel TLS socket)"
+    has_text "$T/splice-up.cerr" "zero-copy: splice (pipe -> kernel TLS socket)"
 check "splice-up: the listener saw close_notify (no truncation warning)" \
-    sh -c "! grep -q 'without close_notify' '$T/splice-up.lerr'"
+    not_has_text "$T/splice-up.lerr" "without close_notify"
 pair sendfile-down down file
 check "sendfile-down: -vv: the listener sends with sendfile" \
-    has "$T/sendfile-down.lerr" "zero-copy: sendfile (file -> kernel TLS socket)"
+    has_text "$T/sendfile-down.lerr" "zero-copy: sendfile (file -> kernel TLS socket)"
 check "sendfile-down: -vv: the client splices out into its pipe" \
-    has "$T/sendfile-down.cerr" "zero-copy: splice through a pipe (kernel TLS socket -> pipe)"
+    has_text "$T/sendfile-down.cerr" "zero-copy: splice through a pipe (kernel TLS socket -> pipe)"
 
 # --- The JSON report.
 : > "$T/small"
@@ -175,38 +136,37 @@ fi
 
 # --- TLSNC_KTLS=off: OpenSSL does the records, and the flows read/write.
 pair off-up up pipe TLSNC_KTLS=off
-check "off-up: no kernel TLS line" sh -c "! grep -q 'kernel TLS' '$T/off-up.cerr'"
+check "off-up: no kernel TLS line" \
+    not_has_text "$T/off-up.cerr" "kernel TLS"
 check "off-up: -vv: read/write under the tls layer" \
-    has "$T/off-up.cerr" "read/write (pipe -> tls): a layer sees the bytes"
+    has_text "$T/off-up.cerr" "read/write (pipe -> tls): a layer sees the bytes"
 
 # --- Against openssl s_server -ktls and s_client -ktls.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -subj /CN=localhost -addext subjectAltName=DNS:localhost -days 2 \
     -keyout "$T/key.pem" -out "$T/cert.pem" 2> /dev/null
-mkfifo "$T/shold"
-sleep 300 > "$T/shold" &
-HOLD=$!
-BG="$BG $HOLD"
-timeout -k 5 120 openssl s_server -ktls -accept 0 -naccept 1 -quiet \
+hold "$T/shold"
+openssl s_server -ktls -accept 0 -naccept 1 -quiet \
     -cert "$T/cert.pem" -key "$T/key.pem" < "$T/shold" \
     > "$T/ss.out" 2> "$T/ss.err" &
 SPID=$!
-BG="$BG $SPID"
-if SPORT=$(port_of openssl); then
+BG_PIDS="$BG_PIDS $SPID"
+if SPORT=$(port_of_pid "$SPID" .); then
 	SPIN=SHA256:$(openssl x509 -noout -fingerprint -sha256 \
 	    -in "$T/cert.pem" | sed 's/.*=//')
 	timeout -k 5 120 tlsnc -vv --ssl --ssl-pin "$SPIN" \
 	    localhost "$SPORT" < "$T/big.data" > /dev/null 2> "$T/ss.cerr"
 	SCST=$?
-	kill "$HOLD" 2>/dev/null
-	wait "$SPID"
+	unhold
+	wait_pid "$SPID" 120
 	check "s_server -ktls: tlsnc sent $SIZE_MIB MiB, status 0" \
-	    test "$SCST" = 0
-	check "s_server -ktls: sha256 equal" same "$T/big.data" "$T/ss.out"
+	    status_is 0 "$SCST"
+	check "s_server -ktls: sha256 equal" \
+	    same_data "$T/big.data" "$T/ss.out"
 	rm -f "$T/ss.out"
-	check "s_server -ktls: tlsnc's -v says $KT" has "$T/ss.cerr" "^$KT\$"
+	check "s_server -ktls: tlsnc's -v says $KT" has_line "$T/ss.cerr" "$KT"
 	check "s_server -ktls: -vv: sendfile into the kernel TLS socket" \
-	    has "$T/ss.cerr" "zero-copy: sendfile (file -> kernel TLS socket)"
+	    has_text "$T/ss.cerr" "zero-copy: sendfile (file -> kernel TLS socket)"
 else
 	not_ok "s_server -ktls did not start"
 fi
@@ -217,11 +177,12 @@ if listen_env sc "$T/big.data"; then
 	wait "$LPID"
 	LST=$?
 	check "s_client -ktls: the tlsnc listener sent $SIZE_MIB MiB, status 0" \
-	    test "$LST" = 0
-	check "s_client -ktls: sha256 equal" same "$T/big.data" "$T/sc.out"
+	    status_is 0 "$LST"
+	check "s_client -ktls: sha256 equal" \
+	    same_data "$T/big.data" "$T/sc.out"
 	rm -f "$T/sc.out"
 	check "s_client -ktls: -vv: sendfile into the kernel TLS socket" \
-	    has "$T/sc.lerr" "zero-copy: sendfile (file -> kernel TLS socket)"
+	    has_text "$T/sc.lerr" "zero-copy: sendfile (file -> kernel TLS socket)"
 else
 	not_ok "s_client -ktls: the listener did not start"
 fi
@@ -233,24 +194,24 @@ mkfifo "$T/tin"
 # Held open: the fifo's writer stays until it is killed.
 ( head -c 4194304 "$T/big.data"; exec sleep 300 ) > "$T/tin" &
 FEED=$!
-BG="$BG $FEED"
+BG_PIDS="$BG_PIDS $FEED"
 KTLS_ENV=KTLS_NONE=1 LWRAP=""
 if listen_env trunc "$T/tin"; then
 	timeout -k 5 120 tlsnc -vv --recv-only --ssl --ssl-pin "$PIN" \
 	    localhost "$PORT" < /dev/null > "$T/trunc.cout" \
 	    2> "$T/trunc.cerr" &
 	CPID=$!
-	BG="$BG $CPID"
+	BG_PIDS="$BG_PIDS $CPID"
 	if wait_for "$T/trunc.cerr" "kernel TLS socket -> file"; then
 		kill -KILL "$LPID"
 		wait "$CPID"
 		CST=$?
 		check "truncation: the client's status is 6 (it was $CST)" \
-		    test "$CST" = 6
-		check "truncation: the client says so" has "$T/trunc.cerr" \
+		    status_is 6 "$CST"
+		check "truncation: the client says so" has_text "$T/trunc.cerr" \
 		    "without close_notify: the data may be truncated"
 		check "truncation: the client's -vv: the layer reads the end" \
-		    has "$T/trunc.cerr" "the layer reads the end of its stream"
+		    has_text "$T/trunc.cerr" "the layer reads the end of its stream"
 	else
 		not_ok "truncation: the client did not splice"
 	fi
@@ -262,7 +223,7 @@ LWRAP="timeout -k 5 120"
 
 # --- Speed, under emulation: only the ratio means anything.
 if [ "${KTLS_BENCH:-0}" = 1 ]; then
-	n_before=$N f_before=$FAILED
+	n_before=$TAP_N f_before=$TAP_FAILED
 	# Which implementation the kernel took for the records' AEAD.
 	echo "# bench: kernel gcm(aes): $(awk '/^name/ { n = $3 }
 	    /^driver/ && n ~ /^(rfc4106\()?gcm\(aes\)\)?$/ { print $3 }' \
@@ -284,8 +245,8 @@ if [ "${KTLS_BENCH:-0}" = 1 ]; then
 		done
 	done
 	done
-	N=$n_before FAILED=$f_before
+	TAP_N=$n_before TAP_FAILED=$f_before
 fi
 
-echo "1..$N"
-echo "ktls-checks: done, $FAILED failed"
+echo "1..$TAP_N"
+echo "ktls-checks: done, $TAP_FAILED failed"
