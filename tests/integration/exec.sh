@@ -180,7 +180,10 @@ done
 pki || { not_ok "make the test PKI"; done_testing; }
 random_file "$T/big" 4
 printf 'hello\nworld\n' > "$T/lines"
-ENV_CMD='env | grep -E "^(TLSNC|NCAT)_" | LC_ALL=C sort'
+# Only the names tlsnc sets: others of its own (TLSNC_KTLS, TLSNC_NO_SPLICE,
+# ...) may be in the caller's environment, and pass through as they are.
+ENV_CMD='env | grep -E "^(TLSNC|NCAT)_(REMOTE_|LOCAL_|PROTO=|TLS_|PEER_)" |
+    LC_ALL=C sort'
 
 # peer_port_of ERR: the port of the listener's "Connection from" line.
 peer_port_of() {
