@@ -623,11 +623,12 @@ fill_pipe(struct flow *f, size_t *got)
 	 * A layer that lent its socket (kernel TLS) reads its own end: only
 	 * it can tell close_notify from a truncation.  The same for a record
 	 * that is not data (an alert, a TLS 1.3 ticket or key update), which
-	 * splice(2) refuses and leaves for the layer to read: any failure
-	 * falls back below.
+	 * splice(2) refuses (EINVAL) and leaves for the layer to read; any
+	 * other failure falls back below.
 	 */
-	if (n == 0 && layered) {
-		if (zc_leave(f, "the layer reads the end of its stream") == -1)
+	if (layered && (n == 0 || errno == EINVAL)) {
+		if (zc_leave(f, n == 0 ? "the layer reads the end of its stream" :
+		    "a record that is not data: the layer reads it") == -1)
 			return stream_fail(f->src, ST_RUNTIME, ENOMEM,
 			    "out of memory");
 		return read_buffered(f, got);
