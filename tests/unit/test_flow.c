@@ -31,6 +31,7 @@
 #include <cmocka.h>
 
 #include "cases.h"
+#include "failmalloc.h"
 #include "flow.h"
 #include "stream.h"
 #include "tap.h"
@@ -427,21 +428,7 @@ buffer_follows_load(void **state)
 	assert_int_equal(fx->f.bytes, 3 * FLOW_BUF_SMALL + 200);
 }
 
-/*
- * Allocation failure, through the linker's --wrap of malloc (Makefile.am):
- * while malloc_fails is set, every malloc made by this program's own
- * objects (flow.c among them) returns NULL.
- */
-static bool malloc_fails;
-
-void	*__real_malloc(size_t);
-void	*__wrap_malloc(size_t);
-
-void *
-__wrap_malloc(size_t n)
-{
-	return malloc_fails ? NULL : __real_malloc(n);
-}
+/* Allocation failure: see failmalloc.h. */
 
 /*
  * A flow that cannot get its first buffer fails the read, naming the

@@ -3,7 +3,7 @@
  * chunk to read into.  The rest of the hub is driven by the -k tests
  * (tests/integration/keepopen.sh and broker.sh).
  *
- * malloc is wrapped (-Wl,--wrap=malloc) so that a test can make every
+ * malloc is wrapped (failmalloc.h) so that a test can make every
  * allocation fail from a chosen moment on.
  */
 #include "config.h"
@@ -19,21 +19,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "failmalloc.h"
 #include "hub.h"
 #include "loop.h"
 #include "status.h"
 #include "stream.h"
-
-static bool malloc_fails;
-
-void	*__real_malloc(size_t);
-void	*__wrap_malloc(size_t);
-
-void *
-__wrap_malloc(size_t n)
-{
-	return malloc_fails ? NULL : __real_malloc(n);
-}
 
 struct seen {
 	int		calls;
